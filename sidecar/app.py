@@ -1,0 +1,165 @@
+"""The app factory: one WSGI callable serving the proxy port and the admin port.
+
+gunicorn binds both addresses; each request is dispatched by the *local* port of the socket it
+arrived on (never by path or Host header), so ``/metrics`` and the probes can never be reached
+through the proxy port, and no proxied path can be shadowed by an admin route.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.wrappers import Response
+
+from sidecar import metrics
+from sidecar.auth import Authenticator
+from sidecar.classify import Catalogue
+from sidecar.enforce import Enforcer
+from sidecar.labels import LabelStore, open_label_store
+from sidecar.opa import OpaClient, OpaError
+from sidecar.problem import problem
+from sidecar.proxy import Proxy
+from sidecar.records import RecordWriter
+from sidecar.settings import Settings
+from sidecar.upstream import UpstreamClient
+
+log = logging.getLogger("sidecar.app")
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+# A fixed input that every loaded policy must answer: readiness proves a decision is defined.
+_PROBE_INPUT: dict[str, Any] = {
+    "subject": {"type": "user", "id": "readiness-probe", "properties": {
+        "role": "handhaving", "org": "probe", "secrecy": "geen", "controlling_org": True}},
+    "action": {"name": "read", "properties": {"method": "GET", "phase": "request"}},
+    "resource": {"type": "zaak", "id": None, "properties": {
+        "category": None, "vertrouwelijkheidaanduiding": None, "labels": None}},
+    "context": {"purpose": "handhaving", "herkomst": None, "retention_configured": False},
+}
+
+
+class Readiness:
+    """Ready = OPA answers, the decision is defined and valid, the profile exists and is valid,
+    the record file and the label store are usable. Cached briefly so probes stay cheap."""
+
+    def __init__(self, settings: Settings, opa: OpaClient, writer: RecordWriter, labels: LabelStore) -> None:
+        self._s = settings
+        self._opa = opa
+        self._writer = writer
+        self._labels = labels
+        self._lock = threading.Lock()
+        self._cached: tuple[float, bool, list[str]] = (float("-inf"), False, [])
+
+    def check(self) -> tuple[bool, list[str]]:
+        with self._lock:
+            at, ok, problems = self._cached
+            if time.monotonic() - at < 1.0:
+                return ok, problems
+            problems = self._problems()
+            ok = not problems
+            self._cached = (time.monotonic(), ok, problems)
+            metrics.opa_up.set(1 if not any(p.startswith("opa") for p in problems) else 0)
+            return ok, problems
+
+    def _problems(self) -> list[str]:
+        out: list[str] = []
+        profile = self._s.policy.profile
+        if not self._opa.healthy():
+            return ["opa: not answering or bundle not activated"]
+        try:
+            probe = dict(_PROBE_INPUT)
+            probe["context"] = {**_PROBE_INPUT["context"], "profile": profile}
+            self._opa.decide(probe)
+            if not isinstance(self._opa.query(f"profiles/{profile}"), dict):
+                out.append(f"opa: profile {profile!r} is not loaded")
+            errors = self._opa.query(f"wams/profile/errors/{profile}")
+            if errors:
+                out.append(f"opa: profile {profile!r} is invalid: {errors}")
+        except OpaError as exc:
+            out.append(f"opa: {exc}")
+        if not self._writer.writable():
+            out.append("records: file not writable")
+        if not self._labels.ping():
+            out.append("labels: store not reachable")
+        return out
+
+
+def _admin_app(readiness: Readiness) -> Flask:
+    admin = Flask("sidecar.admin")
+
+    @admin.get("/metrics")
+    def _metrics() -> Response:
+        body, ctype = metrics.render()
+        return Response(body, content_type=ctype)
+
+    @admin.get("/-/healthz")
+    def _healthz() -> Response:
+        return Response('{"status":"ok"}', content_type="application/json")
+
+    @admin.get("/-/readyz")
+    def _readyz() -> Response:
+        ok, problems = readiness.check()
+        import json
+
+        return Response(json.dumps({"status": "ready" if ok else "not-ready", "problems": problems}),
+                        status=200 if ok else 503, content_type="application/json")
+
+    return admin
+
+
+def _proxy_app(proxy: Proxy) -> Flask:
+    app = Flask("sidecar.proxy")
+    # Routing is the route map's job (on the raw, canonicalised target); Flask's own URL
+    # matching and its slash-merging redirects must never see a proxied request.
+    app.url_map.merge_slashes = False
+
+    @app.before_request
+    def _all() -> Response:
+        return proxy.handle(request)
+
+    return app
+
+
+class PortDispatcher:
+    def __init__(self, proxy: WSGIApp, admin: WSGIApp, admin_port: int) -> None:
+        self._proxy = proxy
+        self._admin = admin
+        self._admin_port = admin_port
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        sock = environ.get("gunicorn.socket")
+        try:
+            port = sock.getsockname()[1] if sock is not None else int(environ.get("SERVER_PORT", "0"))
+        except (OSError, ValueError, IndexError, TypeError):
+            port = -1
+        if port == self._admin_port:
+            return self._admin(environ, start_response)
+        return self._proxy(environ, start_response)
+
+
+def create_app(settings: Settings) -> PortDispatcher:
+    """Build everything a worker needs. Called once per gunicorn worker, after the fork, so
+    each worker has its own connection pools and file descriptors."""
+    opa = OpaClient(settings.opa)
+    writer = RecordWriter(settings.records.path, settings.records.head_log_interval_seconds)
+    labels = open_label_store(settings.labels.dsn)
+    enforcer = Enforcer(opa=opa, writer=writer, profile=settings.policy.profile,
+                        controlling_orgs=settings.controlling_orgs,
+                        retention_configured=settings.coordination_retention_days is not None)
+    proxy = Proxy(settings, authenticator=Authenticator(settings.jwt), enforcer=enforcer,
+                  upstream=UpstreamClient(settings.upstream), labels=labels,
+                  catalogue=Catalogue(settings.catalogue))
+    metrics.preinitialise([r.name for r in settings.routes])
+    readiness = Readiness(settings, opa, writer, labels)
+    admin = _admin_app(readiness)
+
+    @admin.errorhandler(404)
+    def _nf(_: Exception) -> Response:
+        return problem(404, "niet-gevonden", "Onbekend beheeradres.")
+
+    return PortDispatcher(_proxy_app(proxy).wsgi_app, admin.wsgi_app, settings.listen.admin_addr[1])

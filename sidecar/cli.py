@@ -1,0 +1,190 @@
+"""The ``sidecar`` command line. Every sub-command explains itself with ``--help``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+DESCRIPTION = """\
+Policy-enforcement sidecar for ZGW case-management APIs (Open Zaak and friends).
+Every read and write is decided by Open Policy Agent and recorded in a hash-chained file.
+
+  serve     run the sidecar in production (gunicorn, gthread workers)
+  demo      run OPA + a demo ZGW upstream + the sidecar on this machine
+  token     mint a token with the demo's dev key
+  records   verify the decision records, or answer a data subject's access request
+"""
+
+
+def _workdir_arg(p: argparse.ArgumentParser) -> None:
+    from sidecar.demo import DEFAULT_WORKDIR
+
+    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
+                   help=f"the demo's folder (default: {DEFAULT_WORKDIR}; env SIDECAR_DEMO_WORKDIR)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sidecar", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("serve", help="run the sidecar (production entry)",
+                       description="Run the proxy and admin listeners under gunicorn. The config is "
+                                   "one YAML file; SIDECAR_<SECTION>__<KEY>=value environment variables "
+                                   "override it (e.g. SIDECAR_OPA__TIMEOUT__READ=0.5).")
+    s.add_argument("--config", type=Path, required=True, help="YAML config file")
+    s.add_argument("--check", action="store_true", help="validate the config and exit")
+
+    d = sub.add_parser("demo", help="run OPA + demo upstream + sidecar in the foreground",
+                       description="Starts OPA (from PATH or .tools/bin), a ZGW-shaped demo upstream and "
+                                   "the sidecar on 127.0.0.1 (proxy 8080, admin 9180, OPA 8181, upstream "
+                                   "8081), generates a dev key pair in the workdir and prints curl "
+                                   "commands. Ctrl-C stops all three.")
+    d.add_argument("--profile", default="knmg", help="policy profile: knmg (default) or wetsvoorstel")
+    _workdir_arg(d)
+
+    t = sub.add_parser("token", help="mint a demo token (prints only the JWT)",
+                       description="Signs a JWT with the demo's dev key (ES256, with its kid). --org "
+                                   "defaults to the demo's controlling organisation; any other value is "
+                                   "an external organisation (onward disclosure).")
+    t.add_argument("--sub", required=True, help="user id")
+    t.add_argument("--role", required=True, help="role claim, e.g. consulent, medisch_adviseur")
+    t.add_argument("--org", default=None, help="organisation (default: the demo's controlling org)")
+    t.add_argument("--secrecy", choices=["wettelijk", "beroepscode", "geen"], default=None)
+    t.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    _workdir_arg(t)
+
+    r = sub.add_parser("records", help="decision records: verify the chain, query by data subject")
+    rsub = r.add_subparsers(dest="records_cmd", required=True, metavar="SUBCOMMAND")
+    v = rsub.add_parser("verify", help="check the hash chain; exit 1 naming the first broken line")
+    v.add_argument("file", nargs="?", type=Path, help="records file (default: from --config or --workdir)")
+    _records_source(v)
+    q = rsub.add_parser("query", help="every decision about one data subject (AVG art. 15)",
+                        description="Prints dates, purposes, categories, recipients and legal grounds of "
+                                    "every decision about the person, without employee identities unless "
+                                    "--met-medewerkers (for the data-protection officer).")
+    q.add_argument("--betrokkene", required=True, help="the person's BSN")
+    q.add_argument("--met-medewerkers", action="store_true", help="include employee identities")
+    q.add_argument("file", nargs="?", type=Path, help="records file (default: from --config or --workdir)")
+    _records_source(q)
+    return p
+
+
+def _records_source(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    from sidecar.demo import DEFAULT_WORKDIR
+
+    g.add_argument("--workdir", type=Path, default=None, help=f"the demo's folder (default {DEFAULT_WORKDIR})")
+    g.add_argument("--config", type=Path, default=None, help="a sidecar config file")
+
+
+def _load(config: Path) -> Any:
+    from sidecar.settings import ConfigError, load_settings
+
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        print(f"sidecar: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _settings_for_records(args: argparse.Namespace) -> Any:
+    from sidecar.demo import DEFAULT_WORKDIR
+
+    config = args.config or ((args.workdir or DEFAULT_WORKDIR) / "config.yaml")
+    return _load(config)
+
+
+def _records_file(args: argparse.Namespace) -> Path:
+    if args.file is not None:
+        return Path(args.file)
+    return Path(_settings_for_records(args).records.path)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from sidecar.records import verify
+
+    path = _records_file(args)
+    if not path.exists():
+        print(f"sidecar: no records file at {path}", file=sys.stderr)
+        return 2
+    res = verify(path)
+    if res.ok:
+        print(f"ok: {res.lines} records, chain intact, head {res.head}")
+        return 0
+    print(f"BROKEN at line {res.line_no} of {path}: {res.error} "
+          f"({res.lines} records before it are intact, last good hash {res.head})")
+    return 1
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from sidecar.records import iter_records, pseudonymise
+
+    settings = _settings_for_records(args)
+    path = Path(args.file) if args.file else Path(settings.records.path)
+    pseudonym = pseudonymise(settings.pseudonymisation.key_bytes(), args.betrokkene.strip())
+    if not path.exists():
+        return 0
+    for _, rec, _ in iter_records(path):
+        if rec is None or rec.get("betrokkene") != pseudonym:
+            continue
+        out = {k: rec.get(k) for k in ("time", "decision", "purpose", "action", "grondslag",
+                                       "recipient", "processing_activity")}
+        out["category"] = (rec.get("resource") or {}).get("category")
+        if args.met_medewerkers:
+            out["subject"] = rec.get("subject")
+        print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from sidecar.keys import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_ORG, key_paths, mint
+
+    priv, _ = key_paths(args.workdir)
+    if not priv.exists():
+        print(f"sidecar: no demo signing key at {priv}; start 'sidecar demo --workdir {args.workdir}' "
+              "once to create it", file=sys.stderr)
+        return 2
+    issuer, audience, org = DEMO_ISSUER, DEMO_AUDIENCE, DEMO_ORG
+    cfg_path = args.workdir / "config.yaml"
+    if cfg_path.exists():
+        import yaml
+
+        cfg = yaml.safe_load(cfg_path.read_text()) or {}
+        issuer = cfg.get("jwt", {}).get("issuer", issuer)
+        audience = cfg.get("jwt", {}).get("audience", audience)
+        org = (cfg.get("controlling_orgs") or [org])[0]
+    if args.ttl <= 0:
+        print("sidecar: --ttl must be positive", file=sys.stderr)
+        return 2
+    print(mint(args.workdir, sub=args.sub, role=args.role, org=args.org or org, secrecy=args.secrecy,
+               ttl=args.ttl, issuer=issuer, audience=audience))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.cmd == "serve":
+        settings = _load(args.config)
+        if args.check:
+            print(f"ok: {args.config} is valid")
+            return 0
+        from sidecar.serve import serve
+
+        return serve(settings)
+    if args.cmd == "demo":
+        from sidecar.demo import run_demo
+
+        return run_demo(args.workdir, args.profile)
+    if args.cmd == "token":
+        return cmd_token(args)
+    if args.cmd == "records":
+        return cmd_verify(args) if args.records_cmd == "verify" else cmd_query(args)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,23 @@
+"""Demo upstream: a small ZGW-shaped API (Zaken API 1.5.1 / Documenten API 1.5.0 subset).
+
+Run it with ``python -m sidecar.demo_upstream --db PATH``; embed it with :func:`create_app`.
+Loopback only, no authentication: in the demo the sidecar is its only client.
+"""
+
+from .app import DOCUMENTEN_API_VERSION, ZAKEN_API_VERSION, create_app
+from .catalogue import CATEGORIES, DEFAULT_CATALOGUE_BASE, type_url
+from .seed import BENCHMARK_DOCUMENT_UUID, BSN_DE_VRIES, GEMEENTE_RSIN, manifest, seed_uuid
+
+__all__ = [
+    "BENCHMARK_DOCUMENT_UUID",
+    "BSN_DE_VRIES",
+    "CATEGORIES",
+    "DEFAULT_CATALOGUE_BASE",
+    "DOCUMENTEN_API_VERSION",
+    "GEMEENTE_RSIN",
+    "ZAKEN_API_VERSION",
+    "create_app",
+    "manifest",
+    "seed_uuid",
+    "type_url",
+]

@@ -1,0 +1,668 @@
+"""The demo upstream: a small ZGW-shaped API (Zaken + Documenten subset, minimal catalogue).
+
+Loopback only, no authentication: in the demo the sidecar is its only client. Object URLs are
+absolute and built from ``X-Forwarded-Proto`` / ``X-Forwarded-Host`` (set by the sidecar) or
+else from the request's own scheme and host. Type URLs are stored as given and are based on
+``catalogue_base``. See ``README.md`` in this package for the fields returned per object.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import sqlite3
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import dump_options_header
+
+from . import catalogue, seed, store
+from .validation import (
+    BETROKKENE_IDENTIFICATIE,
+    EIO_FIELDS,
+    IMMUTABLE,
+    ROL_FIELDS,
+    ZAAK_FIELDS,
+    InvalidParam,
+    ValidationFailed,
+    clean,
+)
+
+log = logging.getLogger(__name__)
+
+ZAKEN_API_VERSION = "1.5.1"
+DOCUMENTEN_API_VERSION = "1.5.0"
+ZAKEN = "/zaken/api/v1"
+DOCUMENTEN = "/documenten/api/v1"
+CATALOGI = "/catalogi/api/v1"
+EIO_PATH = f"{DOCUMENTEN}/enkelvoudiginformatieobjecten"
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+_HOST_RE = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?"
+)
+_MEDIA_TYPE_RE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+")
+_UUID_TAIL_RE = re.compile(r"/([0-9a-fA-F-]{36})/?$")
+
+_BETALINGSINDICATIE_WEERGAVE = {
+    "": "",
+    "nvt": "Er is geen sprake van te betalen, met de zaak gemoeide, kosten.",
+    "nog_niet": "De met de zaak gemoeide kosten zijn (nog) niet betaald.",
+    "gedeeltelijk": "De met de zaak gemoeide kosten zijn gedeeltelijk betaald.",
+    "geheel": "De met de zaak gemoeide kosten zijn geheel betaald.",
+}
+
+
+class ParseFailed(Exception):
+    """The request body is not JSON."""
+
+
+class NotFoundError(Exception):
+    """A ZGW 404 with a specific detail text."""
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _today() -> str:
+    return dt.datetime.now(dt.UTC).date().isoformat()
+
+
+def _first(value: str | None) -> str:
+    return (value or "").split(",")[0].strip()
+
+
+def base_url() -> str:
+    """``scheme://host`` as the client sees it: ``X-Forwarded-*`` first, else the request."""
+    proto = _first(request.headers.get("X-Forwarded-Proto")).lower()
+    if proto not in ("http", "https"):
+        proto = request.scheme
+    host = _first(request.headers.get("X-Forwarded-Host"))
+    if not host or not _HOST_RE.fullmatch(host):
+        host = request.host
+    return f"{proto}://{host}"
+
+
+def uuid_from_url(url: str, collection_path: str) -> str | None:
+    """The uuid of an object URL whose path is ``{collection_path}/{uuid}`` (any host)."""
+    path = urlsplit(url).path
+    if not path.startswith(collection_path + "/"):
+        return None
+    match = _UUID_TAIL_RE.search(path)
+    if match is None or path[: match.start()] != collection_path:
+        return None
+    try:
+        return str(uuid.UUID(match.group(1)))
+    except ValueError:
+        return None
+
+
+def json_response(
+    body: Any, status: int = 200, *, headers: Mapping[str, str] | None = None
+) -> Response:
+    resp = Response(
+        json.dumps(body, ensure_ascii=False), status=status, content_type="application/json"
+    )
+    for name, value in (headers or {}).items():
+        resp.headers[name] = value
+    return resp
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    invalid: list[InvalidParam] | None = None,
+) -> Response:
+    """A ZGW ``Fout`` (or ``ValidatieFout`` when ``invalid`` is given) as problem+json."""
+    kind = "ValidationError" if invalid is not None else _problem_type(status)
+    body: dict[str, Any] = {
+        "type": f"{base_url()}/ref/fouten/{kind}/",
+        "code": code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": f"urn:uuid:{uuid.uuid4()}",
+    }
+    if invalid is not None:
+        body["invalidParams"] = [p.as_dict() for p in invalid]
+    return Response(
+        json.dumps(body, ensure_ascii=False), status=status,
+        content_type="application/problem+json",
+    )
+
+
+def _problem_type(status: int) -> str:
+    return {
+        400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 406: "NotAcceptable",
+        413: "RequestEntityTooLarge", 415: "UnsupportedMediaType",
+    }.get(status, "APIException")
+
+
+def json_body() -> dict[str, Any]:
+    try:
+        value = json.loads(request.get_data(cache=True))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ParseFailed(str(exc)) from None
+    if not isinstance(value, dict):
+        raise ValidationFailed(
+            [InvalidParam("nonFieldErrors", "invalid", "Verwachtte een JSON-object.")]
+        )
+    return value
+
+
+def page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        raise NotFoundError("Ongeldige pagina.")
+    return int(raw)
+
+
+def page_link(number: int) -> str:
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
+    args.append(("page", str(number)))
+    return f"{base_url()}{request.path}?{urlencode(args)}"
+
+
+def immutable_check(kind: str, existing: Mapping[str, Any], data: Mapping[str, Any]) -> None:
+    for name in IMMUTABLE[kind]:
+        if name in data and data[name] != existing.get(name):
+            raise ValidationFailed(
+                [InvalidParam(name, "wijzigen-niet-toegelaten",
+                              "Dit veld mag niet gewijzigd worden.")]
+            )
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def render_zaak(
+    zaak_uuid: str, d: Mapping[str, Any], base: str, rollen: list[str]
+) -> dict[str, Any]:
+    betaling = d.get("betalingsindicatie", "")
+    return {
+        "url": f"{base}{ZAKEN}/zaken/{zaak_uuid}",
+        "uuid": zaak_uuid,
+        "identificatie": d["identificatie"],
+        "bronorganisatie": d["bronorganisatie"],
+        "omschrijving": d.get("omschrijving", ""),
+        "toelichting": d.get("toelichting", ""),
+        "zaaktype": d["zaaktype"],
+        "registratiedatum": d["registratiedatum"],
+        "verantwoordelijkeOrganisatie": d["verantwoordelijkeOrganisatie"],
+        "startdatum": d["startdatum"],
+        "einddatum": None,
+        "einddatumGepland": d.get("einddatumGepland"),
+        "uiterlijkeEinddatumAfdoening": d.get("uiterlijkeEinddatumAfdoening"),
+        "publicatiedatum": d.get("publicatiedatum"),
+        "vertrouwelijkheidaanduiding": d["vertrouwelijkheidaanduiding"],
+        "betalingsindicatie": betaling,
+        "betalingsindicatieWeergave": _BETALINGSINDICATIE_WEERGAVE.get(betaling, ""),
+        "archiefnominatie": d.get("archiefnominatie"),
+        "archiefstatus": d.get("archiefstatus", "nog_te_archiveren"),
+        "archiefactiedatum": None,
+        "hoofdzaak": None,
+        "deelzaken": [],
+        "relevanteAndereZaken": [],
+        "eigenschappen": [],
+        "rollen": [f"{base}{ZAKEN}/rollen/{r}" for r in rollen],
+        "status": None,
+        "resultaat": None,
+        "zaakinformatieobjecten": [],
+        "zaakobjecten": [],
+        "kenmerken": [],
+    }
+
+
+def render_rol(rol_uuid: str, d: Mapping[str, Any], base: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "url": f"{base}{ZAKEN}/rollen/{rol_uuid}",
+        "uuid": rol_uuid,
+        "zaak": f"{base}{ZAKEN}/zaken/{d['_zaak']}",
+    }
+    if d.get("betrokkene"):
+        out["betrokkene"] = d["betrokkene"]
+    out.update({
+        "betrokkeneType": d["betrokkeneType"],
+        "afwijkendeNaamBetrokkene": d.get("afwijkendeNaamBetrokkene", ""),
+        "roltype": d["roltype"],
+        "omschrijving": d["omschrijving"],
+        "omschrijvingGeneriek": d["omschrijvingGeneriek"],
+        "roltoelichting": d["roltoelichting"],
+        "registratiedatum": d["registratiedatum"],
+        "indicatieMachtiging": d.get("indicatieMachtiging", ""),
+        "statussen": [],
+        "betrokkeneIdentificatie": dict(d.get("betrokkeneIdentificatie") or {}),
+    })
+    return out
+
+
+def render_document(doc_uuid: str, d: Mapping[str, Any], base: str) -> dict[str, Any]:
+    url = f"{base}{EIO_PATH}/{doc_uuid}"
+    out: dict[str, Any] = {
+        "url": url,
+        "identificatie": d["identificatie"],
+        "bronorganisatie": d["bronorganisatie"],
+        "creatiedatum": d["creatiedatum"],
+        "titel": d["titel"],
+        "vertrouwelijkheidaanduiding": d["vertrouwelijkheidaanduiding"],
+        "auteur": d["auteur"],
+        "status": d.get("status", ""),
+        "formaat": d.get("formaat", ""),
+        "taal": d["taal"],
+        "versie": d["versie"],
+        "beginRegistratie": d["beginRegistratie"],
+        "bestandsnaam": d.get("bestandsnaam", ""),
+        "inhoud": f"{url}/download" if d.get("_inhoud") else None,
+        "bestandsomvang": d.get("bestandsomvang"),
+    }
+    if d.get("link"):
+        out["link"] = d["link"]
+    out.update({
+        "beschrijving": d.get("beschrijving", ""),
+        "indicatieGebruiksrecht": d.get("indicatieGebruiksrecht"),
+        "informatieobjecttype": d["informatieobjecttype"],
+        "locked": False,
+        "bestandsdelen": [],
+        "trefwoorden": list(d.get("trefwoorden") or []),
+    })
+    return out
+
+
+# --- the app ---------------------------------------------------------------------------------
+
+
+def create_app(
+    db_path: str,
+    catalogue_base: str = catalogue.DEFAULT_CATALOGUE_BASE,
+    page_size: int = 100,
+) -> Flask:
+    """The demo upstream as a Flask app; creates and seeds ``db_path`` when it is fresh."""
+    if page_size < 1:
+        raise ValueError("page_size must be >= 1")
+    cat_base = catalogue.normalise_base(catalogue_base)
+    db = store.Store(db_path)
+    db.initialise(lambda conn: seed.seed(conn, cat_base))
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["DEMO_UPSTREAM"] = {
+        "db_path": db_path, "catalogue_base": cat_base, "page_size": page_size,
+    }
+
+    def conn() -> sqlite3.Connection:
+        c: sqlite3.Connection | None = g.get("demo_upstream_db")
+        if c is None:
+            c = db.connect()
+            g.demo_upstream_db = c
+        return c
+
+    @app.teardown_appcontext
+    def _close(_exc: BaseException | None) -> None:
+        c = g.pop("demo_upstream_db", None)
+        if c is not None:
+            c.close()
+
+    @app.after_request
+    def _api_version(resp: Response) -> Response:
+        if request.path.startswith(ZAKEN + "/") or request.path == ZAKEN:
+            resp.headers["API-version"] = ZAKEN_API_VERSION
+        elif request.path.startswith(DOCUMENTEN + "/") or request.path == DOCUMENTEN:
+            resp.headers["API-version"] = DOCUMENTEN_API_VERSION
+        return resp
+
+    # --- errors ---
+
+    @app.errorhandler(ValidationFailed)
+    def _invalid(exc: ValidationFailed) -> Response:
+        detail = "; ".join(f"{p.name}: {p.reason}" for p in exc.params)
+        return problem(400, exc.code, "Ongeldige invoer.", detail, exc.params)
+
+    @app.errorhandler(ParseFailed)
+    def _parse(exc: ParseFailed) -> Response:
+        return problem(
+            400, "parse_error", "Ongeldige invoer.",
+            "De request body is geen geldige JSON.",
+            [InvalidParam("nonFieldErrors", "parse_error", "Geen geldige JSON.")],
+        )
+
+    @app.errorhandler(NotFoundError)
+    def _not_found(exc: NotFoundError) -> Response:
+        return problem(404, "not_found", "Niet gevonden.", str(exc))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        code = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(
+            status, "error"
+        )
+        title = {404: "Niet gevonden.", 405: "Methode niet toegestaan.",
+                 413: "Request te groot."}.get(status, exc.name)
+        resp = problem(status, code, title, exc.description or exc.name)
+        allow = exc.get_response().headers.get("Allow")
+        if allow:
+            resp.headers["Allow"] = allow
+        return resp
+
+    @app.errorhandler(Exception)
+    def _crash(exc: Exception) -> Response:
+        log.exception("demo upstream: unhandled error")
+        return problem(500, "error", "Er is een serverfout opgetreden.", type(exc).__name__)
+
+    # --- list helper ---
+
+    def listing(
+        table: str,
+        filters: list[tuple[str, str]],
+        render: Callable[[sqlite3.Connection, list[tuple[str, dict[str, Any]]], str],
+                         list[dict[str, Any]]],
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        number = page_number()
+        c = conn()
+        base = base_url()
+        with db.read(c):
+            count, rows = store.page(c, table, filters, (number - 1) * page_size, page_size)
+            results = render(c, rows, base)
+        if number > 1 and not rows:
+            raise NotFoundError("Ongeldige pagina.")
+        return json_response(
+            {
+                "count": count,
+                "next": page_link(number + 1) if number * page_size < count else None,
+                "previous": page_link(number - 1) if number > 1 else None,
+                "results": results,
+            },
+            headers=headers,
+        )
+
+    def known_filters(table: str) -> list[tuple[str, str]]:
+        return [
+            (name, request.args[name]) for name in store.FILTERS[table] if name in request.args
+        ]
+
+    crs = {"Content-Crs": "EPSG:4326"}
+
+    # --- zaken ---
+
+    def zaken_rows(
+        c: sqlite3.Connection, rows: list[tuple[str, dict[str, Any]]], base: str
+    ) -> list[dict[str, Any]]:
+        rollen = store.rol_uuids_by_zaak(c, [u for u, _ in rows])
+        return [render_zaak(u, d, base, rollen[u]) for u, d in rows]
+
+    def zaak_defaults(data: dict[str, Any], existing: Mapping[str, Any] | None) -> dict[str, Any]:
+        out = dict(data)
+        if "identificatie" not in out or not out["identificatie"]:
+            out["identificatie"] = (
+                existing["identificatie"] if existing
+                else f"ZAAK-{_today()[:4]}-{uuid.uuid4().hex[:10].upper()}"
+            )
+        out.setdefault(
+            "registratiedatum", existing["registratiedatum"] if existing else _today()
+        )
+        if "vertrouwelijkheidaanduiding" not in out:
+            entry = catalogue.lookup(cat_base, "zaaktypen", out["zaaktype"])
+            out["vertrouwelijkheidaanduiding"] = (
+                entry.vertrouwelijkheidaanduiding if entry else "zaakvertrouwelijk"
+            )
+        out.setdefault("archiefstatus", "nog_te_archiveren")
+        return out
+
+    def one_zaak(c: sqlite3.Connection, zaak_uuid: str) -> Response:
+        data = store.get(c, "zaken", zaak_uuid)
+        if data is None:
+            raise NotFoundError("Niet gevonden.")
+        rollen = store.rol_uuids_by_zaak(c, [zaak_uuid])[zaak_uuid]
+        return json_response(render_zaak(zaak_uuid, data, base_url(), rollen), headers=crs)
+
+    @app.get(f"{ZAKEN}/zaken")
+    def zaken_list() -> Response:
+        filters = known_filters("zaken")
+        return listing("zaken", filters, zaken_rows, headers=crs)
+
+    @app.post(f"{ZAKEN}/zaken")
+    def zaak_create() -> Response:
+        data = zaak_defaults(clean(json_body(), ZAAK_FIELDS, partial=False), None)
+        zaak_uuid = str(uuid.uuid4())
+        c = conn()
+        with db.write(c):
+            store.insert(c, "zaken", zaak_uuid, data)
+        body = render_zaak(zaak_uuid, data, base_url(), [])
+        return json_response(body, 201, headers={**crs, "Location": body["url"]})
+
+    @app.get(f"{ZAKEN}/zaken/<uuid:zaak_id>")
+    def zaak_read(zaak_id: uuid.UUID) -> Response:
+        return one_zaak(conn(), str(zaak_id))
+
+    @app.route(f"{ZAKEN}/zaken/<uuid:zaak_id>", methods=["PUT", "PATCH"])
+    def zaak_update(zaak_id: uuid.UUID) -> Response:
+        zaak_uuid = str(zaak_id)
+        body = json_body()
+        partial = request.method == "PATCH"
+        c = conn()
+        with db.write(c):
+            existing = store.get(c, "zaken", zaak_uuid)
+            if existing is None:
+                raise NotFoundError("Niet gevonden.")
+            data = clean(body, ZAAK_FIELDS, partial=partial)
+            immutable_check("zaak", existing, data)
+            new = {**existing, **data} if partial else zaak_defaults(data, existing)
+            store.update(c, "zaken", zaak_uuid, new)
+        return one_zaak(c, zaak_uuid)
+
+    @app.delete(f"{ZAKEN}/zaken/<uuid:zaak_id>")
+    def zaak_delete(zaak_id: uuid.UUID) -> Response:
+        c = conn()
+        with db.write(c):
+            if not store.delete(c, "zaken", str(zaak_id)):
+                raise NotFoundError("Niet gevonden.")
+        return Response(status=204)
+
+    # --- rollen ---
+
+    def rollen_rows(
+        _c: sqlite3.Connection, rows: list[tuple[str, dict[str, Any]]], base: str
+    ) -> list[dict[str, Any]]:
+        return [render_rol(u, d, base) for u, d in rows]
+
+    @app.get(f"{ZAKEN}/rollen")
+    def rollen_list() -> Response:
+        filters = known_filters("rollen")
+        for i, (name, value) in enumerate(filters):
+            if name == "zaak":
+                zaak_uuid = uuid_from_url(value, f"{ZAKEN}/zaken")
+                if zaak_uuid is None:
+                    raise ValidationFailed(
+                        [InvalidParam("zaak", "invalid", "Voer een geldige zaak-URL in.")]
+                    )
+                filters[i] = (name, zaak_uuid)
+        return listing("rollen", filters, rollen_rows)
+
+    @app.post(f"{ZAKEN}/rollen")
+    def rol_create() -> Response:
+        body = json_body()
+        data = clean(body, ROL_FIELDS, partial=False)
+        ident_raw = body.get("betrokkeneIdentificatie")
+        ident: dict[str, Any] = {}
+        if ident_raw is not None:
+            if not isinstance(ident_raw, dict):
+                raise ValidationFailed([InvalidParam(
+                    "betrokkeneIdentificatie", "invalid", "Verwachtte een JSON-object.")])
+            ident = clean(
+                ident_raw, BETROKKENE_IDENTIFICATIE[data["betrokkeneType"]], partial=True,
+                prefix="betrokkeneIdentificatie.",
+            )
+        if not data.get("betrokkene") and not ident:
+            raise ValidationFailed([InvalidParam(
+                "nonFieldErrors", "invalid-betrokkene",
+                "Geef `betrokkene` of `betrokkeneIdentificatie` op.")])
+        zaak_uuid = uuid_from_url(data.pop("zaak"), f"{ZAKEN}/zaken")
+        if zaak_uuid is None:
+            raise ValidationFailed([InvalidParam("zaak", "bad-url", "Geen zaak-URL.")])
+        entry = catalogue.lookup(cat_base, "roltypen", data["roltype"])
+        rol: dict[str, Any] = {
+            "_zaak": zaak_uuid,
+            **data,
+            "omschrijving": entry.omschrijving if entry else "",
+            "omschrijvingGeneriek": (entry.omschrijving_generiek or "") if entry else "",
+            "registratiedatum": _now(),
+            "betrokkeneIdentificatie": ident,
+        }
+        rol_uuid = str(uuid.uuid4())
+        c = conn()
+        with db.write(c):
+            if store.get(c, "zaken", zaak_uuid) is None:
+                raise ValidationFailed(
+                    [InvalidParam("zaak", "does-not-exist", "De zaak bestaat niet.")]
+                )
+            store.insert(c, "rollen", rol_uuid, rol, zaak_uuid=zaak_uuid)
+        out = render_rol(rol_uuid, rol, base_url())
+        return json_response(out, 201, headers={"Location": out["url"]})
+
+    @app.get(f"{ZAKEN}/rollen/<uuid:rol_id>")
+    def rol_read(rol_id: uuid.UUID) -> Response:
+        data = store.get(conn(), "rollen", str(rol_id))
+        if data is None:
+            raise NotFoundError("Niet gevonden.")
+        return json_response(render_rol(str(rol_id), data, base_url()))
+
+    # --- enkelvoudiginformatieobjecten ---
+
+    def documenten_rows(
+        _c: sqlite3.Connection, rows: list[tuple[str, dict[str, Any]]], base: str
+    ) -> list[dict[str, Any]]:
+        return [render_document(u, d, base) for u, d in rows]
+
+    def document_data(
+        data: dict[str, Any], existing: Mapping[str, Any] | None, partial: bool
+    ) -> tuple[dict[str, Any], bytes | None]:
+        content: bytes | None = data.pop("inhoud", None)
+        data.pop("lock", None)
+        if partial and existing is not None:
+            out = {**existing, **data}
+        else:
+            out = dict(data)
+            if not out.get("identificatie"):
+                out["identificatie"] = (
+                    existing["identificatie"] if existing
+                    else f"DOCUMENT-{_today()[:4]}-{uuid.uuid4().hex[:10].upper()}"
+                )
+            if "vertrouwelijkheidaanduiding" not in out:
+                entry = catalogue.lookup(
+                    cat_base, "informatieobjecttypen", out["informatieobjecttype"]
+                )
+                out["vertrouwelijkheidaanduiding"] = (
+                    entry.vertrouwelijkheidaanduiding if entry else "zaakvertrouwelijk"
+                )
+        if content is not None:
+            out["_inhoud"] = True
+            out["bestandsomvang"] = len(content)
+        elif existing is not None and existing.get("_inhoud"):
+            out["_inhoud"] = True
+            out["bestandsomvang"] = existing.get("bestandsomvang")
+        else:
+            out["_inhoud"] = False
+            out.setdefault("bestandsomvang", None)
+        out["versie"] = int(existing["versie"]) + 1 if existing else 1
+        out["beginRegistratie"] = _now()
+        return out, content
+
+    @app.get(EIO_PATH)
+    def documenten_list() -> Response:
+        return listing("documenten", known_filters("documenten"), documenten_rows)
+
+    @app.post(EIO_PATH)
+    def document_create() -> Response:
+        data, content = document_data(
+            clean(json_body(), EIO_FIELDS, partial=False), None, partial=False
+        )
+        doc_uuid = str(uuid.uuid4())
+        c = conn()
+        with db.write(c):
+            store.insert(c, "documenten", doc_uuid, data, inhoud=content)
+        out = render_document(doc_uuid, data, base_url())
+        return json_response(out, 201, headers={"Location": out["url"]})
+
+    @app.get(f"{EIO_PATH}/<uuid:doc_id>")
+    def document_read(doc_id: uuid.UUID) -> Response:
+        data = store.get(conn(), "documenten", str(doc_id))
+        if data is None:
+            raise NotFoundError("Niet gevonden.")
+        return json_response(render_document(str(doc_id), data, base_url()))
+
+    @app.route(f"{EIO_PATH}/<uuid:doc_id>", methods=["PUT", "PATCH"])
+    def document_update(doc_id: uuid.UUID) -> Response:
+        doc_uuid = str(doc_id)
+        body = json_body()
+        partial = request.method == "PATCH"
+        c = conn()
+        with db.write(c):
+            existing = store.get(c, "documenten", doc_uuid)
+            if existing is None:
+                raise NotFoundError("Niet gevonden.")
+            cleaned = clean(body, EIO_FIELDS, partial=partial)
+            immutable_check("eio", existing, cleaned)
+            data, content = document_data(cleaned, existing, partial)
+            store.update(c, "documenten", doc_uuid, data, inhoud=content)
+        return json_response(render_document(doc_uuid, data, base_url()))
+
+    @app.delete(f"{EIO_PATH}/<uuid:doc_id>")
+    def document_delete(doc_id: uuid.UUID) -> Response:
+        c = conn()
+        with db.write(c):
+            if not store.delete(c, "documenten", str(doc_id)):
+                raise NotFoundError("Niet gevonden.")
+        return Response(status=204)
+
+    @app.get(f"{EIO_PATH}/<uuid:doc_id>/download")
+    def document_download(doc_id: uuid.UUID) -> Response:
+        c = conn()
+        with db.read(c):
+            data = store.get(c, "documenten", str(doc_id))
+            content = store.get_inhoud(c, str(doc_id)) if data is not None else None
+        if data is None or content is None:
+            raise NotFoundError("Niet gevonden.")
+        formaat = str(data.get("formaat") or "")
+        media_type = formaat if _MEDIA_TYPE_RE.fullmatch(formaat) else "application/octet-stream"
+        resp = Response(content, status=200, content_type=media_type)
+        resp.headers["Content-Length"] = str(len(content))
+        name = str(data.get("bestandsnaam") or "")
+        safe = "".join(ch for ch in name if ch.isascii() and ch.isprintable() and ch not in '"\\')
+        if safe:
+            resp.headers["Content-Disposition"] = dump_options_header(
+                "attachment", {"filename": safe}
+            )
+        return resp
+
+    # --- catalogue ---
+
+    @app.get(f"{CATALOGI}/<kind>")
+    def catalogue_list(kind: str) -> Response:
+        entries = catalogue.KINDS.get(kind)
+        if entries is None:
+            raise NotFoundError("Niet gevonden.")
+        results = [catalogue.render(cat_base, kind, e) for e in entries.values()]
+        return json_response(
+            {"count": len(results), "next": None, "previous": None, "results": results}
+        )
+
+    @app.get(f"{CATALOGI}/<kind>/<code>")
+    def catalogue_read(kind: str, code: str) -> Response:
+        entry = catalogue.KINDS.get(kind, {}).get(code)
+        if entry is None:
+            raise NotFoundError("Niet gevonden.")
+        return json_response(catalogue.render(cat_base, kind, entry))
+
+    return app

@@ -1,0 +1,449 @@
+"""The Policy Enforcement Point: one function per request, in the order of DESIGN.md.
+
+1 canonicalise  2 classify (route map)  3 authenticate  4 read the body (bounded)
+5 decide (request phase)  6 read metadata where the decision needs the object's category
+7 forward  8 decide on what came back (response phase)  9 release, filtered.
+
+Every exit before an allow is a problem+json; nothing is forwarded or released unless the
+decision allowed it and its record is on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from typing import Any
+
+from flask import Request
+from werkzeug.wrappers import Response
+
+from sidecar import metrics
+from sidecar.auth import Authenticator, AuthError
+from sidecar.canonical import BadTarget, split_target
+from sidecar.classify import TYPE_FIELD, Catalogue
+from sidecar.enforce import Call, Enforcer, FailClosed, Outcome
+from sidecar.herkomst import HerkomstError, parse_herkomst
+from sidecar.labels import LabelStore, LabelStoreError, key_for_url
+from sidecar.problem import problem
+from sidecar.records import pseudonymise
+from sidecar.routes import METHODS, RouteMap
+from sidecar.settings import Settings
+from sidecar.tracing import from_header
+from sidecar.upstream import (
+    UpstreamClient,
+    UpstreamError,
+    UpstreamResponse,
+    filter_request_headers,
+    filter_response_headers,
+    valid_host,
+)
+
+log = logging.getLogger("sidecar.proxy")
+
+_PURPOSE_RX = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_UUID_TAIL = re.compile(r"/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/?$")
+# Headers a client may send at most once: a second copy is an attempt to confuse someone.
+_SINGLE_HEADERS = ("Authorization", "X-Doelbinding", "X-Herkomst", "Content-Length", "Host")
+
+
+def _id_from_url(url: Any) -> str | None:
+    if not isinstance(url, str):
+        return None
+    m = _UUID_TAIL.search(url)
+    return m.group(1) if m else None
+
+
+def _json_response(body: bytes, status: int, headers: list[tuple[str, str]]) -> Response:
+    resp = Response(body, status=status)
+    for k, v in headers:
+        if k.lower() != "content-type":
+            resp.headers.add(k, v)
+    resp.headers["Content-Type"] = "application/json"
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+class Proxy:
+    def __init__(self, settings: Settings, *, authenticator: Authenticator, enforcer: Enforcer,
+                 upstream: UpstreamClient, labels: LabelStore, catalogue: Catalogue) -> None:
+        self._s = settings
+        self._routes = RouteMap(settings.routes)
+        self._auth = authenticator
+        self._enforcer = enforcer
+        self._upstream = upstream
+        self._labels = labels
+        self._catalogue = catalogue
+        self._pseudo_key = settings.pseudonymisation.key_bytes()
+        self._max_body = settings.upstream.max_request_body_bytes
+        self._max_inspect = settings.upstream.max_inspected_response_bytes
+
+    # -- entry -------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        environ = request.environ
+        call = Call(trace=from_header(request.headers.get("traceparent")),
+                    method=request.method.upper(), started=time.perf_counter())
+        try:
+            resp = self._handle(request, call)
+        except FailClosed as fc:
+            resp = problem(fc.status, fc.kind, fc.detail, decision_id=fc.decision_id,
+                           headers={"WWW-Authenticate": 'Bearer realm="wams"'} if fc.status == 401 else None)
+        except Exception:
+            # A bug must never become a leak or a stack trace: deny, and log it for the operator.
+            log.exception("unhandled error", extra={"event": "internal_error", "trace_id": call.trace.trace_id})
+            metrics.fail_closed_total.labels("unclassifiable").inc()
+            resp = problem(503, "interne-fout",
+                           "Er ging iets mis in de toegangscontrole; er zijn geen gegevens vrijgegeven.")
+        resp.headers["traceparent"] = call.trace.traceparent
+        elapsed = time.perf_counter() - call.started
+        metrics.request_duration.labels(call.route_name).observe(elapsed)
+        metrics.requests_total.labels(call.route_name, f"{resp.status_code // 100}xx").inc()
+        log.info("request", extra={
+            "event": "request", "trace_id": call.trace.trace_id, "method": call.method,
+            "route": call.route_name, "status": resp.status_code,
+            "duration_ms": round(elapsed * 1000, 3), "remote": environ.get("REMOTE_ADDR")})
+        return resp
+
+    def _deny_early(self, call: Call, status: int, kind: str, reason: str, detail: str) -> FailClosed:
+        decision_id = self._enforcer.record_sidecar_deny(call, reason, status)
+        return FailClosed(status, kind, detail, decision_id=decision_id)
+
+    # -- the request -------------------------------------------------------------------------
+
+    def _handle(self, request: Request, call: Call) -> Response:
+        environ = request.environ
+        raw_target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        if not raw_target:
+            q = environ.get("QUERY_STRING", "")
+            raw_target = request.script_root + environ.get("PATH_INFO", "") + (f"?{q}" if q else "")
+        try:
+            call.path, call.query = split_target(raw_target)
+        except BadTarget as exc:
+            raise self._deny_early(call, exc.status, "ongeldig-verzoekadres", "REQUEST_TARGET", str(exc)) from None
+        if call.method not in METHODS:
+            raise self._deny_early(call, 405, "methode-niet-toegestaan", "METHOD",
+                                   f"De methode {call.method[:16]!r} wordt niet ondersteund.")
+        for name in _SINGLE_HEADERS:
+            if len(request.headers.getlist(name)) > 1 or (
+                    name in ("Authorization", "X-Doelbinding") and "," in request.headers.get(name, "")):
+                # gunicorn joins repeated headers with a comma; neither header may contain one.
+                raise self._deny_early(call, 400, "dubbele-header", "HEADER_DUPLICATE",
+                                       f"De header {name} mag maar één keer voorkomen.")
+        match = self._routes.match(call.method, call.path)
+        if match is None:
+            raise self._deny_early(call, 403, "onbekende-route", "ROUTE_UNKNOWN",
+                                   "Dit adres wordt niet door de toegangscontrole ondersteund.")
+        call.route, call.resource_id = match.route, match.resource_id
+        try:
+            call.identity = self._auth.authenticate(request.headers.get("Authorization"))
+        except AuthError as exc:
+            metrics.authn_failures_total.labels(exc.code).inc()
+            raise self._deny_early(call, 401, "niet-geauthenticeerd", exc.code, exc.detail) from None
+        purpose = request.headers.get("X-Doelbinding")
+        if purpose is not None and not _PURPOSE_RX.fullmatch(purpose.strip()):
+            raise self._deny_early(call, 400, "ongeldige-doelbinding", "P2",
+                                   "X-Doelbinding moet een doelcode zijn, bijvoorbeeld onderzoek_hulpvraag.")
+        call.purpose = purpose.strip() if purpose is not None else None
+        body = self._read_body(request, call)
+        action = call.route.action
+        if action == "create":
+            return self._create(request, call, body)
+        if action in ("update", "delete"):
+            return self._write_existing(request, call, body)
+        if action == "download":
+            return self._download(request, call)
+        return self._read(request, call)
+
+    def _read_body(self, request: Request, call: Call) -> bytes | None:
+        length = request.content_length
+        chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        if call.method not in _BODY_METHODS:
+            if (length or 0) > 0 or chunked:
+                raise self._deny_early(call, 400, "onverwachte-body", "REQUEST_BODY",
+                                       f"Een {call.method}-verzoek heeft geen body.")
+            return None
+        if length is not None and length > self._max_body:
+            metrics.fail_closed_total.labels("body_too_large").inc()
+            raise self._deny_early(call, 413, "body-te-groot", "REQUEST_BODY_TOO_LARGE",
+                                   f"De body is groter dan {self._max_body} bytes.")
+        stream = request.environ["wsgi.input"]
+        data = stream.read(self._max_body + 1) if (chunked or length) else b""
+        if len(data) > self._max_body:
+            metrics.fail_closed_total.labels("body_too_large").inc()
+            raise self._deny_early(call, 413, "body-te-groot", "REQUEST_BODY_TOO_LARGE",
+                                   f"De body is groter dan {self._max_body} bytes.")
+        return bytes(data)
+
+    def _json_body(self, call: Call, body: bytes | None) -> dict[str, Any]:
+        try:
+            obj = json.loads(body or b"")
+        except (ValueError, UnicodeDecodeError):
+            obj = None
+        if not isinstance(obj, dict):
+            raise self._deny_early(call, 400, "ongeldige-body", "REQUEST_BODY",
+                                   "De body moet een JSON-object zijn.")
+        return obj
+
+    # -- building blocks ---------------------------------------------------------------------
+
+    def _resource(self, call: Call, rid: str | None, props: dict[str, Any] | None = None,
+                  labels: dict[str, Any] | None = None) -> dict[str, Any]:
+        assert call.route is not None
+        p: dict[str, Any] = {"category": None, "vertrouwelijkheidaanduiding": None}
+        p.update(props or {})
+        p["labels"] = labels
+        return {"type": call.route.resource, "id": rid, "properties": p}
+
+    def _labels_for(self, urls: list[str]) -> dict[str, dict[str, Any]]:
+        try:
+            return self._labels.get_many([key_for_url(u) for u in urls])
+        except LabelStoreError as exc:
+            metrics.fail_closed_total.labels("labels").inc()
+            log.error("label store failed", extra={"event": "labels_error", "error": str(exc)})
+            raise FailClosed(503, "labels-niet-beschikbaar",
+                             "De herkomstgegevens zijn niet beschikbaar; er worden geen gegevens vrijgegeven.",
+                             cause="labels") from None
+
+    def _object_resource(self, call: Call, obj: Any, labels: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        assert call.route is not None
+        url = obj.get("url") if isinstance(obj, dict) else None
+        props = self._catalogue.classify(call.route.resource, obj)
+        return self._resource(call, _id_from_url(url), props,
+                              labels.get(key_for_url(url)) if isinstance(url, str) else None)
+
+    def _decide(self, call: Call, phase: str, resource: dict[str, Any],
+                evaluations: list[dict[str, Any]] | None = None) -> Outcome:
+        outcome = self._enforcer.decide(call, phase, resource, evaluations)
+        if not outcome.enforced_allow:
+            # I9 (ingest without provenance) is a malformed request rather than a refusal.
+            status = 400 if "I9" in outcome.decision.reasons else 403
+            raise FailClosed(status, "geen-toegang" if status == 403 else "herkomst-ontbreekt",
+                             outcome.decision.reason_user or "U heeft geen toegang tot deze gegevens.",
+                             decision_id=outcome.decision_id)
+        return outcome
+
+    def _forward_headers(self, request: Request, call: Call) -> dict[str, str]:
+        headers = filter_request_headers(list(request.headers.items()))
+        host = request.headers.get("Host")
+        if valid_host(host):
+            assert host is not None
+            headers["X-Forwarded-Host"] = host
+        headers["X-Forwarded-Proto"] = request.scheme
+        headers["X-Forwarded-For"] = request.environ.get("REMOTE_ADDR", "")
+        headers["traceparent"] = call.trace.traceparent
+        return headers
+
+    def _send(self, request: Request, call: Call, method: str, target: str, body: bytes | None,
+              *, inspect: bool) -> UpstreamResponse:
+        assert call.identity is not None
+        try:
+            return self._upstream.request(method, target, headers=self._forward_headers(request, call),
+                                          body=body, user_id=call.identity.sub, inspect=inspect)
+        except UpstreamError as exc:
+            metrics.upstream_errors_total.labels(exc.kind).inc()
+            metrics.fail_closed_total.labels("upstream").inc()
+            log.error("upstream failed", extra={"event": "upstream_error", "kind": exc.kind,
+                                                "error": str(exc), "trace_id": call.trace.trace_id})
+            status = 504 if exc.kind == "timeout" else 502
+            raise FailClosed(status, "upstream-fout", "De achterliggende dienst is niet bereikbaar.",
+                             cause="upstream") from None
+
+    def _target(self, call: Call) -> str:
+        return call.path + (f"?{call.query}" if call.query else "")
+
+    def _read_json(self, call: Call, resp: UpstreamResponse) -> Any:
+        """Read and parse an inspected body; anything unreadable is not released."""
+        try:
+            raw = resp.read_limited(self._max_inspect)
+        except UpstreamError as exc:
+            metrics.upstream_errors_total.labels(exc.kind).inc()
+            metrics.fail_closed_total.labels("unclassifiable").inc()
+            raise FailClosed(502, "antwoord-niet-te-beoordelen",
+                             "Het antwoord van de achterliggende dienst kan niet worden beoordeeld.",
+                             cause="unclassifiable") from None
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            metrics.fail_closed_total.labels("unclassifiable").inc()
+            raise FailClosed(502, "antwoord-niet-te-beoordelen",
+                             "Het antwoord van de achterliggende dienst kan niet worden beoordeeld.",
+                             cause="unclassifiable") from None
+
+    def _upstream_failure(self, call: Call, resp: UpstreamResponse) -> Response | None:
+        """Non-2xx from upstream: 5xx and redirects become 502; a ZGW error object passes."""
+        if 200 <= resp.status < 300:
+            return None
+        if resp.status >= 500 or resp.status < 400:
+            resp.release()
+            metrics.upstream_errors_total.labels("status_5xx" if resp.status >= 500 else "unreadable").inc()
+            return problem(502, "upstream-fout", "De achterliggende dienst gaf een fout.")
+        doc = self._read_json(call, resp)
+        if not isinstance(doc, dict) or "results" in doc or "url" in doc:
+            return problem(502, "upstream-fout", "De achterliggende dienst gaf een onverwacht antwoord.")
+        return _json_response(json.dumps(doc, ensure_ascii=False).encode(), resp.status, [])
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def _read(self, request: Request, call: Call) -> Response:
+        assert call.route is not None
+        self._decide(call, "request", self._resource(call, call.resource_id))
+        resp = self._send(request, call, "GET", self._target(call), None, inspect=True)
+        failure = self._upstream_failure(call, resp)
+        if failure is not None:
+            return failure
+        doc = self._read_json(call, resp)
+        headers = filter_response_headers(resp.headers, keep_length=False)
+        if call.route.action == "list":
+            body = self._filter_list(call, doc)
+        else:
+            labels = self._labels_for([doc["url"]] if isinstance(doc, dict) and isinstance(doc.get("url"), str) else [])
+            self._decide(call, "response", self._object_resource(call, doc, labels))
+            body = json.dumps(doc, ensure_ascii=False).encode()
+        out = _json_response(b"" if call.method == "HEAD" else body, 200, headers)
+        if call.method == "HEAD":
+            out.headers["Content-Length"] = str(len(body))
+        return out
+
+    def _filter_list(self, call: Call, doc: Any) -> bytes:
+        if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
+            metrics.fail_closed_total.labels("unclassifiable").inc()
+            raise FailClosed(502, "antwoord-niet-te-beoordelen",
+                             "Het antwoord van de achterliggende dienst is geen ZGW-lijst.",
+                             cause="unclassifiable")
+        items = doc["results"]
+        urls = [i["url"] for i in items if isinstance(i, dict) and isinstance(i.get("url"), str)]
+        labels = self._labels_for(urls)
+        resources = [self._object_resource(call, item, labels) for item in items]
+        if resources:
+            outcome = self._decide(call, "response", self._resource(call, None), resources)
+            kept = [item for item, (release, _) in zip(items, outcome.items, strict=True) if release]
+        else:
+            kept = []
+        removed = len(items) - len(kept)
+        doc["results"] = kept
+        if isinstance(doc.get("count"), int):
+            # ZGW's count is the total over all pages; only this page's removals are known.
+            doc["count"] = max(0, doc["count"] - removed)
+        return json.dumps(doc, ensure_ascii=False).encode()
+
+    def _metadata(self, request: Request, call: Call) -> dict[str, Any]:
+        """Read the object's detail (for downloads and writes) and decide on it."""
+        assert call.route is not None and call.resource_id is not None
+        path = self._routes.metadata_path(call.route, call.resource_id)
+        resp = self._send(request, call, "GET", path, None, inspect=True)
+        if resp.status == 404:
+            resp.release()
+            raise FailClosed(404, "niet-gevonden", "Het object bestaat niet.")
+        failure = self._upstream_failure(call, resp)
+        if failure is not None:
+            raise FailClosed(502, "upstream-fout", "De achterliggende dienst gaf een fout.", cause="upstream")
+        doc = self._read_json(call, resp)
+        if not isinstance(doc, dict):
+            metrics.fail_closed_total.labels("unclassifiable").inc()
+            raise FailClosed(502, "antwoord-niet-te-beoordelen",
+                             "Het antwoord van de achterliggende dienst kan niet worden beoordeeld.",
+                             cause="unclassifiable")
+        labels = self._labels_for([doc["url"]] if isinstance(doc.get("url"), str) else [])
+        self._decide(call, "response", self._object_resource(call, doc, labels))
+        return doc
+
+    def _download(self, request: Request, call: Call) -> Response:
+        self._decide(call, "request", self._resource(call, call.resource_id))
+        self._metadata(request, call)
+        resp = self._send(request, call, "GET", self._target(call), None, inspect=False)
+        if not 200 <= resp.status < 300:
+            failure = self._upstream_failure(call, resp)
+            assert failure is not None
+            return failure
+        headers = filter_response_headers(resp.headers, keep_length=True)
+        if call.method == "HEAD":
+            resp.release()
+            out = Response(b"", status=resp.status)
+        else:
+            out = Response(resp.stream(), status=resp.status, direct_passthrough=True)
+        for k, v in headers:
+            out.headers[k] = v
+        out.headers["Cache-Control"] = "no-store"
+        return out
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def _create(self, request: Request, call: Call, body: bytes | None) -> Response:
+        assert call.route is not None
+        obj = self._json_body(call, body)
+        herkomst = request.headers.get("X-Herkomst")
+        bsn = None
+        if herkomst is not None:
+            try:
+                call.herkomst, bsn = parse_herkomst(herkomst)
+            except HerkomstError as exc:
+                raise self._deny_early(call, 400, "ongeldige-herkomst", "I9", f"X-Herkomst: {exc}") from None
+        if bsn is not None:
+            call.betrokkene = pseudonymise(self._pseudo_key, bsn)
+        field = TYPE_FIELD.get(call.route.resource)
+        props = self._catalogue.classify(call.route.resource, obj) if field else {
+            "category": self._catalogue.category_of_type(call.route.resource, None)}
+        outcome = self._decide(call, "request", self._resource(call, None, props))
+        resp = self._send(request, call, call.method, self._target(call), body, inspect=True)
+        failure = self._upstream_failure(call, resp)
+        if failure is not None:
+            return failure
+        doc = self._read_json(call, resp)
+        if call.herkomst is not None and isinstance(doc, dict) and isinstance(doc.get("url"), str):
+            self._store_labels(call, doc["url"], outcome)
+        # The writer sent this content: its own response goes back without a second decision.
+        return _json_response(json.dumps(doc, ensure_ascii=False).encode(), resp.status,
+                              filter_response_headers(resp.headers, keep_length=False))
+
+    def _store_labels(self, call: Call, url: str, outcome: Outcome) -> None:
+        assert call.herkomst is not None and call.identity is not None
+        conditions: list[str] = list(call.herkomst.get("voorwaarden", []))
+        for ob in outcome.decision.obligations:
+            if ob["type"] == "sticky_conditions":
+                conditions.extend(c for c in ob.get("conditions", []) if isinstance(c, str))
+        labels = {
+            "grondslag": call.herkomst.get("grondslag"),
+            "toestemming": call.herkomst.get("toestemming"),
+            "voorwaarden": sorted(set(conditions)),
+            "provider_sent": call.identity.role == "aanbieder",
+            "review_by_fg": any(o["type"] == "review_by_fg" for o in outcome.decision.obligations),
+            "source_role": call.identity.role,
+            "source_org": call.identity.org,
+            "betrokkene": call.betrokkene,
+        }
+        try:
+            self._labels.put(key_for_url(url), labels)
+        except LabelStoreError as exc:
+            # The upstream already holds the object; without its labels it must not be readable
+            # as unlabelled data. Log loudly; reads of it will find no labels, so the operator
+            # must repair (documented in the runbook).
+            metrics.fail_closed_total.labels("labels").inc()
+            log.error("label store write failed after create",
+                      extra={"event": "labels_write_failed", "error": str(exc), "url": url})
+            raise FailClosed(503, "labels-niet-opgeslagen",
+                             "De herkomst kon niet worden vastgelegd.", cause="labels") from None
+
+    def _write_existing(self, request: Request, call: Call, body: bytes | None) -> Response:
+        assert call.route is not None
+        self._decide(call, "request", self._resource(call, call.resource_id))
+        current = self._metadata(request, call)
+        if body is not None and call.route.resource in TYPE_FIELD:
+            new = self._json_body(call, body)
+            field = TYPE_FIELD[call.route.resource]
+            if field in new and new[field] != current.get(field):
+                # Changing the type changes the category: the new category must be allowed too.
+                self._decide(call, "request", self._resource(
+                    call, call.resource_id, self._catalogue.classify(call.route.resource, new)))
+        resp = self._send(request, call, call.method, self._target(call), body, inspect=True)
+        failure = self._upstream_failure(call, resp)
+        if failure is not None:
+            return failure
+        if resp.status == 204 or call.method == "DELETE":
+            resp.release()
+            return Response(b"", status=resp.status)
+        doc = self._read_json(call, resp)
+        return _json_response(json.dumps(doc, ensure_ascii=False).encode(), resp.status,
+                              filter_response_headers(resp.headers, keep_length=False))

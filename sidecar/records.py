@@ -1,0 +1,188 @@
+"""Decision records: one JSON object per line, hash-chained, fsync'd before release.
+
+``hash`` = SHA-256 over the canonical JSON (sorted keys, no whitespace, UTF-8) of the record
+without its ``hash`` key; ``prev_hash`` is the previous line's ``hash`` (64 zeros on the first
+line). The file alone therefore suffices to verify the chain.
+
+Several gunicorn workers append to one file: an exclusive ``flock`` serialises them, and the
+writer re-reads the last line only when another process wrote since its own last append.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("sidecar.records")
+
+GENESIS = "0" * 64
+
+RECORD_KEYS = (
+    "time", "decision_id", "trace_id", "span_id", "phase", "decision", "enforced", "status",
+    "subject", "purpose", "action", "resource", "betrokkene", "grondslag", "reasons",
+    "obligations", "processing_activity", "policy", "recipient", "duration_ms",
+    "prev_hash", "hash",
+)
+
+
+class RecordWriteError(Exception):
+    """The record could not be made durable; the caller must fail closed."""
+
+
+def canonical_json(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def record_hash(record: dict[str, Any]) -> str:
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def pseudonymise(key: bytes, bsn: str) -> str:
+    """Keyed pseudonym of a BSN (HMAC-SHA-256); without the key it cannot be reversed or linked."""
+    return "hmac-sha256:" + hmac.new(key, bsn.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def _last_line(fd: int, size: int) -> bytes:
+    if size == 0:
+        return b""
+    chunk = 4096
+    pos = size
+    buf = b""
+    while pos > 0:
+        step = min(chunk, pos)
+        pos -= step
+        buf = os.pread(fd, step, pos) + buf
+        stripped = buf.rstrip(b"\n")
+        nl = stripped.rfind(b"\n")
+        if nl >= 0:
+            return stripped[nl + 1:]
+    return buf.rstrip(b"\n")
+
+
+class RecordWriter:
+    def __init__(self, path: Path, head_log_interval: float = 60.0) -> None:
+        self._path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self._rfd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        self._lock = threading.Lock()
+        self._last_size = -1
+        self._last_hash = GENESIS
+        self._head_interval = head_log_interval
+        self._head_logged = 0.0
+        self._count = 0
+
+    def _prev_hash(self, size: int) -> str:
+        if size == self._last_size:
+            return self._last_hash
+        line = _last_line(self._rfd, size)
+        if not line:
+            return GENESIS
+        try:
+            prev = json.loads(line)["hash"]
+        except (ValueError, KeyError, TypeError):
+            raise RecordWriteError("the last record line is unreadable; run 'sidecar records verify'") from None
+        if not isinstance(prev, str):
+            raise RecordWriteError("the last record has no hash")
+        return prev
+
+    def write(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Append durably, or raise :class:`RecordWriteError`. Returns the record with its hashes."""
+        self.write_many([record])
+        return record
+
+    def write_many(self, records: list[dict[str, Any]]) -> None:
+        """Append several records with one write and one fsync (a list's per-item decisions)."""
+        with self._lock:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                try:
+                    size = os.fstat(self._fd).st_size
+                    prev = self._prev_hash(size)
+                    lines = []
+                    for record in records:
+                        record.pop("hash", None)
+                        record["prev_hash"] = prev
+                        record["hash"] = prev = record_hash(record)
+                        lines.append(canonical_json(record) + b"\n")
+                    data = b"".join(lines)
+                    written = os.write(self._fd, data)
+                    if written != len(data):
+                        raise RecordWriteError(f"short write ({written} of {len(data)} bytes)")
+                    os.fsync(self._fd)
+                    self._last_size = size + written
+                    self._last_hash = prev
+                    self._count += len(records)
+                finally:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+            except OSError as exc:
+                # The line may be partly on disk (ENOSPC); force a re-read of the tail next time.
+                self._last_size = -1
+                raise RecordWriteError(f"cannot write record: {exc.strerror}") from None
+            self._maybe_log_head()
+
+    def _maybe_log_head(self) -> None:
+        # The head hash in the log lets an outside copy of the log expose a rewritten file.
+        now = time.monotonic()
+        if now - self._head_logged >= self._head_interval:
+            self._head_logged = now
+            log.info("records head", extra={"event": "records_head", "head_hash": self._last_hash,
+                                            "file": str(self._path), "size": self._last_size})
+
+    def writable(self) -> bool:
+        return os.access(self._path, os.W_OK)
+
+    def close(self) -> None:
+        os.close(self._fd)
+        os.close(self._rfd)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    lines: int
+    head: str
+    error: str | None = None
+    line_no: int | None = None
+
+
+def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, bytes]]:
+    with path.open("rb") as f:
+        for n, raw in enumerate(f, start=1):
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                yield n, None, raw
+                continue
+            yield n, obj if isinstance(obj, dict) else None, raw
+
+
+def verify(path: Path) -> VerifyResult:
+    prev = GENESIS
+    count = 0
+    for n, rec, raw in iter_records(path):
+        if rec is None:
+            return VerifyResult(False, count, prev, "not a JSON object", n)
+        if not raw.endswith(b"\n"):
+            return VerifyResult(False, count, prev, "incomplete line (no newline)", n)
+        missing = [k for k in RECORD_KEYS if k not in rec]
+        if missing:
+            return VerifyResult(False, count, prev, f"missing keys {missing}", n)
+        if rec["prev_hash"] != prev:
+            return VerifyResult(False, count, prev, "prev_hash does not match the previous line", n)
+        if rec["hash"] != record_hash(rec):
+            return VerifyResult(False, count, prev, "hash does not match the line's content", n)
+        prev = rec["hash"]
+        count += 1
+    return VerifyResult(True, count, prev)

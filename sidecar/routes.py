@@ -1,0 +1,123 @@
+"""The route map: method + canonical path → resource type, action and id.
+
+Routes are declarative (config), compiled once at start-up into anchored regular expressions.
+Anything that does not match a route is denied and never forwarded. Matching runs on the
+canonical path (see :mod:`sidecar.canonical`), the same string that is forwarded upstream, so
+the policy decides on exactly what the upstream receives.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Action = Literal["list", "read", "download", "create", "update", "delete"]
+READ_ACTIONS: frozenset[str] = frozenset({"list", "read", "download"})
+ACTIONS: tuple[str, ...] = ("list", "read", "download", "create", "update", "delete")
+METHODS: frozenset[str] = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
+
+# Lower-case UUIDs only: one spelling per object, so one decision per object.
+_PARAMS = {"uuid": r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"}
+
+
+class RouteSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    methods: list[str]
+    path: str
+    resource: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    action: Action
+    # Shadow mode (roll-out): decide and record, but let the request through.
+    enforce: bool = True
+    # The route whose JSON detail describes this resource (downloads, writes): the sidecar
+    # reads it first so that the decision knows the object's category.
+    metadata_of: str | None = None
+
+    @field_validator("methods")
+    @classmethod
+    def _methods(cls, v: list[str]) -> list[str]:
+        up = [m.upper() for m in v]
+        bad = [m for m in up if m not in METHODS]
+        if not up or bad:
+            raise ValueError(f"methods must be a non-empty subset of {sorted(METHODS)}; bad: {bad}")
+        return up
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not v.startswith("/") or "//" in v or v.endswith("/"):
+            raise ValueError(f"expected an absolute path template without // or trailing /, got {v!r}")
+        for param in re.findall(r"\{([^}]*)\}", v):
+            if param not in _PARAMS:
+                raise ValueError(f"unknown path parameter {{{param}}}; known: {sorted(_PARAMS)}")
+        return v
+
+
+def _r(name: str, methods: list[str], path: str, resource: str, action: Action,
+       metadata_of: str | None = None) -> RouteSpec:
+    return RouteSpec(name=name, methods=methods, path=path, resource=resource, action=action,
+                     metadata_of=metadata_of)
+
+
+_Z = "/zaken/api/v1"
+_D = "/documenten/api/v1/enkelvoudiginformatieobjecten"
+_EIO = "enkelvoudiginformatieobject"
+
+DEFAULT_ROUTES: tuple[RouteSpec, ...] = (
+    _r("zaken_list", ["GET", "HEAD"], f"{_Z}/zaken", "zaak", "list"),
+    _r("zaken_create", ["POST"], f"{_Z}/zaken", "zaak", "create"),
+    _r("zaak_read", ["GET", "HEAD"], f"{_Z}/zaken/{{uuid}}", "zaak", "read"),
+    _r("zaak_update", ["PUT", "PATCH"], f"{_Z}/zaken/{{uuid}}", "zaak", "update", "zaak_read"),
+    _r("zaak_delete", ["DELETE"], f"{_Z}/zaken/{{uuid}}", "zaak", "delete", "zaak_read"),
+    _r("rollen_list", ["GET", "HEAD"], f"{_Z}/rollen", "rol", "list"),
+    _r("rol_create", ["POST"], f"{_Z}/rollen", "rol", "create"),
+    _r("rol_read", ["GET", "HEAD"], f"{_Z}/rollen/{{uuid}}", "rol", "read"),
+    _r("documenten_list", ["GET", "HEAD"], _D, _EIO, "list"),
+    _r("document_create", ["POST"], _D, _EIO, "create"),
+    _r("document_read", ["GET", "HEAD"], f"{_D}/{{uuid}}", _EIO, "read"),
+    _r("document_update", ["PUT", "PATCH"], f"{_D}/{{uuid}}", _EIO, "update", "document_read"),
+    _r("document_delete", ["DELETE"], f"{_D}/{{uuid}}", _EIO, "delete", "document_read"),
+    _r("document_download", ["GET", "HEAD"], f"{_D}/{{uuid}}/download", _EIO, "download",
+       "document_read"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    route: RouteSpec
+    resource_id: str | None
+
+
+class RouteMap:
+    """Precompiled matcher. ``match`` is called once per request and allocates little."""
+
+    def __init__(self, specs: list[RouteSpec] | tuple[RouteSpec, ...]) -> None:
+        self._by_name = {s.name: s for s in specs}
+        self._by_method: dict[str, list[tuple[re.Pattern[str], RouteSpec]]] = {m: [] for m in METHODS}
+        for spec in specs:
+            if spec.metadata_of is not None and spec.metadata_of not in self._by_name:
+                raise ValueError(f"route {spec.name}: metadata_of names unknown route {spec.metadata_of!r}")
+            rx = re.compile("^" + re.sub(
+                r"\\\{([a-z]+)\\\}", lambda m: f"(?P<{m.group(1)}>{_PARAMS[m.group(1)]})",
+                re.escape(spec.path)) + "$")
+            for method in spec.methods:
+                self._by_method[method].append((rx, spec))
+
+    def match(self, method: str, path: str) -> Match | None:
+        for rx, spec in self._by_method.get(method, ()):
+            m = rx.match(path)
+            if m is not None:
+                return Match(spec, m.groupdict().get("uuid"))
+        return None
+
+    def get(self, name: str) -> RouteSpec:
+        return self._by_name[name]
+
+    def metadata_path(self, spec: RouteSpec, resource_id: str) -> str:
+        """The detail path that holds the metadata of ``resource_id`` for ``spec``."""
+        assert spec.metadata_of is not None
+        return self._by_name[spec.metadata_of].path.replace("{uuid}", resource_id)

@@ -1,0 +1,97 @@
+"""``sidecar serve``: the production entry, gunicorn with gthread workers.
+
+The proxy and admin addresses are both bound by gunicorn; :class:`sidecar.app.PortDispatcher`
+tells them apart. Metrics use prometheus-client's multiprocess mode so that ``/metrics``
+aggregates every worker: its folder is emptied at start and a dead worker's files are marked.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from sidecar.settings import Settings
+
+
+def _prepare_metrics_dir(settings: Settings) -> Path:
+    d = settings.metrics.multiproc_dir or Path(tempfile.mkdtemp(prefix="sidecar-metrics-"))
+    if d.exists():
+        for child in d.iterdir():
+            if child.is_file() and child.suffix == ".db":
+                child.unlink()
+    d.mkdir(parents=True, exist_ok=True)
+    # Must be set before prometheus_client is imported anywhere in this process.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(d)
+    return d
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        s = self._settings
+        cfg = {
+            "bind": [s.listen.proxy, s.listen.admin],
+            "workers": s.server.workers,
+            "threads": s.server.threads,
+            "worker_class": "gthread",
+            "graceful_timeout": s.server.graceful_timeout,
+            "timeout": 60,
+            "keepalive": 5,
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": s.log_level,
+            "proc_name": "wams-sidecar",
+            # gunicorn 27's runtime control socket is one fixed path per user: it would collide
+            # between sidecars on one host and is an extra management surface. Off.
+            "control_socket_disable": True,
+            # Clients must not be able to claim https through X-Forwarded-Proto and friends.
+            "secure_scheme_headers": {},
+            "child_exit": _child_exit,
+            "limit_request_line": 4096,
+            "limit_request_fields": 100,
+            "limit_request_field_size": 16384,
+            "logconfig_dict": {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "formatters": {"json": {"()": "sidecar.logs.JsonFormatter"}},
+                "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json",
+                                         "stream": "ext://sys.stderr"}},
+                "loggers": {"gunicorn.error": {"handlers": ["console"], "level": s.log_level.upper(),
+                                               "propagate": False},
+                            "gunicorn.access": {"handlers": [], "propagate": False}},
+                "root": {"handlers": ["console"], "level": s.log_level.upper()},
+            },
+        }
+        for k, v in cfg.items():
+            self.cfg.set(k, v)
+
+    def load(self) -> Any:
+        from sidecar import logs
+        from sidecar.app import create_app
+
+        logs.setup(self._settings.log_level)
+        return create_app(self._settings)
+
+
+def serve(settings: Settings) -> int:
+    d = _prepare_metrics_dir(settings)
+    try:
+        _Gunicorn(settings).run()
+    finally:
+        if settings.metrics.multiproc_dir is None:
+            shutil.rmtree(d, ignore_errors=True)
+    return 0

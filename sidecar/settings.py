@@ -1,0 +1,405 @@
+"""One validated settings object: a YAML file plus ``SIDECAR_*`` environment overrides.
+
+Every value the sidecar uses at run time comes from here, checked once at start-up. A bad value
+stops start-up with a message that names the key and says what was expected
+(:class:`ConfigError`), never a stack trace and never a silent default for something that
+matters to security (keys, issuer, audience, profile).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sidecar.routes import DEFAULT_ROUTES, RouteSpec
+
+ENV_PREFIX = "SIDECAR_"
+CATEGORIES = ("algemeen", "medisch", "wvggz_wzd", "coordinatiedossier")
+SUPPORTED_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+
+
+class ConfigError(Exception):
+    """Start-up configuration is invalid; the message is meant for the operator."""
+
+
+class _Strict(BaseModel):
+    # Unknown keys are errors: a misspelt key must not silently fall back to a default.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _parse_hostport(value: str) -> tuple[str, int]:
+    m = re.fullmatch(r"\[?([^\[\]]+?)\]?:(\d{1,5})", value)
+    if not m or not 0 <= int(m.group(2)) <= 65535:
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    return m.group(1), int(m.group(2))
+
+
+class Timeouts(_Strict):
+    connect: float = Field(default=2.0, gt=0, le=60)
+    read: float = Field(default=30.0, gt=0, le=600)
+
+
+class OpaTimeouts(Timeouts):
+    # A decision on loopback takes well under a millisecond; waiting longer only queues requests.
+    connect: float = Field(default=0.25, gt=0, le=60)
+    read: float = Field(default=1.0, gt=0, le=600)
+
+
+class JwksTimeouts(Timeouts):
+    connect: float = Field(default=1.0, gt=0, le=60)
+    read: float = Field(default=2.0, gt=0, le=600)
+
+
+class ListenSettings(_Strict):
+    proxy: str = "127.0.0.1:8080"
+    admin: str = "127.0.0.1:9180"
+
+    @field_validator("proxy", "admin")
+    @classmethod
+    def _hostport(cls, v: str) -> str:
+        _parse_hostport(v)
+        return v
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ListenSettings:
+        if _parse_hostport(self.proxy)[1] == _parse_hostport(self.admin)[1] != 0:
+            raise ValueError("proxy and admin must listen on different ports "
+                             "(metrics are never served on the proxy port)")
+        return self
+
+    @property
+    def proxy_addr(self) -> tuple[str, int]:
+        return _parse_hostport(self.proxy)
+
+    @property
+    def admin_addr(self) -> tuple[str, int]:
+        return _parse_hostport(self.admin)
+
+
+class ServerSettings(_Strict):
+    workers: int = Field(default=2, ge=1, le=64)
+    threads: int = Field(default=8, ge=1, le=256)
+    graceful_timeout: float = Field(default=10, gt=0)
+
+
+class ZgwJwtSettings(_Strict):
+    """Credentials for a real ZGW upstream (JWT-ZGW, HS256, one token per request)."""
+
+    client_id: str = Field(min_length=1)
+    secret: str | None = None
+    secret_file: Path | None = None
+    ttl_seconds: int = Field(default=300, ge=10, le=3600)
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> ZgwJwtSettings:
+        if (self.secret is None) == (self.secret_file is None):
+            raise ValueError("set exactly one of secret and secret_file")
+        return self
+
+    def secret_bytes(self) -> bytes:
+        if self.secret is not None:
+            return self.secret.encode()
+        assert self.secret_file is not None
+        return self.secret_file.read_bytes().strip()
+
+
+class UpstreamSettings(_Strict):
+    url: str = "http://127.0.0.1:8081"
+    timeout: Timeouts = Timeouts()
+    pool_size: int = Field(default=16, ge=1, le=1024)
+    max_request_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    max_inspected_response_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    zgw_jwt: ZgwJwtSettings | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", v):
+            raise ValueError(f"expected an http(s) URL without query, got {v!r}")
+        return v.rstrip("/")
+
+
+class OpaSettings(_Strict):
+    url: str = "http://127.0.0.1:8181"
+    decision_path: str = "wams/authz/decision"
+    timeout: OpaTimeouts = OpaTimeouts()
+    pool_size: int = Field(default=16, ge=1, le=1024)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if v.startswith("unix://"):
+            if not v[len("unix://"):].startswith("/"):
+                raise ValueError("a unix socket URL needs an absolute path: unix:///run/opa.sock")
+            return v
+        if not re.fullmatch(r"https?://[^/?#\s]+/?", v):
+            raise ValueError(f"expected http://HOST:PORT or unix:///PATH, got {v!r}")
+        return v.rstrip("/")
+
+    @field_validator("decision_path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*", v):
+            raise ValueError(f"expected a slash-separated rule path like wams/authz/decision, got {v!r}")
+        return v
+
+
+class PemKey(_Strict):
+    kid: str = Field(min_length=1)
+    file: Path
+
+
+class ClaimNames(_Strict):
+    sub: str = "sub"
+    role: str = "role"
+    org: str = "org"
+    secrecy: str = "secrecy"
+
+
+class JwtSettings(_Strict):
+    issuer: str = Field(min_length=1)
+    audience: str = Field(min_length=1)
+    algorithms: list[str] = ["RS256", "ES256"]
+    leeway_seconds: int = Field(default=30, ge=0, le=300)
+    max_token_bytes: int = Field(default=8192, ge=512, le=65536)
+    keys: list[PemKey] = []
+    jwks_file: Path | None = None
+    jwks_url: str | None = None
+    jwks_cache_seconds: int = Field(default=300, ge=1)
+    jwks_min_refresh_seconds: int = Field(default=30, ge=1)
+    jwks_timeout: JwksTimeouts = JwksTimeouts()
+    claims: ClaimNames = ClaimNames()
+
+    @field_validator("algorithms")
+    @classmethod
+    def _algs(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("at least one algorithm is needed")
+        bad = [a for a in v if a not in SUPPORTED_ALGS]
+        if bad:
+            # HS* and none are refused on purpose: a public key must never double as an HMAC
+            # secret, and unsigned tokens are not tokens.
+            raise ValueError(f"unsupported {bad}; allowed: {', '.join(SUPPORTED_ALGS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _some_key(self) -> JwtSettings:
+        if not (self.keys or self.jwks_file or self.jwks_url):
+            raise ValueError("configure keys (PEM files with a kid), jwks_file or jwks_url")
+        return self
+
+
+class CatalogueSettings(_Strict):
+    """Type URL → data category. Unknown types become ``onbekend``, never ``algemeen``."""
+
+    informatieobjecttypen: dict[str, str] = {}
+    zaaktypen: dict[str, str] = {}
+    # Resource types without a type field (a ``rol`` names its zaak, not a type).
+    defaults: dict[str, str] = {"rol": "algemeen"}
+
+    @field_validator("informatieobjecttypen", "zaaktypen", "defaults")
+    @classmethod
+    def _cats(cls, v: dict[str, str]) -> dict[str, str]:
+        for url, cat in v.items():
+            if cat not in CATEGORIES:
+                raise ValueError(f"{url}: category must be one of {', '.join(CATEGORIES)}, got {cat!r}")
+        return v
+
+
+class PolicySettings(_Strict):
+    profile: str = Field(default="knmg", pattern=r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class RecordSettings(_Strict):
+    path: Path = Path("records.jsonl")
+    head_log_interval_seconds: float = Field(default=60, gt=0)
+
+
+class PseudonymSettings(_Strict):
+    key: str | None = None
+    key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> PseudonymSettings:
+        if (self.key is None) == (self.key_file is None):
+            raise ValueError("set exactly one of key and key_file")
+        return self
+
+    def key_bytes(self) -> bytes:
+        raw = self.key.encode() if self.key is not None else self.key_file.read_bytes().strip()  # type: ignore[union-attr]
+        if len(raw) < 16:
+            raise ValueError("the pseudonymisation key must be at least 16 bytes")
+        return raw
+
+
+class LabelSettings(_Strict):
+    dsn: str = "sqlite:///labels.sqlite3"
+
+    @field_validator("dsn")
+    @classmethod
+    def _dsn(cls, v: str) -> str:
+        if not (v.startswith("sqlite:///") or v.startswith("postgresql://")):
+            raise ValueError("expected sqlite:///PATH or postgresql://…")
+        return v
+
+
+class MetricsSettings(_Strict):
+    multiproc_dir: Path | None = None
+
+
+class Settings(_Strict):
+    upstream: UpstreamSettings = UpstreamSettings()
+    listen: ListenSettings = ListenSettings()
+    server: ServerSettings = ServerSettings()
+    opa: OpaSettings = OpaSettings()
+    jwt: JwtSettings
+    routes: list[RouteSpec] = list(DEFAULT_ROUTES)
+    catalogue: CatalogueSettings = CatalogueSettings()
+    controlling_orgs: list[str] = Field(min_length=1)
+    policy: PolicySettings = PolicySettings()
+    records: RecordSettings = RecordSettings()
+    pseudonymisation: PseudonymSettings
+    labels: LabelSettings = LabelSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    coordination_retention_days: int | None = Field(default=None, ge=1)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("routes")
+    @classmethod
+    def _routes(cls, v: list[RouteSpec]) -> list[RouteSpec]:
+        names = [r.name for r in v]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"duplicate route names: {sorted(dupes)}")
+        return v
+
+
+def _set_path(tree: dict[str, Any], dotted: list[str], value: Any) -> None:
+    node = tree
+    for part in dotted[:-1]:
+        nxt = node.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"{'.'.join(dotted)}: cannot override inside a non-mapping value")
+        node = nxt
+    node[dotted[-1]] = value
+
+
+def _env_overrides(env: Mapping[str, str]) -> list[tuple[list[str], Any]]:
+    """``SIDECAR_OPA__TIMEOUT__READ=0.5`` → ``opa.timeout.read = 0.5`` (values parsed as YAML)."""
+    out = []
+    for name, raw in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX) or name == "SIDECAR_CONFIG":
+            continue
+        if name.startswith("SIDECAR_DEMO_"):
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX):].split("__")]
+        if not all(parts):
+            raise ConfigError(f"{name}: empty key segment (use __ between levels)")
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{name}: not a valid YAML scalar: {exc}") from None
+        out.append((parts, value))
+    return out
+
+
+def _format_error(exc: ValidationError, origin: str) -> str:
+    lines = [f"invalid configuration ({origin}):"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (misspelt?)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        got = err.get("input")
+        show = err["type"] not in ("missing", "extra_forbidden") and not isinstance(got, dict | list)
+        suffix = f" (got {got!r})" if show else ""
+        lines.append(f"  {loc}: {msg}{suffix}")
+    return "\n".join(lines)
+
+
+def load_settings(path: str | Path | None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read, merge and validate. Relative file paths are resolved against the config's folder."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    base = Path.cwd()
+    origin = "environment"
+    if path is not None:
+        p = Path(path)
+        origin = str(p)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {p}: {exc.strerror}") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: expected a mapping at the top level")
+        data = loaded
+        base = p.resolve().parent
+    for parts, value in _env_overrides(env):
+        _set_path(data, parts, value)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, origin)) from None
+    return _resolve_paths(settings, base)
+
+
+def _resolve_paths(s: Settings, base: Path) -> Settings:
+    def r(p: Path | None) -> Path | None:
+        return None if p is None else (p if p.is_absolute() else base / p)
+
+    jwt = s.jwt.model_copy(update={
+        "keys": [k.model_copy(update={"file": r(k.file)}) for k in s.jwt.keys],
+        "jwks_file": r(s.jwt.jwks_file),
+    })
+    records = s.records.model_copy(update={"path": r(s.records.path)})
+    pseudo = s.pseudonymisation.model_copy(update={"key_file": r(s.pseudonymisation.key_file)})
+    labels = s.labels
+    if labels.dsn.startswith("sqlite:///"):
+        lp = Path(labels.dsn[len("sqlite:///"):])
+        labels = labels.model_copy(update={"dsn": f"sqlite:///{r(lp)}"})
+    upstream = s.upstream
+    if upstream.zgw_jwt is not None and upstream.zgw_jwt.secret_file is not None:
+        upstream = upstream.model_copy(update={
+            "zgw_jwt": upstream.zgw_jwt.model_copy(update={"secret_file": r(upstream.zgw_jwt.secret_file)})})
+    metrics = s.metrics.model_copy(update={"multiproc_dir": r(s.metrics.multiproc_dir)})
+    resolved = s.model_copy(update={"jwt": jwt, "records": records, "pseudonymisation": pseudo,
+                                    "labels": labels, "upstream": upstream, "metrics": metrics})
+    _check_files(resolved)
+    return resolved
+
+
+def _check_files(s: Settings) -> None:
+    """Fail at start-up, not on the first request, when a key file is missing or unreadable."""
+    for k in s.jwt.keys:
+        if not k.file.is_file():
+            raise ConfigError(f"jwt.keys[kid={k.kid}].file: no such file: {k.file}")
+    if s.jwt.jwks_file is not None and not s.jwt.jwks_file.is_file():
+        raise ConfigError(f"jwt.jwks_file: no such file: {s.jwt.jwks_file}")
+    try:
+        s.pseudonymisation.key_bytes()
+    except OSError as exc:
+        raise ConfigError(f"pseudonymisation.key_file: cannot read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ConfigError(f"pseudonymisation: {exc}") from None
+    if s.upstream.zgw_jwt is not None:
+        try:
+            s.upstream.zgw_jwt.secret_bytes()
+        except OSError as exc:
+            raise ConfigError(f"upstream.zgw_jwt.secret_file: cannot read: {exc.strerror}") from None
+    parent = s.records.path.parent
+    if not parent.is_dir():
+        raise ConfigError(f"records.path: folder does not exist: {parent}")
