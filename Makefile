@@ -26,6 +26,11 @@ REGAL := $(if $(REGAL_ON_PATH),$(REGAL_ON_PATH),$(TOOLS)/regal)
 
 export SIDECAR_OPA_BIN := $(OPA)
 
+# Fragments in mk/ add targets and the set-up steps tests need (Debian packages, services):
+# each appends to TEST_DEPS, which `make test-python` runs first.
+TEST_DEPS :=
+include $(sort $(wildcard mk/*.mk))
+
 .PHONY: help
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -89,7 +94,7 @@ test-rego: tools ## opa test with coverage (fails below $(COVERAGE_MIN) %)
 	@$(PY) -c 'import json,sys; c=json.load(open(".tools/coverage.json"))["coverage"]; print(f"    rego line coverage: {c:.2f} % (minimum $(COVERAGE_MIN) %)"); sys.exit(0 if c >= $(COVERAGE_MIN) else 1)'
 
 .PHONY: test-python
-test-python: venv tools ## pytest: unit and integration tests (real OPA, demo upstream, sidecar)
+test-python: venv tools $(TEST_DEPS) ## pytest: unit and integration tests (real OPA, demo upstream, sidecar)
 	@echo "==> pytest"
 	$(VENV)/bin/pytest -q tests
 

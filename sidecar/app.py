@@ -155,6 +155,7 @@ def create_app(settings: Settings) -> PortDispatcher:
                   upstream=UpstreamClient(settings.upstream), labels=labels,
                   catalogue=Catalogue(settings.catalogue))
     metrics.preinitialise([r.name for r in settings.routes])
+    metrics.policy_info.labels(settings.policy.profile).set(1)
     readiness = Readiness(settings, opa, writer, labels)
     admin = _admin_app(readiness)
 

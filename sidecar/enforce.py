@@ -173,6 +173,7 @@ class Enforcer:
         except FailClosed:
             pass  # the request is refused anyway; the failure is counted and logged
         metrics.decisions_total.labels("deny", "request", call.action or "read", "none").inc()
+        metrics.count_deny([reason], call.identity.role if call.identity else None, None)
         return decision_id
 
     # -- deciding ----------------------------------------------------------------------------
@@ -194,8 +195,9 @@ class Enforcer:
                                resource=resource, decision=None, reasons=[f"OPA_{exc.kind.upper()}"],
                                status=503, duration_s=0.0)
             self._write(rec)
-            metrics.decisions_total.labels("deny", phase, call.route.action,
-                                           metrics.category_label(resource["properties"].get("category"))).inc()
+            category = resource["properties"].get("category")
+            metrics.decisions_total.labels("deny", phase, call.route.action, metrics.category_label(category)).inc()
+            metrics.count_deny([f"OPA_{exc.kind.upper()}"], call.identity.role if call.identity else None, category)
             raise FailClosed(503, "beslissing-niet-mogelijk",
                              "De toegangsbeslissing kon niet worden genomen; probeer het later opnieuw.",
                              cause="opa", decision_id=decision_id) from None
@@ -207,7 +209,7 @@ class Enforcer:
                                reasons=decision.reasons, status=None if decision.allow else 403,
                                duration_s=decision.duration_s)
             self._write(rec)
-            self._count(phase, call.route.action, resource, decision.allow, enforce)
+            self._count(call, phase, resource, decision, enforce)
             return Outcome(decision, decision_id, decision.allow or not enforce)
         # A batch: one record per item (who saw which object), all made durable with one write.
         items: list[tuple[bool, str]] = []
@@ -218,13 +220,24 @@ class Enforcer:
                                      enforced=enforce, resource=res, decision=ev, reasons=ev.reasons,
                                      status=None, duration_s=decision.duration_s))
             items.append((ev.allow or not enforce, item_id))
-            self._count(phase, call.route.action, res, ev.allow, enforce)
+            self._count(call, phase, res, ev, enforce)
         if recs:
             self._write(*recs)
         return Outcome(decision, decision_id, True, items)
 
-    def _count(self, phase: str, action: str, resource: dict[str, Any], allow: bool, enforce: bool) -> None:
-        category = metrics.category_label(resource["properties"].get("category"))
-        metrics.decisions_total.labels("allow" if allow else "deny", phase, action, category).inc()
-        if not allow and not enforce:
+    def _count(self, call: Call, phase: str, resource: dict[str, Any], decision: Decision, enforce: bool) -> None:
+        assert call.route is not None
+        action = call.route.action
+        raw_category = resource["properties"].get("category")
+        category = metrics.category_label(raw_category)
+        metrics.decisions_total.labels("allow" if decision.allow else "deny", phase, action, category).inc()
+        if decision.allow:
+            for ob in decision.obligations:
+                metrics.obligations_total.labels(ob["type"]).inc()
+                if ob["type"] == "review_by_fg":
+                    metrics.break_glass_total.inc()
+            return
+        metrics.count_deny([decision.deny_reason or "NO_RULE"], call.identity.role if call.identity else None,
+                           raw_category)
+        if not enforce:
             metrics.shadow_decisions_total.labels(action, category).inc()

@@ -68,9 +68,30 @@ shadow_decisions_total = Counter(
     ["action", "category"])
 authn_failures_total = Counter(
     "sidecar_authn_failures_total", "Requests refused with 401, by reason.", ["reason"])
+denies_total = Counter(
+    "sidecar_denies_total", "Denied decisions by the rule that fired, the subject's role and the data category.",
+    ["reason", "role", "category"])
+break_glass_total = Counter(
+    "sidecar_break_glass_total",
+    "Allowed decisions carrying review_by_fg (conflict-of-duties ingests): each awaits review by the FG.")
+obligations_total = Counter(
+    "sidecar_obligations_total", "Obligations attached to allowed decisions, by type.", ["type"])
+policy_info = Gauge(
+    "sidecar_policy_info", "The configured policy profile (value 1).", ["profile"], multiprocess_mode="livemax")
 opa_up = Gauge(
     "sidecar_opa_up", "1 when the last readiness check found OPA answering with the policy loaded.",
     multiprocess_mode="livemax")
+
+ROLES = ("consulent", "coordinator", "medisch_adviseur", "aanbieder", "casusoverleg_deelnemer",
+         "zvh_medewerker", "handhaving", "burgemeester_wvggz", "fg")
+# Rule ids of RULES.md plus the sidecar's own deny reasons; anything else is counted as "other".
+RULE_IDS = tuple(f"{p}{n}" for p, count in (("P", 3), ("I", 9), ("R", 5), ("W", 1), ("O", 4), ("C", 2),
+                                            ("K", 3), ("L", 2)) for n in range(1, count + 1))
+SIDECAR_REASONS = ("PROFILE", "NO_RULE", "OPA_CONNECT", "OPA_TIMEOUT", "OPA_HTTP", "OPA_UNDEFINED",
+                   "OPA_MALFORMED", "OPA_OBLIGATION", "ROUTE_UNKNOWN", "REQUEST_TARGET", "METHOD",
+                   "HEADER_DUPLICATE", "REQUEST_BODY", "REQUEST_BODY_TOO_LARGE", "AUTHN")
+OBLIGATION_TYPES = ("record_recipient", "review_by_fg", "sticky_conditions", "record_processing",
+                    "highest_record_level")
 
 AUTHN_REASONS = ("AUTHN_MISSING", "AUTHN_OVERSIZED", "AUTHN_MALFORMED", "AUTHN_ALG", "AUTHN_KID",
                  "AUTHN_EXPIRED", "AUTHN_NOT_YET_VALID", "AUTHN_ISS_AUD", "AUTHN_INVALID",
@@ -98,7 +119,31 @@ def preinitialise(route_names: list[str]) -> None:
             shadow_decisions_total.labels(a, c)
     for reason in AUTHN_REASONS:
         authn_failures_total.labels(reason)
+    for reason in (*RULE_IDS, *SIDECAR_REASONS, "other"):
+        for role in (*ROLES, "other", "none"):
+            denies_total.labels(reason, role, "none")
+    for t in OBLIGATION_TYPES:
+        obligations_total.labels(t)
+    break_glass_total.inc(0)
     opa_up.set(0)
+
+
+def reason_label(reason: str) -> str:
+    if reason.startswith("AUTHN"):
+        return "AUTHN"
+    return reason if reason in RULE_IDS or reason in SIDECAR_REASONS else "other"
+
+
+def role_label(role: str | None) -> str:
+    if role is None:
+        return "none"
+    return role if role in ROLES else "other"
+
+
+def count_deny(reasons: list[str], role: str | None, category: str | None) -> None:
+    """One increment per deny, under the deny reason the policy named (or the sidecar's own)."""
+    reason = reason_label(reasons[0]) if reasons else "NO_RULE"
+    denies_total.labels(reason, role_label(role), category_label(category)).inc()
 
 
 def category_label(category: str | None) -> str:

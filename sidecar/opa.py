@@ -47,6 +47,7 @@ class Decision:
     revision: str | None
     duration_s: float
     evaluations: list[Decision] = field(default_factory=list)
+    deny_reason: str | None = None
 
 
 class _UnixConnection(HTTPConnection):
@@ -65,7 +66,7 @@ class _UnixPool(HTTPConnectionPool):
     ConnectionCls = _UnixConnection
 
 
-def _parse_one(obj: Any, *, top: bool) -> tuple[bool, list[str], str, list[dict[str, Any]], str | None, str | None]:
+def _parse_one(obj: Any, revision: str | None, duration_s: float) -> Decision:
     if not isinstance(obj, dict):
         raise OpaError("malformed", "decision is not an object")
     allow = obj.get("decision")
@@ -92,7 +93,11 @@ def _parse_one(obj: Any, *, top: bool) -> tuple[bool, list[str], str, list[dict[
         raise OpaError("malformed", "decision.grondslag is not a string")
     if pa is not None and not isinstance(pa, str):
         raise OpaError("malformed", "decision.processing_activity is not a string")
-    return allow, reasons, reason_user, obligations, grond, pa
+    deny_reason = obj.get("deny_reason")
+    if deny_reason is not None and not isinstance(deny_reason, str):
+        raise OpaError("malformed", "decision.deny_reason is not a string")
+    return Decision(allow, reasons, reason_user, obligations, grond, pa, revision, duration_s,
+                    deny_reason=deny_reason)
 
 
 class OpaClient:
@@ -137,17 +142,14 @@ class OpaClient:
         if not isinstance(doc, dict) or "result" not in doc:
             raise OpaError("undefined", "the decision is undefined (policy not loaded?)")
         result = doc["result"]
-        allow, reasons, user, obligations, grond, pa = _parse_one(result, top=True)
         revision = _revision(doc.get("provenance"))
-        evaluations: list[Decision] = []
+        decision = _parse_one(result, revision, elapsed)
         if "evaluations" in opa_input:
             items = result.get("evaluations")
             if not isinstance(items, list) or len(items) != len(opa_input["evaluations"]):
                 raise OpaError("malformed", "decision.evaluations does not match the batch")
-            for item in items:
-                a, r, u, o, g, p = _parse_one(item, top=False)
-                evaluations.append(Decision(a, r, u, o, g, p, revision, 0.0))
-        return Decision(allow, reasons, user, obligations, grond, pa, revision, elapsed, evaluations)
+            decision.evaluations.extend(_parse_one(item, revision, 0.0) for item in items)
+        return decision
 
     def query(self, path: str, opa_input: dict[str, Any] | None = None) -> Any:
         """Evaluate any rule (readiness, profile checks, explain). Undefined → ``None``."""

@@ -48,6 +48,7 @@ result := {
 	"obligations": obligations,
 	"grondslag": grondslag,
 	"processing_activity": processing_activity,
+	"deny_reason": deny_reason,
 }
 
 # METADATA
@@ -154,6 +155,15 @@ messages := object.union_n([
 # title: Most important deny
 # description: The first id of deny_priority that fired.
 top_deny := [id | some id in deny_priority; id in effective_denies][0]
+
+# METADATA
+# title: Deny reason
+# description: >-
+#   The id of the most important deny that fired (the one reason_user explains), or null for
+#   an allow or a default deny. Operators count denies by it.
+deny_reason := top_deny if not allowed
+
+else := null
 
 # METADATA
 # scope: document

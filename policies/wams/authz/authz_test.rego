@@ -6,7 +6,7 @@ package wams.authz_test
 import data.wams.authz
 import data.wams.lib_test
 
-result_keys := {"decision", "reasons", "reason_user", "obligations", "grondslag", "processing_activity"}
+result_keys := {"decision", "reasons", "reason_user", "obligations", "grondslag", "processing_activity", "deny_reason"}
 
 test_result_shape_allow if {
 	res := authz.decision with input as lib_test.base
@@ -17,6 +17,7 @@ test_result_shape_allow if {
 	res.obligations == []
 	res.grondslag == null
 	res.processing_activity == "urn:wams:verwerking:onderzoek_hulpvraag"
+	res.deny_reason == null
 }
 
 test_default_deny_without_rule if {
@@ -38,6 +39,7 @@ test_deny_wins_and_reasons_sorted if {
 	res := authz.decision with input as inp
 	res.decision == false
 	res.reasons == ["R1", "R2"]
+	res.deny_reason == "R2"
 	res.obligations == []
 }
 
