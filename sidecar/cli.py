@@ -67,7 +67,10 @@ def _parser() -> argparse.ArgumentParser:
                                     "every decision about the person, without employee identities unless "
                                     "--met-medewerkers (for the data-protection officer).")
     q.add_argument("--betrokkene", required=True, help="the person's BSN")
-    q.add_argument("--met-medewerkers", action="store_true", help="include employee identities")
+    q.add_argument("--met-medewerkers", action="store_true",
+                   help="include employee identities (for the data-protection officer; recorded as L1)")
+    q.add_argument("--door", default=None,
+                   help="who runs the query (recorded; default: the login name)")
     q.add_argument("file", nargs="?", type=Path, help="records file (default: from --config or --workdir)")
     _records_source(q)
     return p
@@ -121,23 +124,68 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from sidecar.records import iter_records, pseudonymise
+    """AVG art. 15 (L2) and the FG's view (L1). The query itself is recorded before it is answered."""
+    import getpass
+    import re
 
+    from sidecar.records import RecordWriteError, RecordWriter, access_record, iter_records, pseudonymise
+
+    bsn = args.betrokkene.strip()
+    if not re.fullmatch(r"[0-9]{9}", bsn):
+        print("sidecar: --betrokkene must be a BSN of 9 digits", file=sys.stderr)
+        return 2
     settings = _settings_for_records(args)
     path = Path(args.file) if args.file else Path(settings.records.path)
-    pseudonym = pseudonymise(settings.pseudonymisation.key_bytes(), args.betrokkene.strip())
-    if not path.exists():
-        return 0
-    for _, rec, _ in iter_records(path):
-        if rec is None or rec.get("betrokkene") != pseudonym:
-            continue
-        out = {k: rec.get(k) for k in ("time", "decision", "purpose", "action", "grondslag",
-                                       "recipient", "processing_activity")}
-        out["category"] = (rec.get("resource") or {}).get("category")
-        if args.met_medewerkers:
-            out["subject"] = rec.get("subject")
-        print(json.dumps(out, ensure_ascii=False))
+    pseudonym = pseudonymise(settings.pseudonymisation.key_bytes(), bsn)
+    matches = []
+    if path.exists():
+        for _, rec, _ in iter_records(path):
+            if rec is not None and rec.get("betrokkene") == pseudonym:
+                matches.append(rec)
+    try:
+        who = args.door or getpass.getuser()
+    except (KeyError, OSError):
+        who = "onbekend"
+    writer = RecordWriter(path)
+    try:
+        writer.write(access_record(betrokkene=pseudonym, by=who, with_employees=args.met_medewerkers,
+                                   profile=settings.policy.profile))
+    except RecordWriteError as exc:
+        print(f"sidecar: the query could not be recorded, so it is not answered: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        writer.close()
+    for row in _access_rows(matches, with_employees=args.met_medewerkers):
+        print(json.dumps(row, ensure_ascii=False))
     return 0
+
+
+def _access_rows(records: list[dict[str, Any]], *, with_employees: bool) -> list[dict[str, Any]]:
+    """One row per access: the request- and response-phase records of one request about one
+    object are merged (the request phase does not know the category yet; a deny in either
+    phase means the data was not released)."""
+    rows: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for rec in records:
+        resource = rec.get("resource") or {}
+        key = (rec.get("trace_id"), resource.get("id") or resource.get("type"))
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = {"time": rec.get("time"), "decision": rec.get("decision"),
+                               "purpose": rec.get("purpose"), "action": rec.get("action"),
+                               "category": resource.get("category"), "grondslag": rec.get("grondslag"),
+                               "recipient": rec.get("recipient"),
+                               "processing_activity": rec.get("processing_activity")}
+            if with_employees:
+                row["subject"] = rec.get("subject")
+            continue
+        if rec.get("decision") == "deny":
+            row["decision"] = "deny"
+        for k, v in (("category", resource.get("category")), ("grondslag", rec.get("grondslag")),
+                     ("recipient", rec.get("recipient")),
+                     ("processing_activity", rec.get("processing_activity"))):
+            if row.get(k) is None and v is not None:
+                row[k] = v
+    return list(rows.values())
 
 
 def cmd_token(args: argparse.Namespace) -> int:

@@ -109,6 +109,7 @@ def write_config(workdir: Path, ports: Ports, *, profile: str, workers: int = 2,
         "catalogue": {
             "informatieobjecttypen": {f"{base}/informatieobjecttypen/{c}": c for c in CATEGORIES},
             "zaaktypen": {f"{base}/zaaktypen/{c}": c for c in ZAAKTYPEN},
+            "coordinator_roltypen": [f"{base}/roltypen/zaakcoordinator"],
         },
         "controlling_orgs": [DEMO_ORG],
         "policy": {"profile": profile},

@@ -111,9 +111,17 @@ class Enforcer:
 
     # -- records -----------------------------------------------------------------------------
 
+    def _records(self, call: Call, *, betrokkenen: list[str] | None = None,
+                 **kw: Any) -> list[dict[str, Any]]:
+        """One line per data subject of the decision (Logboek Dataverwerkingen), at least one."""
+        subjects = list(dict.fromkeys([*(betrokkenen or []), *([call.betrokkene] if call.betrokkene else [])]))
+        if not subjects:
+            return [self._record(call, betrokkene=None, **kw)]
+        return [self._record(call, betrokkene=b, **kw) for b in subjects]
+
     def _record(self, call: Call, *, phase: str, decision_id: str, allow: bool, enforced: bool,
                 resource: dict[str, Any] | None, decision: Decision | None, reasons: list[str],
-                status: int | None, duration_s: float) -> dict[str, Any]:
+                status: int | None, duration_s: float, betrokkene: str | None) -> dict[str, Any]:
         ident = call.identity
         obligations = decision.obligations if decision else []
         recipient = None
@@ -136,7 +144,7 @@ class Enforcer:
             "resource": {"type": (resource or {}).get("type") or (call.route.resource if call.route else None),
                          "id": (resource or {}).get("id"),
                          "category": props.get("category")},
-            "betrokkene": call.betrokkene,
+            "betrokkene": betrokkene,
             "grondslag": decision.grondslag if decision else None,
             "reasons": reasons,
             "obligations": obligations,
@@ -145,6 +153,10 @@ class Enforcer:
             "recipient": recipient,
             "duration_ms": round(duration_s * 1000, 3),
         }
+
+    def write_records(self, *recs: dict[str, Any]) -> None:
+        """Append records made outside a proxied request (e.g. the records query of L1/L2)."""
+        self._write(*recs)
 
     def _write(self, *recs: dict[str, Any]) -> None:
         rec = recs[0]
@@ -165,11 +177,10 @@ class Enforcer:
     def record_sidecar_deny(self, call: Call, reason: str, status: int) -> str:
         """A deny the sidecar decides itself (bad request, unknown route, no valid token)."""
         decision_id = str(uuid.uuid4())
-        rec = self._record(call, phase="request", decision_id=decision_id, allow=False, enforced=True,
-                           resource=None, decision=None, reasons=[reason], status=status,
-                           duration_s=0.0)
+        recs = self._records(call, phase="request", decision_id=decision_id, allow=False, enforced=True,
+                             resource=None, decision=None, reasons=[reason], status=status, duration_s=0.0)
         try:
-            self._write(rec)
+            self._write(*recs)
         except FailClosed:
             pass  # the request is refused anyway; the failure is counted and logged
         metrics.decisions_total.labels("deny", "request", call.action or "read", "none").inc()
@@ -179,8 +190,13 @@ class Enforcer:
     # -- deciding ----------------------------------------------------------------------------
 
     def decide(self, call: Call, phase: str, resource: dict[str, Any],
-               evaluations: list[dict[str, Any]] | None = None) -> Outcome:
-        """One OPA call. Raises :class:`FailClosed` on any trouble; records are durable on return."""
+               evaluations: list[dict[str, Any]] | None = None, *,
+               betrokkenen: list[str] | None = None,
+               item_betrokkenen: list[list[str]] | None = None) -> Outcome:
+        """One OPA call. Raises :class:`FailClosed` on any trouble; records are durable on return.
+
+        ``betrokkenen`` are the data subjects (keyed pseudonyms) of ``resource``;
+        ``item_betrokkenen`` those of each evaluation item."""
         assert call.route is not None
         opa_input = self.build_input(call, phase, resource, evaluations)
         decision_id = str(uuid.uuid4())
@@ -191,10 +207,10 @@ class Enforcer:
             metrics.fail_closed_total.labels("opa").inc()
             log.error("opa decision failed", extra={"event": "opa_error", "kind": exc.kind,
                                                     "error": str(exc), "trace_id": call.trace.trace_id})
-            rec = self._record(call, phase=phase, decision_id=decision_id, allow=False, enforced=True,
-                               resource=resource, decision=None, reasons=[f"OPA_{exc.kind.upper()}"],
-                               status=503, duration_s=0.0)
-            self._write(rec)
+            recs = self._records(call, betrokkenen=betrokkenen, phase=phase, decision_id=decision_id,
+                                 allow=False, enforced=True, resource=resource, decision=None,
+                                 reasons=[f"OPA_{exc.kind.upper()}"], status=503, duration_s=0.0)
+            self._write(*recs)
             category = resource["properties"].get("category")
             metrics.decisions_total.labels("deny", phase, call.route.action, metrics.category_label(category)).inc()
             metrics.count_deny([f"OPA_{exc.kind.upper()}"], call.identity.role if call.identity else None, category)
@@ -204,21 +220,22 @@ class Enforcer:
         metrics.opa_request_duration.observe(decision.duration_s)
         enforce = call.route.enforce
         if evaluations is None:
-            rec = self._record(call, phase=phase, decision_id=decision_id, allow=decision.allow,
-                               enforced=enforce, resource=resource, decision=decision,
-                               reasons=decision.reasons, status=None if decision.allow else 403,
-                               duration_s=decision.duration_s)
-            self._write(rec)
+            recs = self._records(call, betrokkenen=betrokkenen, phase=phase, decision_id=decision_id,
+                                 allow=decision.allow, enforced=enforce, resource=resource, decision=decision,
+                                 reasons=decision.reasons, status=None if decision.allow else 403,
+                                 duration_s=decision.duration_s)
+            self._write(*recs)
             self._count(call, phase, resource, decision, enforce)
             return Outcome(decision, decision_id, decision.allow or not enforce)
         # A batch: one record per item (who saw which object), all made durable with one write.
         items: list[tuple[bool, str]] = []
         recs = []
-        for res, ev in zip(evaluations, decision.evaluations, strict=True):
+        per_item = item_betrokkenen or [[] for _ in evaluations]
+        for res, ev, subjects in zip(evaluations, decision.evaluations, per_item, strict=True):
             item_id = str(uuid.uuid4())
-            recs.append(self._record(call, phase=phase, decision_id=item_id, allow=ev.allow,
-                                     enforced=enforce, resource=res, decision=ev, reasons=ev.reasons,
-                                     status=None, duration_s=decision.duration_s))
+            recs.extend(self._records(call, betrokkenen=subjects, phase=phase, decision_id=item_id,
+                                      allow=ev.allow, enforced=enforce, resource=res, decision=ev,
+                                      reasons=ev.reasons, status=None, duration_s=decision.duration_s))
             items.append((ev.allow or not enforce, item_id))
             self._count(call, phase, res, ev, enforce)
         if recs:

@@ -3,16 +3,28 @@
 Keyed by the resource's canonical path (``/documenten/api/v1/enkelvoudiginformatieobjecten/<uuid>``),
 so the same object has the same key whatever host name the upstream put in its URLs.
 Any failure raises :class:`LabelStoreError`; callers fail closed.
+
+Two backends behind :class:`LabelStore`, chosen by the DSN (``labels.dsn``):
+``sqlite:///PATH`` (embedded, one host) and ``postgresql://…`` (shared by several replicas).
+See docs/label-store.md.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.types.json import Jsonb
+
+T = TypeVar("T")
 
 
 class LabelStoreError(Exception):
@@ -53,8 +65,14 @@ class SqliteLabelStore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self._path, timeout=5.0, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+            except sqlite3.Error:
+                # Not cached, so the next call tries again (the file may be back by then);
+                # closed so a store that keeps failing does not leak a handle per call.
+                conn.close()
+                raise
             self._local.conn = conn
         return conn
 
@@ -91,7 +109,175 @@ class SqliteLabelStore:
             return False
 
 
+class PostgresLabelStore:
+    """Labels in PostgreSQL, shared by every sidecar replica that uses the same database.
+
+    A small pool of autocommit connections: gunicorn gthread threads call concurrently, and a
+    psycopg connection runs one statement at a time. Nothing connects until the first call, so
+    a worker starts even while the database is down (requests then fail closed; ``ping`` and
+    readiness say why) and no socket is ever inherited across gunicorn's fork.
+    """
+
+    _SCHEMA = """
+    CREATE TABLE IF NOT EXISTS labels (
+        key TEXT PRIMARY KEY,
+        labels JSONB NOT NULL,
+        created TIMESTAMPTZ NOT NULL DEFAULT now()
+    )"""
+    # Replicas starting together would race on CREATE TABLE IF NOT EXISTS (it is not atomic
+    # against a concurrent create: one of them gets a unique violation on pg_type); an
+    # advisory lock serialises them. The number is arbitrary, fixed for this table.
+    _SCHEMA_LOCK = 0x5A4757_4C42  # "ZGW" "LB"
+    _CHUNK = 1000  # keys per SELECT: one array parameter, but bounded statement size
+
+    def __init__(self, dsn: str, *, pool_size: int = 8, connect_timeout: int = 2,
+                 statement_timeout_ms: int = 2000) -> None:
+        try:
+            params = conninfo_to_dict(dsn)
+        except psycopg.Error as exc:
+            raise LabelStoreError(f"invalid label store DSN: {exc}") from None
+        # Defaults only: what the operator wrote in the DSN wins. Timeouts matter because
+        # every proxied request waits on this store; a hung database must become a fast
+        # fail-closed answer, not a pile of blocked worker threads.
+        params.setdefault("connect_timeout", str(connect_timeout))
+        params.setdefault("application_name", "zgw-sidecar-labels")
+        # Keepalives + tcp_user_timeout bound how long a call can hang on a peer that vanished
+        # without closing the socket (statement_timeout is server-side and cannot help then).
+        params.setdefault("keepalives", "1")
+        params.setdefault("keepalives_idle", "5")
+        params.setdefault("keepalives_interval", "2")
+        params.setdefault("keepalives_count", "2")
+        params.setdefault("tcp_user_timeout", str(max(statement_timeout_ms, 1000) + 3000))
+        options = str(params.get("options") or "")
+        if "statement_timeout" not in options:
+            params["options"] = f"{options} -c statement_timeout={statement_timeout_ms}".strip()
+        self._conninfo = make_conninfo("", **params)
+        # For messages: never the password.
+        self._where = "postgresql://{}@{}:{}/{}".format(
+            params.get("user", ""), params.get("host", "(default socket)"),
+            params.get("port", "5432"), params.get("dbname", ""))
+        self._pool_size = pool_size
+        # How long a call waits for a free connection before failing closed: long enough for
+        # one slow statement elsewhere to finish, short enough not to hold the request.
+        self._slot_wait = connect_timeout + statement_timeout_ms / 1000
+        self._slots = threading.BoundedSemaphore(pool_size)
+        self._lock = threading.Lock()
+        self._idle: list[psycopg.Connection[Any]] = []
+        self._pid = os.getpid()
+        self._schema_ready = False
+
+    @property
+    def where(self) -> str:
+        return self._where
+
+    # -- pool --------------------------------------------------------------------------------
+
+    def _take(self) -> tuple[psycopg.Connection[Any], bool]:
+        """A connection and whether it was reused from the pool (it may have gone stale)."""
+        with self._lock:
+            if os.getpid() != self._pid:
+                # Forked since these were opened: the parent owns those sockets. Forget them
+                # without closing (closing would terminate the parent's sessions).
+                self._idle.clear()
+                self._pid = os.getpid()
+            conn = self._idle.pop() if self._idle else None
+        if conn is not None and not conn.closed:
+            return conn, True
+        conn = psycopg.connect(self._conninfo, autocommit=True)
+        try:
+            if not self._schema_ready:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._SCHEMA_LOCK,))
+                    conn.execute(self._SCHEMA)
+                self._schema_ready = True
+        except BaseException:
+            conn.close()
+            raise
+        return conn, False
+
+    def _give_back(self, conn: psycopg.Connection[Any]) -> None:
+        with self._lock:
+            if os.getpid() == self._pid and not conn.closed and not conn.broken:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def _drop_idle(self) -> None:
+        with self._lock:
+            stale, self._idle = self._idle, []
+        for conn in stale:
+            conn.close()
+
+    def _run(self, what: str, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
+        if not self._slots.acquire(timeout=self._slot_wait):
+            raise LabelStoreError(f"label store {what} failed: all {self._pool_size} connections to "
+                                  f"{self._where} stayed busy for {self._slot_wait:g} s")
+        try:
+            for attempt in (1, 2):
+                conn, reused = self._take()
+                try:
+                    result = fn(conn)
+                except psycopg.Error:
+                    broken = conn.broken
+                    conn.close()
+                    if reused and broken and attempt == 1:
+                        # The server closed this pooled connection since its last use (restart,
+                        # failover, idle kill); the other idle ones are as stale. Retry once on a
+                        # fresh connection: both statements are idempotent (SELECT, upsert).
+                        self._drop_idle()
+                        continue
+                    raise
+                self._give_back(conn)
+                return result
+            raise AssertionError("unreachable: the second attempt returns or raises")
+        except psycopg.Error as exc:
+            detail = str(exc).strip().replace("\n", " ") or type(exc).__name__
+            raise LabelStoreError(f"label store {what} failed ({self._where}): {detail}") from None
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        """Close the idle connections (those in use are closed when given back after this)."""
+        self._drop_idle()
+
+    # -- LabelStore --------------------------------------------------------------------------
+
+    def get_many(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        if not keys:
+            return {}
+
+        def select(conn: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
+            out: dict[str, dict[str, Any]] = {}
+            for i in range(0, len(keys), self._CHUNK):
+                rows = conn.execute("SELECT key, labels FROM labels WHERE key = ANY(%s)",
+                                    (keys[i:i + self._CHUNK],)).fetchall()
+                for key, labels in rows:
+                    out[key] = labels
+            return out
+
+        return self._run("read", select)
+
+    def put(self, key: str, labels: dict[str, Any]) -> None:
+        def upsert(conn: psycopg.Connection[Any]) -> None:
+            conn.execute(
+                "INSERT INTO labels(key, labels) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET labels = EXCLUDED.labels",
+                (key, Jsonb(labels)))
+
+        self._run("write", upsert)
+
+    def ping(self) -> bool:
+        try:
+            self._run("ping", lambda conn: conn.execute("SELECT 1").fetchone())
+            return True
+        except LabelStoreError:
+            return False
+
+
 def open_label_store(dsn: str) -> LabelStore:
     if dsn.startswith("sqlite:///"):
         return SqliteLabelStore(Path(dsn[len("sqlite:///"):]))
-    raise LabelStoreError(f"label store backend not available: {dsn.split(':', 1)[0]}")
+    if dsn.startswith("postgresql://"):
+        return PostgresLabelStore(dsn)
+    raise LabelStoreError(f"label store backend not available: {dsn.split(':', 1)[0]} "
+                          "(expected sqlite:///PATH or postgresql://…)")

@@ -15,6 +15,7 @@ import logging
 import re
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Request
 from werkzeug.wrappers import Response
@@ -23,6 +24,7 @@ from sidecar import metrics
 from sidecar.auth import Authenticator, AuthError
 from sidecar.canonical import BadTarget, split_target
 from sidecar.classify import TYPE_FIELD, Catalogue
+from sidecar.coordinatie import CoordinatieError, parse_coordinatie
 from sidecar.enforce import Call, Enforcer, FailClosed, Outcome
 from sidecar.herkomst import HerkomstError, parse_herkomst
 from sidecar.labels import LabelStore, LabelStoreError, key_for_url
@@ -56,6 +58,13 @@ def _id_from_url(url: Any) -> str | None:
     return m.group(1) if m else None
 
 
+def _public_labels(label: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The labels as the policy sees them: without the data subject's pseudonym (not its business)."""
+    if label is None:
+        return None
+    return {k: v for k, v in label.items() if k != "betrokkene"}
+
+
 def _json_response(body: bytes, status: int, headers: list[tuple[str, str]]) -> Response:
     resp = Response(body, status=status)
     for k, v in headers:
@@ -79,6 +88,7 @@ class Proxy:
         self._pseudo_key = settings.pseudonymisation.key_bytes()
         self._max_body = settings.upstream.max_request_body_bytes
         self._max_inspect = settings.upstream.max_inspected_response_bytes
+        self._coordinator_roltypen = frozenset(settings.catalogue.coordinator_roltypen)
 
     # -- entry -------------------------------------------------------------------------------
 
@@ -198,8 +208,11 @@ class Proxy:
         return {"type": call.route.resource, "id": rid, "properties": p}
 
     def _labels_for(self, urls: list[str]) -> dict[str, dict[str, Any]]:
+        return self._labels_for_keys([key_for_url(u) for u in urls])
+
+    def _labels_for_keys(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         try:
-            return self._labels.get_many([key_for_url(u) for u in urls])
+            return self._labels.get_many(keys)
         except LabelStoreError as exc:
             metrics.fail_closed_total.labels("labels").inc()
             log.error("label store failed", extra={"event": "labels_error", "error": str(exc)})
@@ -207,16 +220,44 @@ class Proxy:
                              "De herkomstgegevens zijn niet beschikbaar; er worden geen gegevens vrijgegeven.",
                              cause="labels") from None
 
-    def _object_resource(self, call: Call, obj: Any, labels: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    def _object_resource(self, call: Call, obj: Any,
+                         labels: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+        """The OPA resource for an upstream object, and its data subjects (keyed pseudonyms)."""
         assert call.route is not None
         url = obj.get("url") if isinstance(obj, dict) else None
         props = self._catalogue.classify(call.route.resource, obj)
-        return self._resource(call, _id_from_url(url), props,
-                              labels.get(key_for_url(url)) if isinstance(url, str) else None)
+        label = labels.get(key_for_url(url)) if isinstance(url, str) else None
+        return self._resource(call, _id_from_url(url), props, _public_labels(label)), self._subjects(obj, label)
+
+    def _subjects(self, obj: Any, label: dict[str, Any] | None) -> list[str]:
+        """Data subjects: the BSN stored with the labels at ingest, and any BSN the object itself
+        carries (a rol's ``betrokkeneIdentificatie.inpBsn``). Only pseudonyms leave this function."""
+        out: list[str] = []
+        if label and isinstance(label.get("betrokkene"), str):
+            out.append(label["betrokkene"])
+        if isinstance(obj, dict):
+            ident = obj.get("betrokkeneIdentificatie")
+            bsn = ident.get("inpBsn") if isinstance(ident, dict) else None
+            if isinstance(bsn, str) and bsn.isdigit() and len(bsn) == 9:
+                out.append(pseudonymise(self._pseudo_key, bsn))
+        return out
+
+    def _known_labels(self, call: Call) -> tuple[dict[str, Any] | None, list[str]]:
+        """Labels of the object a request names, for the request phase (before any upstream call)."""
+        assert call.route is not None
+        if call.resource_id is None:
+            return None, []
+        key = (self._routes.metadata_path(call.route, call.resource_id)
+               if call.route.metadata_of is not None else call.path)
+        label = self._labels_for_keys([key]).get(key)
+        return _public_labels(label), self._subjects(None, label)
 
     def _decide(self, call: Call, phase: str, resource: dict[str, Any],
-                evaluations: list[dict[str, Any]] | None = None) -> Outcome:
-        outcome = self._enforcer.decide(call, phase, resource, evaluations)
+                evaluations: list[dict[str, Any]] | None = None, *,
+                betrokkenen: list[str] | None = None,
+                item_betrokkenen: list[list[str]] | None = None) -> Outcome:
+        outcome = self._enforcer.decide(call, phase, resource, evaluations, betrokkenen=betrokkenen,
+                                        item_betrokkenen=item_betrokkenen)
         if not outcome.enforced_allow:
             # I9 (ingest without provenance) is a malformed request rather than a refusal.
             status = 400 if "I9" in outcome.decision.reasons else 403
@@ -287,9 +328,13 @@ class Proxy:
 
     # -- reads -------------------------------------------------------------------------------
 
+    def _request_phase(self, call: Call) -> None:
+        labels, subjects = self._known_labels(call)
+        self._decide(call, "request", self._resource(call, call.resource_id, labels=labels), betrokkenen=subjects)
+
     def _read(self, request: Request, call: Call) -> Response:
         assert call.route is not None
-        self._decide(call, "request", self._resource(call, call.resource_id))
+        self._request_phase(call)
         resp = self._send(request, call, "GET", self._target(call), None, inspect=True)
         failure = self._upstream_failure(call, resp)
         if failure is not None:
@@ -300,7 +345,8 @@ class Proxy:
             body = self._filter_list(call, doc)
         else:
             labels = self._labels_for([doc["url"]] if isinstance(doc, dict) and isinstance(doc.get("url"), str) else [])
-            self._decide(call, "response", self._object_resource(call, doc, labels))
+            resource, subjects = self._object_resource(call, doc, labels)
+            self._decide(call, "response", resource, betrokkenen=subjects)
             body = json.dumps(doc, ensure_ascii=False).encode()
         out = _json_response(b"" if call.method == "HEAD" else body, 200, headers)
         if call.method == "HEAD":
@@ -316,9 +362,11 @@ class Proxy:
         items = doc["results"]
         urls = [i["url"] for i in items if isinstance(i, dict) and isinstance(i.get("url"), str)]
         labels = self._labels_for(urls)
-        resources = [self._object_resource(call, item, labels) for item in items]
+        pairs = [self._object_resource(call, item, labels) for item in items]
+        resources = [r for r, _ in pairs]
         if resources:
-            outcome = self._decide(call, "response", self._resource(call, None), resources)
+            outcome = self._decide(call, "response", self._resource(call, None), resources,
+                                   item_betrokkenen=[s for _, s in pairs])
             kept = [item for item, (release, _) in zip(items, outcome.items, strict=True) if release]
         else:
             kept = []
@@ -347,11 +395,12 @@ class Proxy:
                              "Het antwoord van de achterliggende dienst kan niet worden beoordeeld.",
                              cause="unclassifiable")
         labels = self._labels_for([doc["url"]] if isinstance(doc.get("url"), str) else [])
-        self._decide(call, "response", self._object_resource(call, doc, labels))
+        resource, subjects = self._object_resource(call, doc, labels)
+        self._decide(call, "response", resource, betrokkenen=subjects)
         return doc
 
     def _download(self, request: Request, call: Call) -> Response:
-        self._decide(call, "request", self._resource(call, call.resource_id))
+        self._request_phase(call)
         self._metadata(request, call)
         resp = self._send(request, call, "GET", self._target(call), None, inspect=False)
         if not 200 <= resp.status < 300:
@@ -383,9 +432,17 @@ class Proxy:
                 raise self._deny_early(call, 400, "ongeldige-herkomst", "I9", f"X-Herkomst: {exc}") from None
         if bsn is not None:
             call.betrokkene = pseudonymise(self._pseudo_key, bsn)
-        field = TYPE_FIELD.get(call.route.resource)
-        props = self._catalogue.classify(call.route.resource, obj) if field else {
-            "category": self._catalogue.category_of_type(call.route.resource, None)}
+        if call.route.resource == "rol":
+            props = self._rol_context(request, call, obj)
+        elif call.route.resource in TYPE_FIELD:
+            props = self._catalogue.classify(call.route.resource, obj)
+        else:
+            props = {"category": self._catalogue.category_of_type(call.route.resource, None)}
+        if call.herkomst is not None and not self._labels.ping():
+            # The provenance must be storable before anything is written upstream.
+            metrics.fail_closed_total.labels("labels").inc()
+            raise FailClosed(503, "labels-niet-beschikbaar",
+                             "De herkomst kan niet worden vastgelegd; er is niets opgeslagen.", cause="labels")
         outcome = self._decide(call, "request", self._resource(call, None, props))
         resp = self._send(request, call, call.method, self._target(call), body, inspect=True)
         failure = self._upstream_failure(call, resp)
@@ -397,6 +454,33 @@ class Proxy:
         # The writer sent this content: its own response goes back without a second decision.
         return _json_response(json.dumps(doc, ensure_ascii=False).encode(), resp.status,
                               filter_response_headers(resp.headers, keep_length=False))
+
+    def _rol_context(self, request: Request, call: Call, obj: dict[str, Any]) -> dict[str, Any]:
+        """A rol is as sensitive as its zaak: read the zaak (and decide on nothing yet) to learn
+        its category; a coordinator appointment also carries the X-Coordinatie facts (K1, K2)."""
+        zaak_url = obj.get("zaak")
+        try:
+            zaak_path, _ = split_target(urlsplit(zaak_url).path) if isinstance(zaak_url, str) else ("", "")
+        except BadTarget:
+            zaak_path = ""
+        m = self._routes.match("GET", zaak_path)
+        if m is None or m.route.resource != "zaak" or m.resource_id is None:
+            raise self._deny_early(call, 400, "ongeldige-body", "REQUEST_BODY",
+                                   "Een rol moet naar een bestaande zaak verwijzen (veld 'zaak').")
+        resp = self._send(request, call, "GET", zaak_path, None, inspect=True)
+        if resp.status == 404:
+            resp.release()
+            raise self._deny_early(call, 400, "ongeldige-body", "REQUEST_BODY", "De zaak van deze rol bestaat niet.")
+        if self._upstream_failure(call, resp) is not None:
+            raise FailClosed(502, "upstream-fout", "De achterliggende dienst gaf een fout.", cause="upstream")
+        props = self._catalogue.classify("zaak", self._read_json(call, resp))
+        if obj.get("roltype") in self._coordinator_roltypen:
+            try:
+                call.extra_context.update(parse_coordinatie(request.headers.get("X-Coordinatie")))
+            except CoordinatieError as exc:
+                raise self._deny_early(call, 400, "ongeldige-coordinatie", "REQUEST_HEADER",
+                                       f"X-Coordinatie: {exc}") from None
+        return props
 
     def _store_labels(self, call: Call, url: str, outcome: Outcome) -> None:
         assert call.herkomst is not None and call.identity is not None
@@ -428,7 +512,7 @@ class Proxy:
 
     def _write_existing(self, request: Request, call: Call, body: bytes | None) -> Response:
         assert call.route is not None
-        self._decide(call, "request", self._resource(call, call.resource_id))
+        self._request_phase(call)
         current = self._metadata(request, call)
         if body is not None and call.route.resource in TYPE_FIELD:
             new = self._json_body(call, body)

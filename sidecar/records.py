@@ -35,6 +35,25 @@ RECORD_KEYS = (
 )
 
 
+def access_record(*, betrokkene: str, by: str, with_employees: bool, profile: str) -> dict[str, Any]:
+    """The record of a records query: L2 (a data subject's access request, no employee
+    identities) or L1 (the FG reading records, with employee identities)."""
+    import uuid
+    from datetime import UTC, datetime
+
+    return {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "decision_id": str(uuid.uuid4()), "trace_id": uuid.uuid4().hex, "span_id": uuid.uuid4().hex[:16],
+        "phase": "request", "decision": "allow", "enforced": True, "status": None,
+        "subject": {"id": by, "role": "fg" if with_employees else None, "org": None},
+        "purpose": "verantwoording", "action": "read",
+        "resource": {"type": "records", "id": None, "category": None},
+        "betrokkene": betrokkene, "grondslag": None, "reasons": ["L1" if with_employees else "L2"],
+        "obligations": [], "processing_activity": "urn:wams:verwerking:inzage_betrokkene",
+        "policy": {"profile": profile, "revision": None}, "recipient": None, "duration_ms": 0.0,
+    }
+
+
 class RecordWriteError(Exception):
     """The record could not be made durable; the caller must fail closed."""
 

@@ -202,8 +202,10 @@ class CatalogueSettings(_Strict):
     zaaktypen: dict[str, str] = {}
     # Resource types without a type field (a ``rol`` names its zaak, not a type).
     defaults: dict[str, str] = {"rol": "algemeen"}
+    # Roltype URLs whose creation is a coordinator appointment (rules K1, K2).
+    coordinator_roltypen: list[str] = []
 
-    @field_validator("informatieobjecttypen", "zaaktypen", "defaults")
+    @field_validator("informatieobjecttypen", "zaaktypen", "defaults", mode="after")
     @classmethod
     def _cats(cls, v: dict[str, str]) -> dict[str, str]:
         for url, cat in v.items():

@@ -1,0 +1,1 @@
+"""Benchmark of the sidecar: ``make bench`` (see docs/benchmarks.md)."""

@@ -1,0 +1,170 @@
+"""The benchmark's load generator: scheduling, percentile maths, and that an open loop shows
+queueing that a closed loop hides. Against a tiny local http.server; fast (a few seconds)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from bench.loadgen import (
+    Conn,
+    Request,
+    SpecError,
+    Target,
+    percentile,
+    run,
+    run_closed_phase,
+    run_open_phase,
+    schedule,
+    summarise_ms,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the generator expects
+    # Headers and body go out in two writes; with Nagle on, the body would wait for the
+    # client's delayed ACK (40 ms) and every "fast" request would be slow.
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/slow"):
+            time.sleep(0.02)
+        code = 403 if self.path == "/deny" else 200
+        body = b"x" * 100
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[int]:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    srv.daemon_threads = True
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield srv.server_address[1]
+    srv.shutdown()
+    srv.server_close()
+
+
+def _target(port: int, path: str, name: str = "t") -> Target:
+    return Target(name, "127.0.0.1", port, Request("GET", path))
+
+
+def test_schedule_is_a_fixed_arrival_rate() -> None:
+    assert schedule(10.0, 4, 5) == [10.0, 10.25, 10.5, 10.75, 11.0]
+    with pytest.raises(SpecError):
+        schedule(0.0, 0, 3)
+
+
+@pytest.mark.parametrize("q", [0, 1, 25, 50, 90, 99, 100])
+def test_percentile_interpolates_like_numpy_linear(q: float) -> None:
+    data = sorted([3.0, 1.0, 4.0, 1.5, 9.0, 2.6, 5.0, 3.5, 8.9, 7.0, 0.2])
+    # statistics.quantiles(method="inclusive") uses the same rule for the 1..99 cut points.
+    if 0 < q < 100:
+        expected = statistics.quantiles(data, n=100, method="inclusive")[int(q) - 1]
+    else:
+        expected = data[0] if q == 0 else data[-1]
+    assert percentile(data, q) == pytest.approx(expected)
+
+
+def test_percentile_by_hand_and_errors() -> None:
+    assert percentile([10, 20, 30, 40], 50) == 25
+    assert percentile([10, 20, 30, 40], 99) == pytest.approx(39.7)
+    assert percentile([7], 99) == 7
+    with pytest.raises(ValueError):
+        percentile([], 50)
+    with pytest.raises(ValueError):
+        percentile([1, 2], 101)
+    s = summarise_ms([0.001] * 99 + [0.1])
+    assert s["count"] == 100 and s["p50"] == 1.0 and s["max"] == 100.0
+    assert 1.0 < s["p99"] < 100.0
+
+
+def test_open_loop_sends_every_request_on_schedule(server: int) -> None:
+    t = _target(server, "/fast")
+    conns = [Conn("127.0.0.1", server) for _ in range(4)]
+    phase = run_open_phase(t, conns, rate=200, seconds=0.5)
+    assert phase.scheduled == 100 and phase.completed == 100 and phase.errors == 0
+    assert phase.statuses == {200: 100}
+    # 100 requests at 200/s take half a second: not faster (it is not a closed loop) ...
+    assert phase.elapsed >= 0.49
+    # ... and every latency is measured from the scheduled time, so it includes the send lag.
+    for lat, svc, lag in zip(phase.latencies, phase.service, phase.lags, strict=True):
+        assert lat == pytest.approx(svc + lag, abs=1e-9) and lag >= -1e-3
+    assert all(c.reconnects == 0 for c in conns)  # keep-alive held
+
+
+def test_open_loop_shows_queueing_that_closed_loop_hides(server: int) -> None:
+    t = _target(server, "/slow")  # 20 ms per request; one connection can do about 50/s
+    phase = run_open_phase(t, [Conn("127.0.0.1", server)], rate=100, seconds=0.4)
+    assert phase.completed == 40
+    svc = sorted(phase.service)
+    lat = sorted(phase.latencies)
+    # Requests pile up behind each other: the last one waited for ~39 others (≈ 0.78 s of
+    # service) but was due at 0.39 s, so it is ~0.4 s late; its service time stays ~20 ms.
+    assert percentile(svc, 50) < 0.1
+    assert lat[-1] > 0.25
+    assert percentile(lat, 99) > 5 * percentile(svc, 50)
+    closed = run_closed_phase(t, [Conn("127.0.0.1", server)], seconds=0.3)
+    # The closed loop on the same server reports only the service time.
+    assert closed.completed >= 5
+    assert max(closed.service) < 0.25
+    assert closed.completed / closed.elapsed < 60
+
+
+def test_unexpected_statuses_are_counted(server: int) -> None:
+    t = _target(server, "/deny")
+    phase = run_open_phase(t, [Conn("127.0.0.1", server)], rate=100, seconds=0.1)
+    assert phase.statuses == {403: 10} and phase.unexpected == 10
+    ok = Target("d", "127.0.0.1", server, Request("GET", "/deny"), expect=frozenset({403}))
+    assert run_open_phase(ok, [Conn("127.0.0.1", server)], rate=100, seconds=0.1).unexpected == 0
+
+
+def test_refused_connection_is_an_error_not_a_latency() -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens here now
+    phase = run_open_phase(_target(port, "/"), [Conn("127.0.0.1", port)], rate=50, seconds=0.1)
+    assert phase.errors == 5 and phase.completed == 0 and phase.latencies == []
+
+
+def test_only_loopback_and_bounded_runs() -> None:
+    with pytest.raises(SpecError, match="loopback"):
+        Target("x", "10.1.2.3", 80, Request("GET", "/"))
+    spec = {"targets": [{"name": "a", "port": 1, "request": {"path": "/"}}], "rate": 1000,
+            "round_seconds": 100, "rounds": 10}
+    with pytest.raises(SpecError, match="limit"):
+        run(spec)
+
+
+def test_interleaved_rounds_alternate_and_cli_runs_in_its_own_process(server: int) -> None:
+    spec = {"mode": "open", "rate": 100, "round_seconds": 0.2, "rounds": 3, "connections": 2, "warmup": 1,
+            "targets": [{"name": "a", "port": server, "request": {"path": "/fast"}},
+                        {"name": "b", "port": server, "request": {"path": "/deny"}, "expect": [403]}]}
+    out = subprocess.run([sys.executable, "-m", "bench.loadgen", "-"], input=json.dumps(spec), text=True,
+                         capture_output=True, cwd=REPO, timeout=30, check=True)
+    res = json.loads(out.stdout)
+    a, b = res["targets"]["a"], res["targets"]["b"]
+    assert [r["round"] for r in a["rounds"]] == [0, 1, 2]
+    assert a["completed"] == 60 and b["completed"] == 60
+    assert a["statuses"] == {"200": 60} and b["statuses"] == {"403": 60} and b["unexpected_status"] == 0
+    assert len(a["latencies_ms"]) == 60 and a["latency_ms"]["p50"] <= a["latency_ms"]["p99"]

@@ -1,0 +1,475 @@
+"""The label store: one suite, run against both backends (SQLite file, real PostgreSQL server).
+
+The PostgreSQL run starts its own throwaway server (initdb + pg_ctl into a temp dir, loopback
+only, a free port) once per session; `make test` installs the binaries first (mk/postgres.mk).
+Without them the PostgreSQL cases fail, never skip: a skipped backend would look like a pass.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from sidecar.labels import (
+    LabelStore,
+    LabelStoreError,
+    PostgresLabelStore,
+    SqliteLabelStore,
+    key_for_url,
+    open_label_store,
+)
+from tests.conftest import free_ports
+
+DOCS = "/documenten/api/v1/enkelvoudiginformatieobjecten"
+PG_PASSWORD = "s3cret-label-pw"
+CONNECT_TIMEOUT = 2  # PostgresLabelStore's default connect_timeout, in seconds
+
+
+# ---- a throwaway PostgreSQL server -----------------------------------------------------------
+
+def _pg_bindir() -> Path:
+    """Where initdb and pg_ctl are: on PATH, else Debian's /usr/lib/postgresql/<newest>/bin."""
+    on_path = [shutil.which("initdb"), shutil.which("pg_ctl")]
+    if all(on_path):
+        return Path(on_path[0]).resolve().parent  # type: ignore[arg-type]
+
+    def version(p: Path) -> tuple[int, ...]:
+        return tuple(int(x) for x in re.findall(r"\d+", p.parent.name))
+
+    for bindir in sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=version, reverse=True):
+        if (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file():
+            return bindir
+    pytest.fail("PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or under "
+                "/usr/lib/postgresql/<version>/bin. Install them with `make deps-postgres` "
+                "(`make test` does this first); the label store must be tested against a real server.",
+                pytrace=False)
+
+
+@dataclass
+class PgServer:
+    bindir: Path
+    root: Path
+    port: int
+    as_postgres: list[str]
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def dsn(self, dbname: str = "postgres") -> str:
+        return f"postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{self.port}/{dbname}"
+
+    def _ctl(self, *args: str) -> None:
+        cmd = [*self.as_postgres, str(self.bindir / "pg_ctl"), "-D", str(self.data), *args]
+        done = subprocess.run(cmd, cwd=self.root, capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            log = (self.root / "server.log")
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            pytest.fail(f"pg_ctl {args[0]} failed ({done.returncode}): {done.stdout}{done.stderr}\n{tail}",
+                        pytrace=False)
+
+    def start(self) -> None:
+        # Loopback TCP only, the unix socket in our temp dir (not /var/run/postgresql, which may
+        # be missing or belong to a system cluster); fsync off: a test server needs no durability.
+        opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        self._ctl("start", "-w", "-t", "30", "-l", str(self.root / "server.log"), "-o", opts)
+
+    def stop(self) -> None:
+        self._ctl("stop", "-w", "-t", "30", "-m", "fast")
+
+    def create_database(self) -> str:
+        name = f"labels_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.dsn(), autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return name
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    bindir = _pg_bindir()
+    # initdb refuses to run as root; the server then runs as the `postgres` OS user, which needs
+    # to own the directory. mkdtemp under /tmp (not pytest's tmp, whose parent is mode 0700).
+    as_postgres: list[str] = []
+    owner: tuple[int, int] | None = None
+    if os.geteuid() == 0:
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.fail("running as root, and there is no `postgres` OS user to run the test PostgreSQL "
+                        "server as (the Debian package creates it: `make deps-postgres`)", pytrace=False)
+        runuser = shutil.which("runuser")
+        if runuser is None:
+            pytest.fail("running as root and `runuser` (util-linux) is missing", pytrace=False)
+        as_postgres = [runuser, "-u", "postgres", "--"]
+        owner = (pw.pw_uid, pw.pw_gid)
+    root = Path(tempfile.mkdtemp(prefix="sidecar-labels-pg-"))
+    pwfile = root / "pw"
+    pwfile.write_text(PG_PASSWORD + "\n")
+    if owner is not None:
+        for p in (root, pwfile):
+            os.chown(p, *owner)
+    init = subprocess.run(
+        [*as_postgres, str(bindir / "initdb"), "-D", str(root / "data"), "-U", "postgres",
+         "--pwfile", str(pwfile), "--auth-host=scram-sha-256", "--auth-local=trust",
+         "-E", "UTF8", "--locale=C", "--no-sync"],
+        cwd=root, capture_output=True, text=True, timeout=120, check=False)
+    if init.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.fail(f"initdb failed ({init.returncode}): {init.stdout}{init.stderr}", pytrace=False)
+    server = PgServer(bindir, root, free_ports(1)[0], as_postgres)
+    server.start()
+    try:
+        yield server
+    finally:
+        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(root / "data"), "stop", "-m", "immediate"],
+                       cwd=root, capture_output=True, timeout=60, check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# ---- one store per test, per backend ---------------------------------------------------------
+
+@dataclass
+class Backend:
+    name: str
+    dsn: str
+    pg: PgServer | None = None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "sqlite":
+        return Backend("sqlite", f"sqlite:///{tmp_path / 'labels.sqlite3'}")
+    pg: PgServer = request.getfixturevalue("pg_server")
+    # A fresh database per test: isolation, and the store's schema creation runs every time.
+    return Backend("postgresql", pg.dsn(pg.create_database()), pg)
+
+
+@pytest.fixture
+def store(backend: Backend) -> Iterator[LabelStore]:
+    s = open_label_store(backend.dsn)
+    expected = SqliteLabelStore if backend.name == "sqlite" else PostgresLabelStore
+    assert isinstance(s, expected)
+    yield s
+    if isinstance(s, PostgresLabelStore):
+        s.close()
+
+
+def doc(n: int | str) -> str:
+    return f"{DOCS}/{n}"
+
+
+LABELS = {"grondslag": "toestemming", "toestemming_ref": "T-2024-17",
+          "voorwaarden": ["geen_verdere_verstrekking", "alleen_medisch_adviseur"], "review_by_fg": False,
+          "ontvangen": {"van": "zvh-noord", "op": "2024-05-01"}}
+
+
+# ---- the suite -------------------------------------------------------------------------------
+
+def test_put_then_get_many_round_trips(store: LabelStore) -> None:
+    store.put(doc(1), LABELS)
+    store.put(doc(2), {"grondslag": "art9_lid2", "lid2": ["a", "b"]})
+    got = store.get_many([doc(1), doc(2)])
+    assert got == {doc(1): LABELS, doc(2): {"grondslag": "art9_lid2", "lid2": ["a", "b"]}}
+    assert store.get_many([]) == {}
+
+
+def test_put_replaces_existing_labels(store: LabelStore) -> None:
+    store.put(doc("a"), {"grondslag": "toestemming", "voorwaarden": ["geen_verdere_verstrekking"]})
+    store.put(doc("a"), {"grondslag": "art9_lid1"})
+    # Replaced as a whole, not merged: a condition dropped on re-ingest must not linger.
+    assert store.get_many([doc("a")]) == {doc("a"): {"grondslag": "art9_lid1"}}
+
+
+def test_unknown_keys_are_absent(store: LabelStore) -> None:
+    store.put(doc("known"), {"grondslag": "art9_lid1"})
+    got = store.get_many([doc("unknown"), doc("known"), doc("also-unknown")])
+    assert got == {doc("known"): {"grondslag": "art9_lid1"}}
+    assert store.get_many([doc("never")]) == {}
+
+
+def test_many_keys_across_chunks(store: LabelStore) -> None:
+    # More keys than one statement takes in either backend (SQLite 500, PostgreSQL 1000).
+    keys = [doc(f"{i:05d}") for i in range(2345)]
+    for i, k in enumerate(keys):
+        if i % 3 == 0:
+            store.put(k, {"i": i})
+    got = store.get_many([*keys, doc("missing")])
+    assert got == {k: {"i": i} for i, k in enumerate(keys) if i % 3 == 0}
+    assert len(got) == 782
+
+
+def test_concurrent_puts_and_gets_from_eight_threads(store: LabelStore) -> None:
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def worker(t: int) -> None:
+        try:
+            start.wait(timeout=30)
+            for i in range(40):
+                store.put(doc(f"t{t}-{i}"), {"thread": t, "i": i})
+                # Read own writes and whatever other threads have written so far.
+                got = store.get_many([doc(f"t{t}-{j}") for j in range(i + 1)] + [doc(f"t{(t + 1) % 8}-0")])
+                assert all(got[doc(f"t{t}-{j}")] == {"thread": t, "i": j} for j in range(i + 1))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    assert not any(th.is_alive() for th in threads), "a worker thread hung"
+    assert errors == []
+    everything = store.get_many([doc(f"t{t}-{i}") for t in range(8) for i in range(40)])
+    assert len(everything) == 320
+    assert everything[doc("t7-39")] == {"thread": 7, "i": 39}
+
+
+def test_unicode_keys_and_values(store: LabelStore) -> None:
+    key = doc("zaak-Ærø-€-😀-中文")
+    labels = {"afzender": "Zorgverzekeraar Noord — afd. Medische Zaken",
+              "opmerking": "café \u2018quote\u2019 \u2028 ü 😀 \\ \" '",
+              "ünïcødé-sleutel": ["ß", "\u210c"]}
+    store.put(key, labels)
+    assert store.get_many([key]) == {key: labels}
+    assert store.get_many([doc("zaak-Aero")]) == {}
+
+
+def test_key_for_url_is_the_path() -> None:
+    a = key_for_url(f"http://upstream.internal:8000{DOCS}/4f6c?x=1#frag")
+    b = key_for_url(f"https://zgw.example.nl{DOCS}/4f6c")
+    assert a == b == f"{DOCS}/4f6c"
+    assert key_for_url(f"{DOCS}/4f6c") == f"{DOCS}/4f6c"
+
+
+def test_key_for_url_round_trips_through_the_store(store: LabelStore) -> None:
+    store.put(key_for_url(f"http://upstream:8000{DOCS}/abc"), {"grondslag": "art9_lid1"})
+    assert store.get_many([key_for_url(f"https://elders.example{DOCS}/abc")]) == {
+        f"{DOCS}/abc": {"grondslag": "art9_lid1"}}
+
+
+def test_ping(store: LabelStore) -> None:
+    assert store.ping() is True
+    store.put(doc(1), {"x": 1})
+    assert store.ping() is True
+
+
+# ---- failures: LabelStoreError (the caller fails closed) -------------------------------------
+
+def _unusable(case: str, tmp_path: Path) -> str:
+    if case == "sqlite-missing-dir":
+        return f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'labels.sqlite3'}"
+    if case == "sqlite-directory":
+        (tmp_path / "isadir.sqlite3").mkdir()
+        return f"sqlite:///{tmp_path / 'isadir.sqlite3'}"
+    if case == "postgresql-closed-port":
+        # A port nothing listens on (bound then released): connection refused.
+        return f"postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{free_ports(1)[0]}/labels"
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize("case", ["sqlite-missing-dir", "sqlite-directory", "postgresql-closed-port"])
+def test_unusable_store_raises_label_store_error(case: str, tmp_path: Path) -> None:
+    dsn = _unusable(case, tmp_path)
+    t0 = time.monotonic()
+    with pytest.raises(LabelStoreError) as err:
+        # SQLite checks at open; PostgreSQL connects on first use (so a worker can start while
+        # the database is down). Either way the first put must fail with LabelStoreError.
+        open_label_store(dsn).put(doc(1), {"x": 1})
+    assert time.monotonic() - t0 < CONNECT_TIMEOUT + 3
+    msg = str(err.value)
+    assert PG_PASSWORD not in msg
+    if case.startswith("sqlite"):
+        assert dsn[len("sqlite:///"):] in msg
+    else:
+        assert "127.0.0.1" in msg and "write failed" in msg
+
+
+def test_postgresql_unreachable_read_and_ping_fail_fast() -> None:
+    # 192.0.2.0/24 is not used here: only loopback may receive traffic. A closed loopback port.
+    store = PostgresLabelStore(f"postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{free_ports(1)[0]}/labels")
+    t0 = time.monotonic()
+    with pytest.raises(LabelStoreError, match="read failed"):
+        store.get_many([doc(1)])
+    assert store.ping() is False
+    assert time.monotonic() - t0 < 2 * CONNECT_TIMEOUT + 3
+
+
+def test_postgresql_wrong_password_is_a_label_store_error(pg_server: PgServer) -> None:
+    store = open_label_store(pg_server.dsn().replace(PG_PASSWORD, "wrong-password"))
+    with pytest.raises(LabelStoreError, match="password authentication failed") as err:
+        store.get_many([doc(1)])
+    assert "wrong-password" not in str(err.value)
+    assert store.ping() is False
+
+
+def test_unknown_backend_is_rejected() -> None:
+    with pytest.raises(LabelStoreError, match="backend not available: mysql"):
+        open_label_store("mysql://u@h/db")
+    with pytest.raises(LabelStoreError, match="invalid label store DSN"):
+        open_label_store("postgresql://u@127.0.0.1/db?no_such_option=1")
+
+
+def _in_fresh_thread(fn: Callable[[], Any]) -> Any:
+    """Run fn in a new thread (SQLite keeps one connection per thread) and return or raise its result."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:
+            box["error"] = exc
+
+    th = threading.Thread(target=run)
+    th.start()
+    th.join(timeout=60)
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def test_outage_fails_closed_then_recovers(backend: Backend, store: LabelStore) -> None:
+    """While the store is unusable every call raises and ping is False; once it is back the
+    same store object works again (no restart of the sidecar needed)."""
+    store.put(doc("before"), LABELS)
+    store.get_many([doc("before")])  # leaves a pooled/cached connection behind
+    if backend.pg is not None:
+        backend.pg.stop()
+        try:
+            with pytest.raises(LabelStoreError, match="read failed"):
+                store.get_many([doc("before")])
+            with pytest.raises(LabelStoreError, match="write failed"):
+                store.put(doc("during"), {"x": 1})
+            assert store.ping() is False
+        finally:
+            backend.pg.start()
+        assert store.get_many([doc("before")]) == {doc("before"): LABELS}
+    else:
+        # SQLite: the file is replaced by a directory. A thread that opens its connection now
+        # gets errors; once the file is back, the same store works again from a new thread.
+        path = Path(backend.dsn[len("sqlite:///"):])
+        away = path.with_name(path.name + ".away")
+        path.rename(away)
+        path.mkdir()
+        try:
+            with pytest.raises(LabelStoreError, match="read failed"):
+                _in_fresh_thread(lambda: store.get_many([doc("before")]))
+            with pytest.raises(LabelStoreError, match="write failed"):
+                _in_fresh_thread(lambda: store.put(doc("during"), {"x": 1}))
+            assert _in_fresh_thread(store.ping) is False
+        finally:
+            path.rmdir()
+            away.rename(path)
+        assert _in_fresh_thread(lambda: store.get_many([doc("before")])) == {doc("before"): LABELS}
+    store.put(doc("after"), {"x": 2})
+    assert store.get_many([doc("before"), doc("during"), doc("after")]) == {
+        doc("before"): LABELS, doc("after"): {"x": 2}}
+    assert store.ping() is True
+
+
+def test_postgresql_restart_between_calls_is_invisible(pg_server: PgServer) -> None:
+    """Pooled connections all die when the server restarts; the first call afterwards must not
+    fail because of them (one retry on a fresh connection), only a real outage may."""
+    store = PostgresLabelStore(pg_server.dsn(pg_server.create_database()))
+    try:
+        barrier = threading.Barrier(4)
+
+        def fill(t: int) -> None:
+            barrier.wait(timeout=30)  # 4 calls at once: 4 connections end up idle in the pool
+            store.put(doc(f"r{t}"), {"t": t})
+
+        threads = [threading.Thread(target=fill, args=(t,)) for t in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=60)
+        assert len(store._idle) >= 2
+        pg_server.stop()
+        pg_server.start()
+        assert store.get_many([doc(f"r{t}") for t in range(4)]) == {doc(f"r{t}"): {"t": t} for t in range(4)}
+        store.put(doc("r9"), {"t": 9})
+        assert store.ping() is True
+    finally:
+        store.close()
+
+
+def test_postgresql_statement_timeout_fails_closed(pg_server: PgServer) -> None:
+    """A statement stuck behind a lock ends at statement_timeout with LabelStoreError instead of
+    holding the request thread."""
+    dbname = pg_server.create_database()
+    store = PostgresLabelStore(pg_server.dsn(dbname), statement_timeout_ms=500)
+    try:
+        store.put(doc(1), {"x": 1})
+        with psycopg.connect(pg_server.dsn(dbname)) as blocker:
+            blocker.execute("LOCK TABLE labels IN ACCESS EXCLUSIVE MODE")  # held until rollback
+            t0 = time.monotonic()
+            with pytest.raises(LabelStoreError, match="statement timeout"):
+                store.get_many([doc(1)])
+            assert time.monotonic() - t0 < 3
+            blocker.rollback()
+        assert store.get_many([doc(1)]) == {doc(1): {"x": 1}}
+    finally:
+        store.close()
+
+
+def test_postgresql_more_threads_than_connections(pg_server: PgServer) -> None:
+    store = PostgresLabelStore(pg_server.dsn(pg_server.create_database()), pool_size=2)
+    errors: list[BaseException] = []
+
+    def worker(t: int) -> None:
+        try:
+            for i in range(15):
+                store.put(doc(f"p{t}-{i}"), {"i": i})
+                assert store.get_many([doc(f"p{t}-{i}")]) == {doc(f"p{t}-{i}"): {"i": i}}
+        except BaseException as exc:
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=120)
+        assert errors == []
+        assert len(store._idle) <= 2
+        assert len(store.get_many([doc(f"p{t}-{i}") for t in range(8) for i in range(15)])) == 120
+    finally:
+        store.close()
+
+
+def test_postgresql_schema_is_created_on_first_use(pg_server: PgServer) -> None:
+    dbname = pg_server.create_database()
+    dsn = pg_server.dsn(dbname)
+    store = PostgresLabelStore(dsn)
+    try:
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SELECT to_regclass('labels')").fetchone() == (None,)
+        store.put(doc(1), {"x": [1, "twee"]})
+        with psycopg.connect(dsn) as conn:
+            cols = dict(conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'labels'").fetchall())
+            assert cols == {"key": "text", "labels": "jsonb", "created": "timestamp with time zone"}
+            row = conn.execute("SELECT labels, created IS NOT NULL FROM labels WHERE key = %s", (doc(1),)).fetchone()
+            assert row == ({"x": [1, "twee"]}, True)
+        # A second store (another replica) on the same database sees the same labels.
+        other = PostgresLabelStore(dsn)
+        assert other.get_many([doc(1)]) == {doc(1): {"x": [1, "twee"]}}
+        other.close()
+    finally:
+        store.close()
+
