@@ -16,6 +16,8 @@ Every read and write is decided by Open Policy Agent and recorded in a hash-chai
   demo      run OPA + a demo ZGW upstream + the sidecar on this machine
   token     mint a token with the demo's dev key
   records   verify the decision records, or answer a data subject's access request
+  explain   show the OPA input the sidecar would build for a request, and the decision
+  profiles  compare policy profiles on the test cases, or check them for errors
 """
 
 
@@ -73,7 +75,152 @@ def _parser() -> argparse.ArgumentParser:
                    help="who runs the query (recorded; default: the login name)")
     q.add_argument("file", nargs="?", type=Path, help="records file (default: from --config or --workdir)")
     _records_source(q)
+    e = sub.add_parser(
+        "explain", help="show the OPA input and decision for a request (no upstream call)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Builds the OPA input exactly as the sidecar would and prints it with the decision and the\n"
+                    "rules that fired, for the request phase and (with --object or --category) the response\n"
+                    "phase. Evaluates with 'opa eval' on the policies folder unless --opa-url is given.\n\n"
+                    "Example:\n"
+                    "  sidecar explain --method GET --path /documenten/api/v1/enkelvoudiginformatieobjecten/\\\n"
+                    "      4f0d6a1e-8c1b-4e5a-9d55-0c2f3b7a1e01 --role consulent --org gemeente-demo \\\n"
+                    "      --header 'X-Doelbinding: onderzoek_hulpvraag' --category medisch\n\n"
+                    "A JSON file (--file) holds the same: {method, path, headers, claims:{sub,role,org,secrecy},\n"
+                    "body, object, category, labels}; flags override it.")
+    e.add_argument("--file", type=Path, help="request description as JSON")
+    e.add_argument("--method", help="HTTP method (default GET)")
+    e.add_argument("--path", help="request path with query, e.g. /zaken/api/v1/zaken")
+    e.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'", help="a request header")
+    e.add_argument("--sub", help="claim sub")
+    e.add_argument("--role", help="claim role")
+    e.add_argument("--org", help="claim org (default: the first controlling organisation)")
+    e.add_argument("--secrecy", choices=["wettelijk", "beroepscode", "geen"], help="claim secrecy")
+    e.add_argument("--body", help="request body (JSON text or @FILE), for creates")
+    e.add_argument("--object", help="the upstream object (JSON text or @FILE), for the response phase")
+    e.add_argument("--category", help="the object's category, for the response phase (instead of --object)")
+    e.add_argument("--labels", help="stored provenance labels (JSON text or @FILE)")
+    e.add_argument("--profile", help="policy profile (default: the config's, else knmg)")
+    e.add_argument("--policies", type=Path, default=None, help="policy folder for opa eval (default: ./policies)")
+    e.add_argument("--opa-url", help="ask a running OPA instead of opa eval")
+    _records_source(e)
+
+    pr = sub.add_parser("profiles", help="policy profiles: diff two on the test cases, check for errors")
+    prs = pr.add_subparsers(dest="profiles_cmd", required=True, metavar="SUBCOMMAND")
+    diff = prs.add_parser("diff", help="cases whose outcome differs between profiles A and B",
+                          description="Runs every case of policies/testdata/cases under both profiles and prints "
+                                      "those whose outcome (allow/deny, obligations) differs, with the rule ids.")
+    diff.add_argument("a")
+    diff.add_argument("b")
+    diff.add_argument("--policies", type=Path, default=None, help="policy folder (default: ./policies)")
+    diff.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    chk = prs.add_parser("check", help="validate every profile (missing, unknown or mistyped switches)")
+    chk.add_argument("--policies", type=Path, default=None, help="policy folder (default: ./policies)")
     return p
+
+
+def _json_arg(value: str | None) -> Any:
+    if value is None:
+        return None
+    text = Path(value[1:]).read_text() if value.startswith("@") else value
+    return json.loads(text)
+
+
+def _policies_dir(arg: Path | None) -> Path:
+    from sidecar.demo import REPO_ROOT
+
+    for cand in (arg, Path.cwd() / "policies", REPO_ROOT / "policies"):
+        if cand is not None and (cand / "wams").is_dir():
+            return cand
+    print("sidecar: no policy folder found; pass --policies DIR", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from sidecar.demo import DEFAULT_WORKDIR, find_opa
+    from sidecar.explain import Evaluator, ExplainError, explain, local_evaluator
+    from sidecar.herkomst import HerkomstError
+    from sidecar.routes import DEFAULT_ROUTES
+    from sidecar.settings import CatalogueSettings
+
+    req: dict[str, Any] = json.loads(args.file.read_text()) if args.file else {}
+    for key in ("method", "path"):
+        if getattr(args, key):
+            req[key] = getattr(args, key)
+    if args.header:
+        req["headers"] = [*(f"{k}: {v}" for k, v in (req.get("headers") or {}).items()), *args.header]
+    for key, value in (("body", args.body), ("object", args.object), ("labels", args.labels)):
+        if value is not None:
+            req[key] = _json_arg(value)
+    if args.category:
+        req["category"] = args.category
+    config = args.config or ((args.workdir or DEFAULT_WORKDIR) / "config.yaml")
+    settings = _load(config) if (args.config or config.exists()) else None
+    controlling = settings.controlling_orgs if settings else ["gemeente-demo"]
+    claims = dict(req.get("claims") or {})
+    for key in ("sub", "role", "org", "secrecy"):
+        if getattr(args, key):
+            claims[key] = getattr(args, key)
+    claims.setdefault("org", controlling[0])
+    req["claims"] = claims
+    profile = args.profile or (settings.policy.profile if settings else "knmg")
+    evaluate: Evaluator
+    if args.opa_url:
+        from sidecar.opa import OpaClient
+        from sidecar.settings import OpaSettings
+
+        client = OpaClient(OpaSettings(url=args.opa_url))
+
+        def remote(doc: dict[str, Any]) -> Any:
+            return client.query("wams/authz/decision", doc)
+
+        evaluate = remote
+    else:
+        evaluate = local_evaluator(find_opa(), _policies_dir(args.policies))
+    try:
+        out = explain(req, routes=settings.routes if settings else DEFAULT_ROUTES,
+                      catalogue=settings.catalogue if settings else CatalogueSettings(),
+                      profile=profile, controlling_orgs=controlling,
+                      retention_configured=bool(settings and settings.coordination_retention_days),
+                      evaluate=evaluate)
+    except (ExplainError, HerkomstError, ValueError) as exc:
+        print(f"sidecar explain: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    from sidecar.demo import find_opa
+    from sidecar.explain import ExplainError, profile_errors, profiles_diff
+
+    policies = _policies_dir(args.policies)
+    opa = find_opa()
+    try:
+        if args.profiles_cmd == "check":
+            errors = profile_errors(opa, policies)
+            bad = {k: v for k, v in errors.items() if v}
+            for name in sorted(errors):
+                print(f"{name}: {'ok' if not errors[name] else '; '.join(errors[name])}")
+            return 1 if bad else 0
+        rows = profiles_diff(opa, policies, args.a, args.b)
+    except ExplainError as exc:
+        print(f"sidecar profiles: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    if not rows:
+        print(f"no case differs between {args.a} and {args.b}")
+        return 0
+    width = max(len(r["case"]) for r in rows)
+    print(f"{'case'.ljust(width)}  {args.a:<28}  {args.b}")
+    for r in rows:
+        def cell(d: dict[str, Any]) -> str:
+            ob = f" +{','.join(d['obligations'])}" if d["obligations"] else ""
+            return f"{d['decision']} {','.join(d['reasons']) or '-'}{ob}"
+        print(f"{r['case'].ljust(width)}  {cell(r[args.a]):<28}  {cell(r[args.b])}")
+    print(f"\n{len(rows)} case(s) differ")
+    return 0
 
 
 def _records_source(p: argparse.ArgumentParser) -> None:
@@ -231,6 +378,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_token(args)
     if args.cmd == "records":
         return cmd_verify(args) if args.records_cmd == "verify" else cmd_query(args)
+    if args.cmd == "explain":
+        return cmd_explain(args)
+    if args.cmd == "profiles":
+        return cmd_profiles(args)
     return 2
 
 

@@ -66,6 +66,31 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def build_input(call: Call, phase: str, resource: dict[str, Any],
+                evaluations: list[dict[str, Any]] | None = None, *, profile: str,
+                controlling_orgs: frozenset[str] | list[str], retention_configured: bool) -> dict[str, Any]:
+    """The AuthZEN-shaped OPA input (docs/decision-api.md). Shared by the proxy and ``sidecar explain``."""
+    assert call.identity is not None and call.route is not None
+    ident = call.identity
+    context: dict[str, Any] = {
+        "purpose": call.purpose, "profile": profile, "time": _now(),
+        "traceparent": call.trace.traceparent, "herkomst": call.herkomst,
+        "retention_configured": retention_configured,
+    }
+    context.update(call.extra_context)
+    doc: dict[str, Any] = {
+        "subject": {"type": "user", "id": ident.sub, "properties": {
+            "role": ident.role, "org": ident.org, "secrecy": ident.secrecy,
+            "controlling_org": ident.org in controlling_orgs}},
+        "action": {"name": call.route.action, "properties": {"method": call.method, "phase": phase}},
+        "resource": resource,
+        "context": context,
+    }
+    if evaluations is not None:
+        doc["evaluations"] = [{"resource": r} for r in evaluations]
+    return doc
+
+
 @dataclass(frozen=True)
 class Outcome:
     decision: Decision
@@ -85,29 +110,10 @@ class Enforcer:
 
     # -- input -------------------------------------------------------------------------------
 
-    def subject(self, ident: Identity) -> dict[str, Any]:
-        return {"type": "user", "id": ident.sub, "properties": {
-            "role": ident.role, "org": ident.org, "secrecy": ident.secrecy,
-            "controlling_org": ident.org in self._controlling}}
-
     def build_input(self, call: Call, phase: str, resource: dict[str, Any],
                     evaluations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        assert call.identity is not None and call.route is not None
-        context: dict[str, Any] = {
-            "purpose": call.purpose, "profile": self._profile, "time": _now(),
-            "traceparent": call.trace.traceparent, "herkomst": call.herkomst,
-            "retention_configured": self._retention,
-        }
-        context.update(call.extra_context)
-        doc: dict[str, Any] = {
-            "subject": self.subject(call.identity),
-            "action": {"name": call.route.action, "properties": {"method": call.method, "phase": phase}},
-            "resource": resource,
-            "context": context,
-        }
-        if evaluations is not None:
-            doc["evaluations"] = [{"resource": r} for r in evaluations]
-        return doc
+        return build_input(call, phase, resource, evaluations, profile=self._profile,
+                           controlling_orgs=self._controlling, retention_configured=self._retention)
 
     # -- records -----------------------------------------------------------------------------
 

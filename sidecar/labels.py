@@ -186,9 +186,13 @@ class PostgresLabelStore:
         conn = psycopg.connect(self._conninfo, autocommit=True)
         try:
             if not self._schema_ready:
-                with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._SCHEMA_LOCK,))
-                    conn.execute(self._SCHEMA)
+                # Look first: CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when the
+                # table is there, and a least-privilege user (SELECT/INSERT/UPDATE only) lacks it.
+                row = conn.execute("SELECT to_regclass('labels') IS NOT NULL").fetchone()
+                if not (row and row[0]):
+                    with conn.transaction():
+                        conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._SCHEMA_LOCK,))
+                        conn.execute(self._SCHEMA)
                 self._schema_ready = True
         except BaseException:
             conn.close()
@@ -231,7 +235,8 @@ class PostgresLabelStore:
                 return result
             raise AssertionError("unreachable: the second attempt returns or raises")
         except psycopg.Error as exc:
-            detail = str(exc).strip().replace("\n", " ") or type(exc).__name__
+            # First line only: the rest is libpq's statement excerpt (LINE 2: …), noise in a log.
+            detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise LabelStoreError(f"label store {what} failed ({self._where}): {detail}") from None
         finally:
             self._slots.release()

@@ -416,6 +416,9 @@ def test_postgresql_statement_timeout_fails_closed(pg_server: PgServer) -> None:
     try:
         store.put(doc(1), {"x": 1})
         with psycopg.connect(pg_server.dsn(dbname)) as blocker:
+            # The server ends the blocker after 5 s, so a store without a statement timeout
+            # makes this test fail (the read then succeeds) instead of hanging it.
+            blocker.execute("SET idle_in_transaction_session_timeout = '5s'")
             blocker.execute("LOCK TABLE labels IN ACCESS EXCLUSIVE MODE")  # held until rollback
             t0 = time.monotonic()
             with pytest.raises(LabelStoreError, match="statement timeout"):
@@ -473,3 +476,32 @@ def test_postgresql_schema_is_created_on_first_use(pg_server: PgServer) -> None:
     finally:
         store.close()
 
+
+
+def test_postgresql_least_privilege_user_with_precreated_table(pg_server: PgServer) -> None:
+    """The set-up docs/label-store.md offers: the owner creates the table, the sidecar's user has
+    only SELECT/INSERT/UPDATE on it (no CREATE on the schema) and must still work."""
+    dbname = pg_server.create_database()
+    role = f"lim_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server.dsn(dbname), autocommit=True) as owner:
+        owner.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'lim-pw-123'")
+        owner.execute(PostgresLabelStore._SCHEMA)
+        owner.execute(f"GRANT SELECT, INSERT, UPDATE ON labels TO {role}")
+        assert owner.execute(f"SELECT has_schema_privilege('{role}', 'public', 'CREATE')").fetchone() == (False,)
+    store = PostgresLabelStore(f"postgresql://{role}:lim-pw-123@127.0.0.1:{pg_server.port}/{dbname}")
+    try:
+        store.put(doc(1), {"x": 1})
+        store.put(doc(1), {"x": 2})
+        assert store.get_many([doc(1), doc(2)]) == {doc(1): {"x": 2}}
+        assert store.ping() is True
+    finally:
+        store.close()
+    # Without the table, that user cannot create it: a clear LabelStoreError, not a crash.
+    other_db = pg_server.create_database()
+    with psycopg.connect(pg_server.dsn(other_db), autocommit=True) as owner:
+        owner.execute(f"REVOKE CREATE ON SCHEMA public FROM {role}")
+    bare = PostgresLabelStore(f"postgresql://{role}:lim-pw-123@127.0.0.1:{pg_server.port}/{other_db}")
+    with pytest.raises(LabelStoreError, match="permission denied for schema public") as err:
+        bare.put(doc(1), {"x": 1})
+    assert "LINE" not in str(err.value) and "lim-pw-123" not in str(err.value)
+    bare.close()

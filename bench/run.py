@@ -1,0 +1,475 @@
+"""``make bench``: start a stack, measure every scenario directly and through the sidecar, write
+``bench/results/<date>.json`` and regenerate ``docs/benchmarks.md`` (see bench/report.py).
+
+Load comes from a separate process (``python -m bench.loadgen``) at a fixed arrival rate; the
+direct and the through-sidecar runs of a scenario alternate in short rounds in that one process,
+so that noise from other work on the machine hits both. Maximum throughput is measured with a
+closed loop (``wrk`` when installed, the same Python generator otherwise), also alternating.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import metrics as prom
+from bench.stack import BenchStack, children, status_kb, tree_cpu
+from sidecar.demo import OPA_VERSION, Ports, find_opa
+from sidecar.demo_upstream import BENCHMARK_DOCUMENT_UUID
+from sidecar.keys import DEMO_ORG, mint
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+DOCS = "/documenten/api/v1/enkelvoudiginformatieobjecten"
+HULP = "onderzoek_hulpvraag"
+CASES = ROOT / "policies" / "testdata" / "cases" / "data.json"
+OPA_PATH = "/v1/data/wams/authz/decision?provenance=true"  # what the sidecar sends
+LIST_SIZES = (0, 10, 50, 100)
+BODY_SIZES = (1024, 256 * 1024, 2 * 1024 * 1024)
+PROVIDER_ORG = "huisarts-de-linde"
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# -- scenarios -----------------------------------------------------------------------------------
+
+@dataclass
+class Scenario:
+    key: str
+    title: str
+    method: str
+    path: str
+    headers: dict[str, str]
+    rate: float
+    body: bytes | None = None
+    expect_direct: tuple[int, ...] = (200,)
+    expect_sidecar: tuple[int, ...] = (200,)
+    rounds: int = 4
+    round_seconds: float = 2.0
+    connections: int = 32
+    closed: bool = True  # also measure maximum throughput
+    group: str = "main"  # main | list | body | opa
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def request(self) -> dict[str, Any]:
+        r: dict[str, Any] = {"method": self.method, "path": self.path, "headers": self.headers}
+        if self.body is not None:
+            r["body_b64"] = base64.b64encode(self.body).decode()
+        return r
+
+
+def rsin(seed: int) -> str:
+    """A valid RSIN (passes the 11-test) derived from ``seed``: the upstream validates them."""
+    for n in range(seed * 10, seed * 10 + 1000):
+        d = f"{n:08d}"[-8:]
+        total = sum(int(d[i]) * (9 - i) for i in range(8))
+        check = total % 11
+        if check < 10:
+            return d + str(check)
+    raise AssertionError("no valid RSIN found")
+
+
+def new_document(type_url: str, titel: str, org: str, content: bytes) -> bytes:
+    return json.dumps({
+        "bronorganisatie": org, "creatiedatum": "2026-11-29", "titel": titel, "auteur": "bench",
+        "taal": "nld", "informatieobjecttype": type_url, "vertrouwelijkheidaanduiding": "vertrouwelijk",
+        "formaat": "text/plain", "bestandsnaam": "bench.txt",
+        "inhoud": base64.b64encode(content).decode(),
+    }).encode()
+
+
+def http(port: int, method: str, path: str, headers: dict[str, str] | None = None,
+         body: bytes | None = None) -> tuple[int, bytes]:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method,
+                                 headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 (loopback URL we built)
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def seed_lists(stack: BenchStack) -> dict[int, str]:
+    """For each list size N, N documents with their own bronorganisatie (the list filter), one
+    in five of category medisch, so that the consulent's list is really filtered (by 20 %)."""
+    base = stack.catalogue_base
+    orgs: dict[int, str] = {}
+    for size in LIST_SIZES:
+        org = rsin(1000 + size)
+        orgs[size] = org
+        for i in range(size):
+            cat = "medisch" if i % 5 == 4 else "algemeen"
+            body = new_document(f"{base}/informatieobjecttypen/{cat}", f"bench-list-{size}-{i}", org,
+                                b"benchmark list item " + str(i).encode())
+            st, out = http(stack.ports.upstream, "POST", DOCS, {"Content-Type": "application/json"}, body)
+            if st != 201:
+                raise SystemExit(f"seeding the list documents failed: HTTP {st} {out[:300]!r}")
+    return orgs
+
+
+def seed_doc(stack: BenchStack, category: str) -> str:
+    st, out = http(stack.ports.upstream, "GET", DOCS)
+    for d in json.loads(out)["results"]:
+        if d["informatieobjecttype"].endswith(f"/{category}") and (d.get("bestandsomvang") or 0) < 1_000_000:
+            return str(d["url"].rsplit("/", 1)[1])
+    raise SystemExit(f"no seeded document of category {category}")
+
+
+def opa_inputs() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A realistic single input (case 'R1 consulent leest algemeen [knmg]') and the same subject
+    with a 50-item response-phase batch, shaped as the sidecar sends a list of 50."""
+    cases = json.loads(CASES.read_text())
+    case = next(c for c in cases if c["name"] == "R1 consulent leest algemeen [knmg]")
+    single = case["input"]
+    batch = json.loads(json.dumps(single))
+    batch["resource"] = {"type": single["resource"]["type"], "id": None,
+                         "properties": {"category": None, "vertrouwelijkheidaanduiding": None, "labels": None}}
+    items = []
+    for i in range(50):
+        res = json.loads(json.dumps(single["resource"]))
+        res["id"] = f"00000000-0000-4000-8000-{i:012d}"
+        res["properties"]["category"] = "medisch" if i % 5 == 4 else "algemeen"
+        items.append({"resource": res})
+    batch["evaluations"] = items
+    return single, batch
+
+
+def build_scenarios(stack: BenchStack, orgs: dict[int, str], quick: bool) -> list[Scenario]:
+    wd = stack.workdir
+    consulent = {"Authorization": "Bearer " + mint(wd, sub="c.jansen", role="consulent", org=DEMO_ORG, ttl=7200),
+                 "X-Doelbinding": HULP}
+    provider = {"Authorization": "Bearer " + mint(wd, sub="p.huisarts", role="aanbieder", org=PROVIDER_ORG,
+                                                   secrecy="wettelijk", ttl=7200),
+                "X-Doelbinding": HULP, "Content-Type": "application/json",
+                "X-Herkomst": 'grondslag=toestemming, toestemming="TS-1"'}
+    algemeen = seed_doc(stack, "algemeen")
+    medisch = seed_doc(stack, "medisch")
+    base = stack.catalogue_base
+    single, batch = opa_inputs()
+    r = 2 if quick else 4
+    rs = 1.0 if quick else 2.0
+    ingest_org = rsin(7777)
+    out = [
+        Scenario("opa_decision", "OPA decision API, one input", "POST", OPA_PATH,
+                 {"Content-Type": "application/json"}, 200, json.dumps({"input": single}).encode(),
+                 rounds=r, round_seconds=rs, closed=True, group="opa"),
+        Scenario("opa_batch_50", "OPA decision API, 50-item batch", "POST", OPA_PATH,
+                 {"Content-Type": "application/json"}, 50, json.dumps({"input": batch}).encode(),
+                 rounds=r, round_seconds=rs, closed=False, group="opa"),
+        Scenario("read_allow", "single-object read (allow)", "GET", f"{DOCS}/{algemeen}", consulent, 200,
+                 rounds=r, round_seconds=rs),
+        Scenario("read_deny", "denied read (medisch, knmg)", "GET", f"{DOCS}/{medisch}", consulent, 200,
+                 expect_sidecar=(403,), rounds=r, round_seconds=rs),
+    ]
+    for size in LIST_SIZES:
+        main = size == 50
+        out.append(Scenario(
+            f"list_{size}", f"list of {size} (response-phase filtering)", "GET",
+            f"{DOCS}?bronorganisatie={orgs[size]}", consulent, 50 if size <= 50 else 25,
+            rounds=r if main else 2, round_seconds=rs, closed=main, group="main" if main else "list",
+            extra={"items": size, "released": size - size // 5}))
+    out.append(Scenario("download_1mib", "document download, 1 MiB", "GET",
+                        f"{DOCS}/{BENCHMARK_DOCUMENT_UUID}/download", consulent, 20, rounds=r, round_seconds=rs))
+    out.append(Scenario("ingest", "ingest with X-Herkomst (aanbieder, toestemming)", "POST", DOCS, provider, 50,
+                        new_document(f"{base}/informatieobjecttypen/medisch", "bench-ingest", ingest_org,
+                                     b"x" * 1024),
+                        expect_direct=(201,), expect_sidecar=(201,), rounds=r, round_seconds=rs,
+                        extra={"body_bytes": 1024}))
+    for size in BODY_SIZES:
+        if size == 1024:
+            continue  # the ingest scenario above
+        body = new_document(f"{base}/informatieobjecttypen/medisch", "bench-ingest-body", ingest_org,
+                            os.urandom(size))
+        out.append(Scenario(f"ingest_{size // 1024}k", f"ingest, {size // 1024} KiB document", "POST", DOCS,
+                            provider, 10, body, expect_direct=(201,), expect_sidecar=(201,), rounds=2,
+                            round_seconds=rs, connections=8, closed=False, group="body",
+                            extra={"body_bytes": size, "request_bytes": len(body)}))
+    return out
+
+
+# -- running -------------------------------------------------------------------------------------
+
+def loadgen(spec: dict[str, Any]) -> dict[str, Any]:
+    """One run of the load generator in its own process."""
+    res = subprocess.run([sys.executable, "-m", "bench.loadgen", "-"], input=json.dumps(spec), text=True,
+                         capture_output=True, cwd=ROOT, timeout=900)
+    if res.returncode != 0:
+        raise SystemExit(f"load generator failed: {res.stderr.strip()}")
+    out: dict[str, Any] = json.loads(res.stdout)
+    return out
+
+
+def targets(sc: Scenario, stack: BenchStack) -> list[dict[str, Any]]:
+    if sc.group == "opa":
+        return [{"name": "opa", "port": stack.ports.opa, "request": sc.request(), "expect": [200]}]
+    return [
+        {"name": "direct", "port": stack.ports.upstream, "request": sc.request(), "expect": list(sc.expect_direct)},
+        {"name": "sidecar", "port": stack.ports.proxy, "request": sc.request(), "expect": list(sc.expect_sidecar)},
+    ]
+
+
+def wrk_lua(req: dict[str, Any], path: Path) -> None:
+    def q(s: str) -> str:
+        return json.dumps(s)  # a JSON string literal is a valid Lua string literal here (ASCII)
+
+    lines = [f"wrk.method = {q(req['method'])}", f"wrk.path = {q(req['path'])}"]
+    for k, v in req["headers"].items():
+        lines.append(f"wrk.headers[{q(k)}] = {q(v)}")
+    if req.get("body_b64"):
+        lines.append(f"wrk.body = {q(base64.b64decode(req['body_b64']).decode())}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def wrk_phase(wrk: str, port: int, req: dict[str, Any], seconds: float, conns: int, tmp: Path) -> dict[str, Any]:
+    script = tmp / "wrk.lua"
+    wrk_lua(req, script)
+    res = subprocess.run([wrk, "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "-s", str(script),
+                          f"http://127.0.0.1:{port}"], capture_output=True, text=True, timeout=120)
+    m = re.search(r"Requests/sec:\s+([\d.]+)", res.stdout)
+    if res.returncode != 0 or not m:
+        raise SystemExit(f"wrk failed: {res.stdout}\n{res.stderr}")
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", res.stdout)
+    total = re.search(r"(\d+) requests in", res.stdout)
+    return {"throughput_rps": float(m.group(1)), "non_2xx": int(bad.group(1)) if bad else 0,
+            "requests": int(total.group(1)) if total else None}
+
+
+def max_throughput(sc: Scenario, stack: BenchStack, tmp: Path, seconds: float, rounds: int) -> dict[str, Any]:
+    """Closed loop, alternating targets; reports the mean over rounds and each round."""
+    tg = targets(sc, stack)
+    wrk = shutil.which("wrk")
+    conns = 16
+    if wrk:
+        per: dict[str, list[float]] = {t["name"]: [] for t in tg}
+        for r in range(rounds):
+            for t in (tg if r % 2 == 0 else list(reversed(tg))):
+                per[t["name"]].append(wrk_phase(wrk, t["port"], t["request"], seconds, conns, tmp)["throughput_rps"])
+        return {"tool": "wrk -t1 -c16", "targets": {k: {"throughput_rps": round(sum(v) / len(v), 1),
+                                                        "rounds": v} for k, v in per.items()}}
+    res = loadgen({"mode": "closed", "targets": tg, "round_seconds": seconds, "rounds": rounds,
+                   "connections": conns, "warmup": 1})
+    return {"tool": "bench.loadgen closed loop, 16 connections",
+            "targets": {k: {"throughput_rps": v["throughput_rps"], "rounds": [x["throughput_rps"] for x in v["rounds"]],
+                            "unexpected_status": v["unexpected_status"], "errors": v["errors"]}
+                        for k, v in res["targets"].items()}}
+
+
+@dataclass
+class Procs:
+    sidecar: int
+    opa: int
+    upstream: int
+
+    def cpu(self) -> dict[str, float]:
+        return {"sidecar": tree_cpu(self.sidecar), "opa": tree_cpu(self.opa), "upstream": tree_cpu(self.upstream)}
+
+    def rss(self) -> list[dict[str, Any]]:
+        return [{"pid": w, "rss_kb": status_kb(w, "VmRSS"), "hwm_kb": status_kb(w, "VmHWM")}
+                for w in children(self.sidecar)]
+
+
+def sanity(sc: Scenario, stack: BenchStack) -> dict[str, Any]:
+    """One request each way before measuring: a scenario that does not do what it claims (a denied
+    ingest, an empty list) would produce meaningless figures."""
+    if sc.group == "opa":
+        st, body = http(stack.ports.opa, sc.method, sc.path, sc.headers, sc.body)
+        res = json.loads(body).get("result", {})
+        if st != 200 or "decision" not in res:
+            raise SystemExit(f"{sc.key}: OPA answered {st} {body[:300]!r}")
+        return {"decision": res["decision"], "evaluations": len(res.get("evaluations") or [])}
+    st_d, body_d = http(stack.ports.upstream, sc.method, sc.path, sc.headers, sc.body)
+    st_s, body_s = http(stack.ports.proxy, sc.method, sc.path, sc.headers, sc.body)
+    if st_d not in sc.expect_direct or st_s not in sc.expect_sidecar:
+        raise SystemExit(f"{sc.key}: expected {sc.expect_direct}/{sc.expect_sidecar}, got direct {st_d}, "
+                         f"sidecar {st_s}: {body_s[:400]!r}")
+    out: dict[str, Any] = {"direct_status": st_d, "sidecar_status": st_s,
+                           "direct_bytes": len(body_d), "sidecar_bytes": len(body_s)}
+    if sc.key.startswith("list_"):
+        got_d, got_s = json.loads(body_d)["results"], json.loads(body_s)["results"]
+        if len(got_d) != sc.extra["items"] or len(got_s) != sc.extra["released"]:
+            raise SystemExit(f"{sc.key}: direct {len(got_d)} items, sidecar {len(got_s)}; expected "
+                             f"{sc.extra['items']} and {sc.extra['released']}")
+        out.update(direct_items=len(got_d), sidecar_items=len(got_s))
+    return out
+
+
+def measure(sc: Scenario, stack: BenchStack, procs: Procs, tmp: Path, quick: bool) -> dict[str, Any]:
+    check = sanity(sc, stack)
+    before = prom.scrape(stack.ports.admin)
+    cpu0 = procs.cpu()
+    spec = {"mode": "open", "rate": sc.rate, "round_seconds": sc.round_seconds, "rounds": sc.rounds,
+            "connections": sc.connections, "warmup": 2, "targets": targets(sc, stack)}
+    t0 = time.monotonic()
+    lg = loadgen(spec)
+    wall = time.monotonic() - t0
+    cpu1 = procs.cpu()
+    after = prom.scrape(stack.ports.admin)
+    res: dict[str, Any] = {"key": sc.key, "title": sc.title, "group": sc.group, "rate": sc.rate,
+                           "rounds": sc.rounds, "round_seconds": sc.round_seconds, "connections": sc.connections,
+                           "method": sc.method, "sanity": check, "extra": sc.extra, "open_loop": lg,
+                           "wall_s": round(wall, 2)}
+    sidecar_reqs = prom.total(after, "sidecar_requests_total") - prom.total(before, "sidecar_requests_total")
+    opa_h = prom.histogram_delta(before, after, "sidecar_opa_request_duration_seconds")
+    rec_h = prom.histogram_delta(before, after, "sidecar_record_write_duration_seconds")
+    req_h = prom.histogram_delta(before, after, "sidecar_request_duration_seconds")
+    res["sidecar_metrics"] = {
+        "requests": sidecar_reqs,
+        "opa_calls": opa_h["count"],
+        "opa_calls_per_request": round(opa_h["count"] / sidecar_reqs, 3) if sidecar_reqs else None,
+        "opa_ms": prom.summary_ms(opa_h),
+        "record_write_ms": prom.summary_ms(rec_h),
+        "record_writes_per_request": round(rec_h["count"] / sidecar_reqs, 3) if sidecar_reqs else None,
+        "records_written": prom.total(after, "sidecar_records_written_total")
+        - prom.total(before, "sidecar_records_written_total"),
+        "request_ms": prom.summary_ms(req_h),
+        "histograms": {"opa": opa_h, "record_write": rec_h},
+    }
+    cpu = {k: round(cpu1[k] - cpu0[k], 3) for k in cpu0}
+    res["cpu_s"] = cpu
+    if sc.group != "opa" and sidecar_reqs:
+        res["cpu_ms_per_sidecar_request"] = {
+            "sidecar": round(1000 * cpu["sidecar"] / sidecar_reqs, 3),
+            "opa": round(1000 * cpu["opa"] / sidecar_reqs, 3)}
+    elif sc.group == "opa":
+        n = lg["targets"]["opa"]["completed"]
+        res["cpu_ms_per_opa_request"] = round(1000 * cpu["opa"] / n, 3) if n else None
+    if sc.group != "opa":
+        d, s = lg["targets"]["direct"], lg["targets"]["sidecar"]
+        res["added_ms"] = {q: round(s["latency_ms"][q] - d["latency_ms"][q], 4) for q in ("p50", "p90", "p99")}
+        res["added_service_ms"] = {q: round(s["service_ms"][q] - d["service_ms"][q], 4) for q in ("p50", "p99")}
+    if sc.closed:
+        mt = max_throughput(sc, stack, tmp, 1.0 if quick else 2.0, 2)
+        res["max_throughput"] = mt
+        if sc.group != "opa":
+            dt_ = mt["targets"]["direct"]["throughput_rps"]
+            res["throughput_ratio"] = round(mt["targets"]["sidecar"]["throughput_rps"] / dt_, 3) if dt_ else None
+    return res
+
+
+def noise(res: dict[str, Any]) -> dict[str, Any]:
+    """Spread of the per-round p50 (max-min over median), per target: how much the machine moved."""
+    out = {}
+    for name, t in res["open_loop"]["targets"].items():
+        p50s = sorted(r["p50"] for r in t["rounds"] if r.get("p50") is not None)
+        if len(p50s) >= 2:
+            med = p50s[len(p50s) // 2]
+            out[name] = {"round_p50_ms": p50s, "spread": round((p50s[-1] - p50s[0]) / med, 3) if med else None}
+    return out
+
+
+def machine(stack: BenchStack) -> dict[str, Any]:
+    def cmd(*a: str) -> str:
+        try:
+            return subprocess.run(list(a), capture_output=True, text=True, timeout=20, cwd=ROOT).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+
+    model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                  if ln.startswith("model name")), platform.processor())
+    mem = next((ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines()
+                if ln.startswith("MemTotal")), "0")
+    import gunicorn
+
+    wrk = shutil.which("wrk")
+    return {
+        "nproc": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "cpu_model": model,
+        "mem_total_mb": int(mem) // 1024, "kernel": platform.release(),
+        "python": platform.python_version(), "gunicorn": gunicorn.__version__,
+        "opa": (cmd(find_opa(), "version").splitlines() or [""])[0], "opa_pinned": OPA_VERSION,
+        "wrk": (cmd(wrk, "-v").splitlines() or [""])[0] if wrk else None,
+        "git_commit": cmd("git", "rev-parse", "HEAD"), "git_dirty": bool(cmd("git", "status", "--porcelain")),
+        "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
+        "sidecar_workers": stack.workers, "sidecar_threads": 8,
+        "upstream": f"gunicorn gthread {stack.upstream_workers}x{stack.upstream_threads} (demo upstream app)",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="short rounds, for trying the harness (figures are rough)")
+    ap.add_argument("--only", default="", help="comma-separated scenario keys (default: all)")
+    ap.add_argument("--workers", type=int, default=2, help="sidecar gunicorn workers (default 2)")
+    ap.add_argument("--out", type=Path, default=None, help="results file (default bench/results/<date>.json)")
+    ap.add_argument("--no-report", action="store_true", help="do not regenerate docs/benchmarks.md")
+    args = ap.parse_args(argv)
+    find_opa()
+    started = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
+    from tests.conftest import free_ports
+
+    p = free_ports(4)
+    stack = BenchStack(workdir=tmp / "stack", ports=Ports(proxy=p[0], admin=p[1], opa=p[2], upstream=p[3]),
+                       profile="knmg", workers=args.workers)
+    log(f"starting OPA, demo upstream (gunicorn) and sidecar ({args.workers} workers) in {stack.workdir}")
+    stack.start()
+    try:
+        procs = Procs(stack.procs["sidecar"].pid, stack.procs["opa"].pid, stack.procs["upstream"].pid)
+        facts = machine(stack)
+        log("seeding list documents on the upstream")
+        orgs = seed_lists(stack)
+        scenarios = build_scenarios(stack, orgs, args.quick)
+        only = {s for s in args.only.split(",") if s}
+        if only:
+            scenarios = [s for s in scenarios if s.key in only]
+        results = []
+        for sc in scenarios:
+            log(f"{sc.key}: {sc.title} at {sc.rate:g}/s, {sc.rounds} rounds of {sc.round_seconds:g} s")
+            r = measure(sc, stack, procs, tmp, args.quick)
+            r["noise"] = noise(r)
+            results.append(r)
+            log("  " + one_line(r))
+        rss = procs.rss()
+        facts["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    finally:
+        stack.stop()
+    doc = {"date": dt.date.today().isoformat(), "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+           "quick": args.quick, "machine": facts, "rss_per_worker": rss, "scenarios": results,
+           "duration_s": round(time.monotonic() - started, 1)}
+    out = args.out or RESULTS / f"{doc['date']}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    log(f"results: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} ({doc['duration_s']} s)")
+    shutil.rmtree(tmp, ignore_errors=True)
+    from bench import report
+
+    print(report.table(doc))
+    print(report.targets_table(doc))
+    if not args.no_report:
+        report.write(doc, out)
+        log("docs/benchmarks.md and docs/benchmarks-latency.png regenerated")
+    return 0
+
+
+def one_line(r: dict[str, Any]) -> str:
+    t = r["open_loop"]["targets"]
+    parts = []
+    for name, v in t.items():
+        lm = v["latency_ms"]
+        parts.append(f"{name} p50 {lm.get('p50')} p99 {lm.get('p99')} ms ({v['completed']} ok-or-not, "
+                     f"{v['unexpected_status']} unexpected, {v['errors']} errors)")
+    if "added_ms" in r:
+        parts.append(f"added p50 {r['added_ms']['p50']} p99 {r['added_ms']['p99']} ms")
+    if "max_throughput" in r:
+        parts.append("max " + ", ".join(f"{k} {v['throughput_rps']}/s" for k, v in r["max_throughput"]["targets"].items()))
+    return "; ".join(parts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The benchmark's stack: :class:`sidecar.demo.Stack` with the demo upstream under gunicorn.
+
+``sidecar demo`` runs the demo upstream on werkzeug's threaded development server, which logs
+every request and is much slower than a production server. Measuring the sidecar's *added*
+latency against that would flatter the sidecar (the direct path would be slow) and would make
+the upstream, not the sidecar, the bottleneck of the throughput comparison. So the benchmark
+runs the same Flask app (``sidecar.demo_upstream.app:create_app``, same database and catalogue
+base as the sidecar config that ``Stack`` writes) under gunicorn with gthread workers, the way
+the sidecar itself runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from sidecar.demo import Stack, _wait_http
+
+
+@dataclass
+class BenchStack(Stack):
+    upstream_workers: int = 2
+    upstream_threads: int = 8
+
+    @property
+    def catalogue_base(self) -> str:
+        # Must equal the base write_config() puts in the sidecar's catalogue mapping.
+        return f"http://127.0.0.1:{self.ports.upstream}/catalogi/api/v1"
+
+    def start_upstream(self) -> None:
+        db = str(self.workdir / "upstream.sqlite3")
+        factory = f"sidecar.demo_upstream.app:create_app(db_path={db!r}, catalogue_base={self.catalogue_base!r})"
+        log = self._spawn("upstream", [
+            sys.executable, "-m", "gunicorn",
+            # --preload: create (and seed) the database once, in the master, before forking.
+            "--preload", "--worker-class", "gthread",
+            "--workers", str(self.upstream_workers), "--threads", str(self.upstream_threads),
+            "--bind", f"127.0.0.1:{self.ports.upstream}", "--keep-alive", "5",
+            "--no-control-socket", "--log-level", "warning", factory,
+        ])
+        _wait_http(f"http://127.0.0.1:{self.ports.upstream}/zaken/api/v1/zaken", 30,
+                   self.procs["upstream"], "demo upstream (gunicorn)", log)
+
+
+# -- processes -----------------------------------------------------------------------------------
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (gunicorn workers of a master)."""
+    out: list[int] = []
+    task_dir = Path(f"/proc/{pid}/task")
+    try:
+        for task in task_dir.iterdir():
+            text = (task / "children").read_text()
+            out.extend(int(x) for x in text.split())
+    except OSError:
+        pass
+    return sorted(set(out))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (all its threads), in seconds."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    # The command name may contain spaces; fields after it are space-separated.
+    fields = raw[raw.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def status_kb(pid: int, key: str) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a master and its current children (workers)."""
+    return cpu_seconds(pid) + sum(cpu_seconds(c) for c in children(pid))
