@@ -17,6 +17,7 @@ import os
 import platform
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,20 @@ OPA_PATH = "/v1/data/wams/authz/decision?provenance=true"  # what the sidecar se
 LIST_SIZES = (0, 10, 50, 100)
 BODY_SIZES = (1024, 256 * 1024, 2 * 1024 * 1024)
 PROVIDER_ORG = "huisarts-de-linde"
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free loopback ports (bound together, then released)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def log(msg: str) -> None:
@@ -412,8 +427,6 @@ def main(argv: list[str] | None = None) -> int:
     find_opa()
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
-    from tests.conftest import free_ports
-
     p = free_ports(4)
     stack = BenchStack(workdir=tmp / "stack", ports=Ports(proxy=p[0], admin=p[1], opa=p[2], upstream=p[3]),
                        profile="knmg", workers=args.workers)

@@ -106,6 +106,7 @@ def explain(request: dict[str, Any], *, routes: list[RouteSpec] | tuple[RouteSpe
         elif request.get("category"):
             req_props["category"] = request["category"]
         if resource_type == "rol" and body.get("roltype") in catalogue.coordinator_roltypen:
+            call.extra_context["coordinator_appointment"] = True
             call.extra_context.update(parse_coordinatie(headers.get("x-coordinatie")))
     def make(phase: str, props: dict[str, Any]) -> dict[str, Any]:
         return build_input(call, phase, {"type": resource_type, "id": match.resource_id, "properties": props},

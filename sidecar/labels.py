@@ -165,6 +165,7 @@ class PostgresLabelStore:
         self._idle: list[psycopg.Connection[Any]] = []
         self._pid = os.getpid()
         self._schema_ready = False
+        self._closed = False
 
     @property
     def where(self) -> str:
@@ -176,8 +177,8 @@ class PostgresLabelStore:
         """A connection and whether it was reused from the pool (it may have gone stale)."""
         with self._lock:
             if os.getpid() != self._pid:
-                # Forked since these were opened: the parent owns those sockets. Forget them
-                # without closing (closing would terminate the parent's sessions).
+                # Forked since these were opened: those sessions are the parent's, and two
+                # processes talking on one socket corrupt it. Never use them here.
                 self._idle.clear()
                 self._pid = os.getpid()
             conn = self._idle.pop() if self._idle else None
@@ -201,7 +202,7 @@ class PostgresLabelStore:
 
     def _give_back(self, conn: psycopg.Connection[Any]) -> None:
         with self._lock:
-            if os.getpid() == self._pid and not conn.closed and not conn.broken:
+            if not self._closed and os.getpid() == self._pid and not conn.closed and not conn.broken:
                 self._idle.append(conn)
                 return
         conn.close()
@@ -231,6 +232,11 @@ class PostgresLabelStore:
                         self._drop_idle()
                         continue
                     raise
+                except BaseException:
+                    # Not a database error (e.g. labels that are not JSON-serialisable): the
+                    # caller's bug, raised as is; the connection may be mid-statement, so drop it.
+                    conn.close()
+                    raise
                 self._give_back(conn)
                 return result
             raise AssertionError("unreachable: the second attempt returns or raises")
@@ -242,7 +248,10 @@ class PostgresLabelStore:
             self._slots.release()
 
     def close(self) -> None:
-        """Close the idle connections (those in use are closed when given back after this)."""
+        """Close the idle connections; those in use are closed when their call ends. A call
+        after close() still works (it opens a connection and closes it afterwards)."""
+        with self._lock:
+            self._closed = True
         self._drop_idle()
 
     # -- LabelStore --------------------------------------------------------------------------

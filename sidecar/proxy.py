@@ -475,6 +475,7 @@ class Proxy:
             raise FailClosed(502, "upstream-fout", "De achterliggende dienst gaf een fout.", cause="upstream")
         props = self._catalogue.classify("zaak", self._read_json(call, resp))
         if obj.get("roltype") in self._coordinator_roltypen:
+            call.extra_context["coordinator_appointment"] = True
             try:
                 call.extra_context.update(parse_coordinatie(request.headers.get("X-Coordinatie")))
             except CoordinatieError as exc:

@@ -250,6 +250,14 @@ def test_unicode_keys_and_values(store: LabelStore) -> None:
     assert store.get_many([doc("zaak-Aero")]) == {}
 
 
+def test_labels_that_are_not_json_are_a_type_error_and_the_store_keeps_working(store: LabelStore) -> None:
+    # A caller's bug, not a store outage: the same TypeError from both backends, nothing written,
+    # and the connection it happened on does not poison later calls.
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        store.put(doc("bad"), {"voorwaarden": {"geen_verdere_verstrekking"}})
+    store.put(doc("good"), {"voorwaarden": ["geen_verdere_verstrekking"]})
+    assert store.get_many([doc("bad"), doc("good")]) == {doc("good"): {"voorwaarden": ["geen_verdere_verstrekking"]}}
+
 def test_key_for_url_is_the_path() -> None:
     a = key_for_url(f"http://upstream.internal:8000{DOCS}/4f6c?x=1#frag")
     b = key_for_url(f"https://zgw.example.nl{DOCS}/4f6c")

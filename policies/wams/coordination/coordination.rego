@@ -14,9 +14,16 @@ import data.wams.lib
 # METADATA
 # title: Coordinator appointment
 # description: >-
-#   A create of a rol that carries any coordinator context (client_agreement,
-#   coordinator_willing, coordinator_is_treating_provider not all null). The sidecar sends
-#   these fields only when creating a coordinator rol.
+#   A create of a rol that the sidecar marks as a coordinator appointment
+#   (context.coordinator_appointment, from the configured coordinator roltypen), or that
+#   carries any coordinator context (client_agreement, coordinator_willing,
+#   coordinator_is_treating_provider not all null).
+appointment if {
+	lib.action == "create"
+	lib.resource_type == "rol"
+	input.context.coordinator_appointment == true
+}
+
 appointment if {
 	lib.action == "create"
 	lib.resource_type == "rol"

@@ -66,3 +66,14 @@ test_k3_no_retention_denied if {
 		count(coordination.deny) == 0 with input as dossier_write(p, true)
 	}
 }
+
+test_k1_marked_appointment_without_any_facts_denied if {
+	every p in lib_test.profiles {
+		inp := object.union(appoint(p, null, null, null), {"context": {"coordinator_appointment": true}})
+		"K1" in coordination.deny with input as inp
+	}
+}
+
+test_unmarked_rol_without_facts_is_no_appointment if {
+	count(coordination.deny) == 0 with input as appoint("knmg", null, null, null)
+}

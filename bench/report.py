@@ -1,0 +1,341 @@
+"""Turn a results file into docs/benchmarks.md (tables, targets, bounds) and a latency plot.
+
+``python -m bench.report [bench/results/<date>.json]`` regenerates the page from a stored run
+(the newest one by default) without measuring again. Hand-written parts (method notes and the
+profile findings) live in bench/notes.md and are included as they are.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+PLOT = ROOT / "docs" / "benchmarks-latency.png"
+NOTES = ROOT / "bench" / "notes.md"
+MAIN = ("read_allow", "read_deny", "list_50", "download_1mib", "ingest")
+
+
+def _f(x: Any, nd: int = 2) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float | int):
+        return f"{x:.{nd}f}"
+    return str(x)
+
+
+def _by_key(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["key"]: s for s in doc["scenarios"]}
+
+
+def table(doc: dict[str, Any]) -> str:
+    """The main results table (markdown)."""
+    rows = ["| scenario | rate /s | direct p50 / p99 ms | sidecar p50 / p99 ms | **added p50 / p99 ms** | "
+            "max /s direct / sidecar | ratio | OPA calls / req | sidecar CPU ms / req |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in doc["scenarios"]:
+        if s["group"] == "opa":
+            continue
+        t = s["open_loop"]["targets"]
+        d, c = t["direct"]["latency_ms"], t["sidecar"]["latency_ms"]
+        mt = s.get("max_throughput", {}).get("targets", {})
+        cpu = s.get("cpu_ms_per_sidecar_request", {})
+        rows.append(
+            f"| {s['title']} | {s['rate']:g} | {_f(d.get('p50'))} / {_f(d.get('p99'))} | "
+            f"{_f(c.get('p50'))} / {_f(c.get('p99'))} | **{_f(s['added_ms']['p50'])} / {_f(s['added_ms']['p99'])}** | "
+            f"{_f(mt.get('direct', {}).get('throughput_rps'), 0)} / {_f(mt.get('sidecar', {}).get('throughput_rps'), 0)} | "
+            f"{_f(s.get('throughput_ratio'))} | {_f(s['sidecar_metrics'].get('opa_calls_per_request'), 1)} | "
+            f"{_f(cpu.get('sidecar'))} (+ OPA {_f(cpu.get('opa'))}) |")
+    opa = [s for s in doc["scenarios"] if s["group"] == "opa"]
+    if opa:
+        rows += ["", "| OPA on its own | rate /s | p50 ms | p99 ms | max ms | max /s (closed loop) | OPA CPU ms / decision |",
+                 "|---|---:|---:|---:|---:|---:|---:|"]
+        for s in opa:
+            lm = s["open_loop"]["targets"]["opa"]["latency_ms"]
+            mt = s.get("max_throughput", {}).get("targets", {}).get("opa", {})
+            rows.append(f"| {s['title']} | {s['rate']:g} | {_f(lm.get('p50'))} | {_f(lm.get('p99'))} | "
+                        f"{_f(lm.get('max'))} | {_f(mt.get('throughput_rps'), 0)} | {_f(s.get('cpu_ms_per_opa_request'))} |")
+    return "\n".join(rows)
+
+
+def target_checks(doc: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
+    """(target, bound, measured, met) for each target of issue 7."""
+    k = _by_key(doc)
+    out: list[tuple[str, str, str, bool | None]] = []
+    ra = k.get("read_allow")
+    if ra:
+        a = ra["added_ms"]
+        out.append(("added latency p50, single-object read at 200/s", "≤ 1.5 ms", f"{a['p50']:.2f} ms", a["p50"] <= 1.5))
+        out.append(("added latency p99, single-object read at 200/s", "≤ 5 ms", f"{a['p99']:.2f} ms", a["p99"] <= 5))
+        ratio = ra.get("throughput_ratio")
+        out.append(("through-sidecar max throughput vs direct (single read)", "≥ 50 %",
+                    "–" if ratio is None else f"{100 * ratio:.0f} %", None if ratio is None else ratio >= 0.5))
+    l50, l0 = k.get("list_50"), k.get("list_0")
+    if l50 and l0:
+        phase = l50["added_ms"]["p50"] - l0["added_ms"]["p50"]
+        calls = l50["sidecar_metrics"].get("opa_calls_per_request")
+        out.append(("list of 50: response phase in one OPA call", "1 call (2 per request incl. request phase)",
+                    f"{_f(calls, 2)} calls / request", None if calls is None else abs(calls - 2) < 0.05))
+        out.append(("list of 50: response phase adds (added p50 of list-50 minus list-0)", "≤ 3 ms p50",
+                    f"{phase:.2f} ms", phase <= 3))
+    od = k.get("opa_decision")
+    if od:
+        p99 = od["open_loop"]["targets"]["opa"]["latency_ms"]["p99"]
+        out.append(("OPA decision p99 (HTTP round trip from a Python client, 200/s)", "≤ 1 ms", f"{p99:.2f} ms", p99 <= 1))
+    if ra:
+        m = ra["sidecar_metrics"]
+        rw, per = m["record_write_ms"], m.get("record_writes_per_request") or 0
+        if rw.get("count"):
+            share = (rw["p99"] or 0) * per / ra["added_ms"]["p99"] if ra["added_ms"]["p99"] > 0 else None
+            out.append(("record writing share of added p99 (single read; p99 of one write × writes per request)",
+                        "≤ 10 %", "–" if share is None else f"{100 * share:.0f} % ({per:.0f} × {rw['p99']:.2f} ms; "
+                        f"mean write {rw['mean']:.3f} ms)", None if share is None else share <= 0.10))
+    rss = [w["rss_kb"] for w in doc.get("rss_per_worker", []) if w.get("rss_kb")]
+    if rss:
+        out.append(("RSS per sidecar worker (VmRSS at the end of the run)", "≤ 80 MB",
+                    ", ".join(f"{r / 1024:.0f} MB" for r in rss), max(rss) / 1024 <= 80))
+    return out
+
+
+def targets_table(doc: dict[str, Any]) -> str:
+    rows = ["| target | bound | measured | met |", "|---|---|---|---|"]
+    for name, bound, measured, met in target_checks(doc):
+        rows.append(f"| {name} | {bound} | {measured} | {'–' if met is None else ('yes' if met else '**no**')} |")
+    return "\n".join(rows)
+
+
+def _fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """Least-squares line y = a + b x."""
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx if sxx else 0.0
+    return my - b * mx, b
+
+
+def bounds(doc: dict[str, Any]) -> str:
+    k = _by_key(doc)
+    lines: list[str] = []
+    lists = [k[f"list_{n}"] for n in (0, 10, 50, 100) if f"list_{n}" in k]
+    if len(lists) >= 2:
+        xs = [float(s["extra"]["items"]) for s in lists]
+        ys = [s["added_ms"]["p50"] for s in lists]
+        cpu = [s.get("cpu_ms_per_sidecar_request", {}).get("sidecar") for s in lists]
+        opa = [s.get("cpu_ms_per_sidecar_request", {}).get("opa") for s in lists]
+        a, b = _fit(xs, ys)
+        lines += ["**List size.** Added latency (p50) and CPU per request by the number of items on the page "
+                  "(one in five is `medisch` and is filtered out for the consulent):", "",
+                  "| items | added p50 ms | added p99 ms | sidecar CPU ms / req | OPA CPU ms / req | records / req |",
+                  "|---:|---:|---:|---:|---:|---:|"]
+        for s, c, o in zip(lists, cpu, opa, strict=True):
+            m = s["sidecar_metrics"]
+            recs = m["records_written"] / m["requests"] if m["requests"] else None
+            lines.append(f"| {s['extra']['items']} | {_f(s['added_ms']['p50'])} | {_f(s['added_ms']['p99'])} | "
+                         f"{_f(c)} | {_f(o)} | {_f(recs, 0)} |")
+        lines += ["", f"A least-squares line through these points: added p50 ≈ {a:.2f} ms + {1000 * b:.0f} µs per item. "
+                  "The cost is linear in the page size: one label lookup (one SQL query for the page), one "
+                  "classification and one OPA evaluation per item, all items in one OPA call and one "
+                  "record write (one fsync) for the page; the record line itself (one per item) and the "
+                  "JSON re-encoding of the page grow with it. ZGW pages are at most 100 items, which bounds "
+                  "the response phase per request.", ""]
+    bodies = [k[x] for x in ("ingest", "ingest_256k", "ingest_2048k") if x in k]
+    if len(bodies) >= 2:
+        xs = [s["extra"]["body_bytes"] / 2 ** 20 for s in bodies]
+        ys = [s["added_ms"]["p50"] for s in bodies]
+        a, b = _fit(xs, ys)
+        lines += ["**Request body size.** Ingest (POST with `X-Herkomst`) by document size (the JSON body carries "
+                  "the document base64-encoded, so it is 4/3 of that):", "",
+                  "| document | rate /s | direct p50 ms | sidecar p50 ms | added p50 ms | added p99 ms | sidecar CPU ms / req |",
+                  "|---:|---:|---:|---:|---:|---:|---:|"]
+        for s in bodies:
+            t = s["open_loop"]["targets"]
+            lines.append(f"| {s['extra']['body_bytes'] // 1024} KiB | {s['rate']:g} | "
+                         f"{_f(t['direct']['latency_ms'].get('p50'))} | {_f(t['sidecar']['latency_ms'].get('p50'))} | "
+                         f"{_f(s['added_ms']['p50'])} | {_f(s['added_ms']['p99'])} | "
+                         f"{_f(s.get('cpu_ms_per_sidecar_request', {}).get('sidecar'))} |")
+        lines += ["", f"Added p50 ≈ {a:.2f} ms + {b:.1f} ms per MiB of document. The sidecar reads the whole body "
+                  "(bounded by `upstream.max_request_body_bytes`), parses it as JSON to classify the "
+                  "`informatieobjecttype`, and forwards the bytes; the OPA input does not grow with the body "
+                  "(only the type and the provenance go in), so OPA's cost stays flat.", ""]
+    per_core = []
+    for s in doc["scenarios"]:
+        c = s.get("cpu_ms_per_sidecar_request")
+        if c and c.get("sidecar"):
+            per_core.append((s["title"], c["sidecar"], c.get("opa") or 0.0))
+    if per_core:
+        lines += ["**What one core buys.** CPU time per request through the sidecar (all gunicorn workers, from "
+                  "/proc, over the sidecar's own rounds only) and the OPA process's CPU for the same requests. "
+                  "One core is 1000 ms of CPU per second:", "",
+                  "| scenario | sidecar CPU ms / req | OPA CPU ms / req | req/s per core, sidecar + OPA | "
+                  "req/s per core, sidecar alone |", "|---|---:|---:|---:|---:|"]
+        for title, c, o in per_core:
+            lines.append(f"| {title} | {c:.2f} | {o:.2f} | {1000 / (c + o):.0f} | {1000 / c:.0f} |")
+        lines += ["", "These are upper bounds for a core that does nothing else (no upstream, no client, no GIL "
+                  "contention between threads); the closed-loop maxima above, with everything on two cores, "
+                  "are what this machine actually delivered.", ""]
+    return "\n".join(lines)
+
+
+def noise_text(doc: dict[str, Any]) -> str:
+    rows = ["| scenario | target | p50 per round (ms) | spread (max−min)/median |", "|---|---|---|---:|"]
+    for s in doc["scenarios"]:
+        for name, n in (s.get("noise") or {}).items():
+            rows.append(f"| {s['key']} | {name} | {', '.join(f'{x:.2f}' for x in n['round_p50_ms'])} | "
+                        f"{_f(n['spread'])} |")
+    m = doc["machine"]
+    return (f"Load average at start {' '.join(m.get('loadavg_start', []))}, at end "
+            f"{' '.join(m.get('loadavg_end', []))} (other engineers' test runs share this machine).\n\n"
+            + "\n".join(rows))
+
+
+def plot(doc: dict[str, Any], path: Path = PLOT) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bench.loadgen import percentile
+
+    k = _by_key(doc)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
+    keys = [x for x in MAIN if x in k]
+    width = 0.2
+    for i, (target, q, colour) in enumerate([("direct", "p50", "#9ecae1"), ("direct", "p99", "#3182bd"),
+                                             ("sidecar", "p50", "#fdae6b"), ("sidecar", "p99", "#e6550d")]):
+        vals = [k[x]["open_loop"]["targets"][target]["latency_ms"][q] for x in keys]
+        ax1.bar([j + (i - 1.5) * width for j in range(len(keys))], vals, width, label=f"{target} {q}", color=colour)
+    ax1.set_xticks(range(len(keys)))
+    ax1.set_xticklabels([f"{x}\n@{k[x]['rate']:g}/s" for x in keys], fontsize=8)
+    ax1.set_yscale("log")
+    ax1.set_ylabel("latency from scheduled send (ms, log)")
+    ax1.set_title("p50 and p99, direct vs through the sidecar")
+    ax1.legend(fontsize=8)
+    qs = [0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 100]
+    xs = list(range(len(qs)))
+    for key, style in (("read_allow", "-"), ("list_50", "--")):
+        if key not in k:
+            continue
+        for target, colour in (("direct", "#3182bd"), ("sidecar", "#e6550d")):
+            raw = sorted(k[key]["open_loop"]["targets"][target].get("latencies_ms") or [])
+            if raw:
+                ax2.plot(xs, [percentile(raw, q) for q in qs], style, color=colour, marker=".", label=f"{key} {target}")
+    ax2.set_xticks(xs)
+    ax2.set_xticklabels([f"{q:g}" for q in qs], fontsize=8)
+    ax2.set_yscale("log")
+    ax2.set_xlabel("percentile")
+    ax2.set_ylabel("ms (log)")
+    ax2.set_title("latency distribution (open loop)")
+    ax2.legend(fontsize=8)
+    m = doc["machine"]
+    fig.suptitle(f"{doc['date']}: {m['nproc']} cores ({m['cpu_model']}), commit {m['git_commit'][:10]}"
+                 f"{' (dirty)' if m.get('git_dirty') else ''}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def render(doc: dict[str, Any], results_path: Path | None = None) -> str:
+    m = doc["machine"]
+    rss = doc.get("rss_per_worker", [])
+    rel = results_path.relative_to(ROOT) if results_path and results_path.is_relative_to(ROOT) else results_path
+    notes = NOTES.read_text() if NOTES.exists() else ""
+    parts = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by `make bench` (bench/run.py, bench/report.py); edit bench/notes.md, not this page. -->",
+        "",
+        f"Run of **{doc['date']}**{' (quick mode: rough figures)' if doc.get('quick') else ''}, "
+        f"{doc['duration_s']:.0f} s, raw figures in `{rel}`.",
+        f"Machine: {m['nproc']} cores ({m['cpu_model']}), {m['mem_total_mb']} MB, Linux {m['kernel']}; "
+        f"Python {m['python']}, {m['opa']}, gunicorn {m['gunicorn']}; commit `{m['git_commit'][:12]}`"
+        f"{' with uncommitted changes' if m.get('git_dirty') else ''}. "
+        f"Sidecar: {m['sidecar_workers']} gthread workers × {m['sidecar_threads']} threads, profile knmg; "
+        f"upstream: {m['upstream']}; OPA {m['opa_pinned']} as a server on loopback; load generator in its own "
+        "process, all on the same machine.",
+        "",
+        "## Results",
+        "",
+        "Latencies are from the *scheduled* send time of an open loop at a fixed arrival rate (queueing "
+        "included), over all rounds. *Added* is through-sidecar minus direct for the same requests at the "
+        "same rate in the same run (difference of percentiles). *Max /s* is a closed loop "
+        f"({_tool(doc)}), alternating direct and sidecar; *ratio* is sidecar / direct.",
+        "",
+        table(doc),
+        "",
+        "![latency plot](benchmarks-latency.png)",
+        "",
+        "## Targets (issue 7)",
+        "",
+        targets_table(doc),
+        "",
+        "RSS per sidecar worker at the end of the run: "
+        + (", ".join(f"pid {w['pid']}: {(w['rss_kb'] or 0) / 1024:.1f} MB (peak {(w['hwm_kb'] or 0) / 1024:.1f} MB)"
+                     for w in rss) or "–") + ".",
+        "",
+        "Record writing and OPA as the sidecar sees them (its own histograms, scraped before and after "
+        "each scenario; bucket-interpolated, so p99 is coarse):",
+        "",
+        _sidecar_metrics_table(doc),
+        "",
+        "## Bounds",
+        "",
+        bounds(doc),
+        "## Noise",
+        "",
+        noise_text(doc),
+        "",
+    ]
+    if notes:
+        parts += [notes.rstrip(), ""]
+    return "\n".join(parts)
+
+
+def _tool(doc: dict[str, Any]) -> str:
+    for s in doc["scenarios"]:
+        if "max_throughput" in s:
+            return str(s["max_throughput"]["tool"])
+    return "not measured"
+
+
+def _sidecar_metrics_table(doc: dict[str, Any]) -> str:
+    rows = ["| scenario | OPA call mean / p50 / p99 ms | record write mean / p99 ms | writes / req | "
+            "records / req | sidecar-measured request p50 ms |", "|---|---:|---:|---:|---:|---:|"]
+    for s in doc["scenarios"]:
+        if s["group"] == "opa":
+            continue
+        m = s["sidecar_metrics"]
+        o, r, q = m["opa_ms"], m["record_write_ms"], m["request_ms"]
+        recs = m["records_written"] / m["requests"] if m["requests"] else None
+        rows.append(f"| {s['key']} | {_f(o.get('mean'), 3)} / {_f(o.get('p50'), 3)} / {_f(o.get('p99'), 3)} | "
+                    f"{_f(r.get('mean'), 3)} / {_f(r.get('p99'), 3)} | {_f(m.get('record_writes_per_request'))} | "
+                    f"{_f(recs, 1)} | {_f(q.get('p50'), 3)} |")
+    return "\n".join(rows)
+
+
+def write(doc: dict[str, Any], results_path: Path | None = None) -> None:
+    DOC.write_text(render(doc, results_path))
+    plot(doc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import json
+
+    args = sys.argv[1:] if argv is None else argv
+    if args:
+        path = Path(args[0]).resolve()
+    else:
+        found = sorted((ROOT / "bench" / "results").glob("????-??-??.json"))
+        if not found:
+            print("no results in bench/results/; run 'make bench' first", file=sys.stderr)
+            return 1
+        path = found[-1]
+    doc = json.loads(path.read_text())
+    write(doc, path)
+    print(f"wrote {DOC.relative_to(ROOT)} and {PLOT.relative_to(ROOT)} from {path.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""At least one case per rule group through the running sidecar, under both profiles.
+
+Ingest (I), onward disclosure (O) and records (L) have their own end-to-end tests in
+test_e2e_provenance.py; this file covers purpose (P), read (R), casusoverleg (C),
+coordination (K) and W1 with the HTTP requests a client would really send.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import DOCS, ZAKEN, Running
+
+ROLLEN = "/zaken/api/v1/rollen"
+
+
+def _uid(doc: dict[str, Any]) -> str:
+    return str(doc["url"].rsplit("/", 1)[1])
+
+
+def _coordination_zaak(run: Running) -> dict[str, Any]:
+    for z in run.upstream("GET", ZAKEN).json()["results"]:
+        if z["zaaktype"].endswith("/coordinatiedossier"):
+            return dict(z)
+    raise AssertionError("no coordination zaak in the seed")
+
+
+def _read(run: Running, category: str, role: str, purpose: str, **kw: Any) -> int:
+    doc = run.doc_of(category)
+    return run.proxy("GET", f"{DOCS}/{_uid(doc)}", run.headers(role, purpose, **kw)).status
+
+
+# (rule, category, role, purpose, token extras, wetsvoorstel status, knmg status)
+READS = [
+    ("P1", "algemeen", "handhaving", "handhaving", {}, 403, 403),
+    ("P1", "algemeen", "consulent", "handhaving", {}, 403, 403),
+    ("P2", "algemeen", "consulent", "onbekend_doel", {}, 403, 403),
+    ("P2", "algemeen", "zvh_medewerker", "onderzoek_hulpvraag", {}, 403, 403),
+    ("P3", "algemeen", "consulent", "onderzoek_zonder_hulpvraag", {}, 200, 403),
+    ("R1", "algemeen", "coordinator", "gecoordineerde_aanpak", {}, 200, 200),
+    ("R2", "medisch", "coordinator", "gecoordineerde_aanpak", {}, 200, 403),
+    ("R3", "medisch", "medisch_adviseur", "gecoordineerde_aanpak", {}, 200, 200),
+    ("R4", "wvggz_wzd", "consulent", "onderzoek_hulpvraag", {}, 200, 403),
+    ("R4", "wvggz_wzd", "medisch_adviseur", "onderzoek_hulpvraag", {}, 200, 200),
+    ("R5", "coordinatiedossier", "coordinator", "gecoordineerde_aanpak", {}, 200, 200),
+    ("R5", "coordinatiedossier", "fg", "verantwoording", {}, 200, 200),
+    ("R5", "coordinatiedossier", "consulent", "onderzoek_hulpvraag", {}, 200, 200),
+    ("C1", "algemeen", "casusoverleg_deelnemer", "casusoverleg", {"org": "wijkteam-noord"}, 200, 200),
+    ("C1", "medisch", "casusoverleg_deelnemer", "casusoverleg", {"org": "wijkteam-noord"}, 403, 403),
+]
+
+
+@pytest.mark.parametrize("profile", ["wetsvoorstel", "knmg"])
+@pytest.mark.parametrize(("rule", "category", "role", "purpose", "extra", "st_w", "st_k"), READS,
+                         ids=[f"{r[0]}-{r[2]}-{r[1]}" for r in READS])
+def test_reads_per_rule(request: pytest.FixtureRequest, profile: str, rule: str, category: str, role: str,
+                        purpose: str, extra: dict[str, Any], st_w: int, st_k: int) -> None:
+    run: Running = request.getfixturevalue(profile)
+    doc = run.doc_of(category)
+    r = run.proxy("GET", f"{DOCS}/{_uid(doc)}", run.headers(role, purpose, **extra))
+    assert r.status == (st_w if profile == "wetsvoorstel" else st_k), r.body
+    rec = run.records_for_trace(r.headers["traceparent"].split("-")[1])[-1]
+    assert rule in rec["reasons"], rec["reasons"]
+
+
+def _rol(zaak_url: str, roltype_base: str) -> bytes:
+    return json.dumps({"zaak": zaak_url, "betrokkeneType": "medewerker",
+                       "roltype": f"{roltype_base}/roltypen/zaakcoordinator", "roltoelichting": "regie",
+                       "betrokkeneIdentificatie": {"identificatie": "regisseur-099"}}).encode()
+
+
+# (case, X-Coordinatie, wetsvoorstel status, knmg status, rule)
+APPOINTMENTS = [
+    ("without agreement", None, 403, 403, "K1"),
+    ("agreed, willing, not treating", "instemming=?1, bereid=?1, eigen_behandelaar=?0", 201, 201, "K1"),
+    ("agreed but unwilling", "instemming=?1, bereid=?0, eigen_behandelaar=?0", 201, 403, "K2"),
+    ("agreed but own treating provider", "instemming=?1, bereid=?1, eigen_behandelaar=?1", 201, 403, "K2"),
+]
+
+
+@pytest.mark.parametrize("profile", ["wetsvoorstel", "knmg"])
+@pytest.mark.parametrize(("case", "header", "st_w", "st_k", "rule"), APPOINTMENTS, ids=[a[0] for a in APPOINTMENTS])
+def test_coordinator_appointment(request: pytest.FixtureRequest, profile: str, case: str, header: str | None,
+                                 st_w: int, st_k: int, rule: str) -> None:
+    run: Running = request.getfixturevalue(profile)
+    zaak = _coordination_zaak(run)
+    base = zaak["zaaktype"].rsplit("/zaaktypen/", 1)[0]
+    h = run.headers("consulent", "gecoordineerde_aanpak")
+    h["Content-Type"] = "application/json"
+    if header:
+        h["X-Coordinatie"] = header
+    r = run.proxy("POST", ROLLEN, h, _rol(zaak["url"], base))
+    assert r.status == (st_w if profile == "wetsvoorstel" else st_k), r.body
+    rec = run.records_for_trace(r.headers["traceparent"].split("-")[1])[-1]
+    assert rule in rec["reasons"] and rec["resource"]["category"] == "coordinatiedossier"
+
+
+def test_malformed_coordinatie_header_is_400(knmg: Running) -> None:
+    zaak = _coordination_zaak(knmg)
+    h = knmg.headers("consulent", "gecoordineerde_aanpak")
+    h["Content-Type"] = "application/json"
+    h["X-Coordinatie"] = "instemming=ja"
+    r = knmg.proxy("POST", ROLLEN, h, _rol(zaak["url"], zaak["zaaktype"].rsplit("/zaaktypen/", 1)[0]))
+    assert r.status == 400
+
+
+def test_k3_no_retention_period_refuses_writes_to_a_coordination_dossier(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import start_stack
+
+    stack = start_stack(tmp_path / "k3", "knmg", workers=1, config_extra={"coordination_retention_days": None})
+    run = Running(stack)
+    try:
+        type_url = run.doc_of("coordinatiedossier")["informatieobjecttype"]
+        h = run.headers("coordinator", "gecoordineerde_aanpak")
+        h["Content-Type"] = "application/json"
+        body = json.dumps({"bronorganisatie": "001234560", "creatiedatum": "2026-11-29", "titel": "verslag",
+                           "auteur": "c", "taal": "nld", "informatieobjecttype": type_url,
+                           "vertrouwelijkheidaanduiding": "vertrouwelijk", "formaat": "text/plain",
+                           "inhoud": base64.b64encode(b"x").decode()}).encode()
+        r = run.proxy("POST", DOCS, h, body)
+        assert r.status == 403
+        assert "K3" in run.records_for_trace(r.headers["traceparent"].split("-")[1])[-1]["reasons"]
+    finally:
+        stack.stop()
+
+
+@pytest.mark.parametrize("profile", ["wetsvoorstel", "knmg"])
+def test_w1_mayor_ingests_wvggz_document(request: pytest.FixtureRequest, profile: str) -> None:
+    run: Running = request.getfixturevalue(profile)
+    type_url = run.doc_of("wvggz_wzd")["informatieobjecttype"]
+    h = run.headers("burgemeester_wvggz", "gecoordineerde_aanpak")
+    h.update({"Content-Type": "application/json", "X-Herkomst": "grondslag=lid1"})
+    body = json.dumps({"bronorganisatie": "001234560", "creatiedatum": "2026-11-29", "titel": "zorgmachtiging",
+                       "auteur": "burgemeester", "taal": "nld", "informatieobjecttype": type_url,
+                       "vertrouwelijkheidaanduiding": "confidentieel", "formaat": "text/plain",
+                       "inhoud": base64.b64encode(b"x").decode()}).encode()
+    r = run.proxy("POST", DOCS, h, body)
+    assert r.status == 201, r.body
+    rec = run.records_for_trace(r.headers["traceparent"].split("-")[1])[-1]
+    assert "W1" in rec["reasons"]
+    # Who may then read it is R4: a consulent only under wetsvoorstel.
+    uid = r.json()["url"].rsplit("/", 1)[1]
+    read = run.proxy("GET", f"{DOCS}/{uid}", run.headers("consulent", "gecoordineerde_aanpak"))
+    assert read.status == (200 if profile == "wetsvoorstel" else 403)
