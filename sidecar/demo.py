@@ -40,6 +40,19 @@ class DemoError(Exception):
     pass
 
 
+def _die_with_parent() -> None:
+    """Runs in each child before exec: on Linux, ask the kernel to SIGTERM the child when the
+    demo process dies, even by SIGKILL, so no OPA or server is left behind on the demo ports."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def find_opa() -> str:
     """``SIDECAR_OPA_BIN``, then ``opa`` on PATH if it is the pinned version, then ``.tools/bin``."""
     env = os.environ.get("SIDECAR_OPA_BIN")
@@ -171,7 +184,8 @@ class Stack:
         with log.open("ab") as out:
             self.procs[name] = subprocess.Popen(
                 cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, **(env or {})}, cwd=self.workdir)
+                env={**os.environ, **(env or {})}, cwd=self.workdir,
+                preexec_fn=_die_with_parent)  # children must not outlive the demo (see above)
         return log
 
     def start_opa(self) -> None:
@@ -225,7 +239,7 @@ class Stack:
 def curl_examples(stack: Stack) -> str:
     p = stack.ports
     wd = stack.workdir
-    tok = f"$(sidecar token --workdir {wd} --sub"
+    tok = f"$({_sidecar_command()} token --workdir {wd} --sub"
     d = f"http://127.0.0.1:{p.proxy}/documenten/api/v1/enkelvoudiginformatieobjecten"
     return "\n".join([
         "", "Ready. Try these (each prints the HTTP status last):", "",
@@ -245,13 +259,26 @@ def curl_examples(stack: Stack) -> str:
         "",
         f"Metrics:   curl -s http://127.0.0.1:{p.admin}/metrics | grep ^sidecar_decisions_total",
         f"Readiness: curl -s http://127.0.0.1:{p.admin}/-/readyz",
-        f"Records:   {wd / 'records.jsonl'}   (check: sidecar records verify --workdir {wd})",
+        f"Records:   {wd / 'records.jsonl'}   (check: {_sidecar_command()} records verify --workdir {wd})",
         f"Logs:      {wd}/{{sidecar,opa,upstream}}.log",
         "Press Ctrl-C to stop all three.", "",
     ])
 
 
+def _sidecar_command() -> str:
+    """The ``sidecar`` executable beside this Python, so printed commands paste as they are."""
+    exe = Path(sys.executable).parent / "sidecar"
+    return str(exe) if exe.exists() else "sidecar"
+
+
+def _stop_on_signal(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_demo(workdir: Path, profile: str) -> int:
+    # SIGTERM (e.g. from a process manager) stops the demo like Ctrl-C: children are stopped too.
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    signal.signal(signal.SIGHUP, _stop_on_signal)
     stack = Stack(workdir=workdir, profile=profile)
     print(f"Starting the demo in {workdir} (profile {profile}) …", flush=True)
     try:

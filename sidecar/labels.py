@@ -184,7 +184,9 @@ class PostgresLabelStore:
             conn = self._idle.pop() if self._idle else None
         if conn is not None and not conn.closed:
             return conn, True
-        conn = psycopg.connect(self._conninfo, autocommit=True)
+        # No server-side prepared statements: they break behind a transaction-mode pooler
+        # (pgBouncer), and these two short statements gain nothing from them.
+        conn = psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=None)
         try:
             if not self._schema_ready:
                 # Look first: CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when the
