@@ -29,15 +29,16 @@ RESULTS = ROOT / "bench" / "results"
 
 def _self_times(frame: Any, acc: dict[str, float]) -> None:
     """Sum pyinstrument's per-frame *self* time by function, over the whole tree."""
-    key = f"{frame.function} ({Path(frame.file_path or '?').name}:{frame.line_no})"
-    own = frame.total_self_time if hasattr(frame, "total_self_time") else 0.0
-    acc[key] += own
+    if not frame.is_synthetic:  # "[self]" leaves are counted in their parent's total_self_time
+        acc[f"{frame.function} ({Path(frame.file_path or '?').name}:{frame.line_no})"] += frame.total_self_time
     for child in frame.children:
         _self_times(child, acc)
 
 
 def _inclusive(frame: Any, acc: dict[str, float], seen: frozenset[str] = frozenset()) -> None:
     """Inclusive time by function (counted once per call path, not twice for recursion)."""
+    if frame.is_synthetic:
+        return
     key = f"{frame.function} ({Path(frame.file_path or '?').name})"
     if key not in seen:
         acc[key] += frame.time
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         stamp = dt.date.today().isoformat()
         txt = RESULTS / f"profile-{stamp}.txt"
         out: list[str] = []
-        for name, method, path, headers, data, want, n in work:
+        for name, method, path, headers, data, _want, n in work:
             prof = Profiler(interval=0.0002)
             t0 = time.perf_counter()
             prof.start()

@@ -160,6 +160,26 @@ def _wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes], name: st
     raise DemoError(f"{name} not ready at {url} within {timeout:.0f}s ({last}); see {log}")
 
 
+def _wait_unix(path: Path, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise DemoError(f"OPA exited with code {proc.returncode} during start-up; see {log}")
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(1)
+                s.connect(str(path))
+                s.sendall(b"GET /health?bundles=true HTTP/1.0\r\n\r\n")
+                if s.recv(64).split(b" ", 2)[1:2] == [b"200"]:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise DemoError(f"OPA not ready on {path} within {timeout:.0f}s; see {log}")
+
+
 @dataclass
 class Stack:
     workdir: Path
@@ -168,6 +188,8 @@ class Stack:
     policies: Path = REPO_ROOT / "policies"
     workers: int = 2
     config_extra: dict[str, Any] | None = None
+    # OPA on a unix socket instead of TCP (the sidecar config must then name unix://PATH).
+    opa_socket: Path | None = None
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -192,10 +214,14 @@ class Stack:
         opa = find_opa()
         bundle = self.workdir / "bundle.tar.gz"
         build_bundle(opa, self.policies, bundle)
-        log = self._spawn("opa", [opa, "run", "--server", "--addr", f"127.0.0.1:{self.ports.opa}",
+        addr = f"unix://{self.opa_socket}" if self.opa_socket else f"127.0.0.1:{self.ports.opa}"
+        log = self._spawn("opa", [opa, "run", "--server", "--addr", addr,
                                   "--bundle", str(bundle), "--skip-version-check",
                                   "--log-level", "error", "--shutdown-grace-period", "1"])
-        _wait_http(f"http://127.0.0.1:{self.ports.opa}/health?bundles=true", 30, self.procs["opa"], "OPA", log)
+        if self.opa_socket:
+            _wait_unix(self.opa_socket, 30, self.procs["opa"], log)
+        else:
+            _wait_http(f"http://127.0.0.1:{self.ports.opa}/health?bundles=true", 30, self.procs["opa"], "OPA", log)
 
     def start_upstream(self) -> None:
         log = self._spawn("upstream", [

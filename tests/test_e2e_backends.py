@@ -1,0 +1,123 @@
+"""The sidecar with its other back-ends: PostgreSQL labels, OPA on a unix socket, a ZGW upstream
+that wants a JWT-ZGW, and several gunicorn workers counting into one set of metrics."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import jwt
+import pytest
+
+from sidecar.labels import open_label_store
+from tests.conftest import DOCS, ZAKEN, Running, free_ports, start_stack
+from tests.test_e2e_provenance import ZVH_ORG, ingest
+from tests.test_labels import PgServer, pg_server  # noqa: F401 (the session fixture)
+
+
+def test_sidecar_on_postgresql_labels(tmp_path: Path, pg_server: PgServer) -> None:  # noqa: F811
+    dsn = pg_server.dsn(pg_server.create_database())
+    stack = start_stack(tmp_path / "pg", "knmg", workers=2, config_extra={"labels": {"dsn": dsn}})
+    run = Running(stack)
+    try:
+        reply, _ = ingest(run, 'grondslag=toestemming, toestemming="TS-5", voorwaarden=(geen_verdere_verstrekking)')
+        assert reply.status == 201
+        path = "/documenten/api/v1/enkelvoudiginformatieobjecten/" + reply.json()["url"].rsplit("/", 1)[1]
+        stored = open_label_store(dsn).get_many([path])[path]
+        assert stored["voorwaarden"] == ["geen_verdere_verstrekking"] and stored["grondslag"] == "toestemming"
+        # Both workers read the same store: the sticky condition holds whichever worker answers.
+        for _ in range(4):
+            r = run.proxy("GET", path, run.headers("zvh_medewerker", "zvh_overdracht", org=ZVH_ORG))
+            assert r.status == 403
+    finally:
+        stack.stop()
+
+
+def test_opa_on_a_unix_socket(tmp_path: Path) -> None:
+    sock = tmp_path / "opa.sock"
+    stack = start_stack(tmp_path / "unix", "knmg", workers=1, opa_socket=sock,
+                        config_extra={"opa": {"url": f"unix://{sock}"}})
+    run = Running(stack)
+    try:
+        assert run.admin("/-/readyz").status == 200
+        r = run.proxy("GET", ZAKEN, run.headers("consulent", "onderzoek_hulpvraag"))
+        assert r.status == 200
+        assert run.records()[-1]["policy"]["revision"]
+    finally:
+        stack.stop()
+
+
+class _Capture(http.server.BaseHTTPRequestHandler):
+    seen: ClassVar[list[dict[str, str]]] = []
+
+    def do_GET(self) -> None:
+        type(self).seen.append({k.lower(): v for k, v in self.headers.items()})
+        body = json.dumps({"count": 0, "next": None, "previous": None, "results": []}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def capture_upstream() -> Iterator[int]:
+    _Capture.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_zgw_upstream_gets_a_jwt_zgw_per_request_and_no_client_credentials(tmp_path: Path,
+                                                                           capture_upstream: int) -> None:
+    """A real ZGW upstream (Open Zaak) wants a JWT-ZGW per application. This stand-in upstream
+    only records the headers it receives; OPA and the sidecar are real."""
+    from sidecar.demo import Ports, Stack
+
+    p = free_ports(3)
+    secret = uuid.uuid4().hex
+    stack = Stack(workdir=tmp_path / "zgw", ports=Ports(proxy=p[0], admin=p[1], opa=p[2], upstream=capture_upstream),
+                  workers=1, config_extra={"upstream": {"url": f"http://127.0.0.1:{capture_upstream}",
+                                                        "zgw_jwt": {"client_id": "wams-sidecar", "secret": secret}}})
+    stack.prepare()
+    try:
+        stack.start_opa()
+        stack.start_sidecar()
+        run = Running(stack)
+        h = run.headers("consulent", "onderzoek_hulpvraag", sub="c.jansen")
+        h["X-Forwarded-For"] = "6.6.6.6"
+        h["X-HTTP-Method-Override"] = "DELETE"
+        r = run.proxy("GET", ZAKEN, h)
+        assert r.status == 200
+        seen = _Capture.seen[-1]
+        token = seen["authorization"].removeprefix("Bearer ")
+        claims = jwt.decode(token, secret, algorithms=["HS256"])
+        assert claims["client_id"] == claims["iss"] == "wams-sidecar"
+        assert claims["user_id"] == "c.jansen"
+        assert "x-http-method-override" not in seen and "x-doelbinding" not in seen
+        assert seen["x-forwarded-for"] == "127.0.0.1"  # the sidecar's view, not the client's claim
+        assert seen["traceparent"].split("-")[1] == r.headers["traceparent"].split("-")[1]
+    finally:
+        stack.stop()
+
+
+def test_metrics_sum_over_several_workers(knmg: Running) -> None:
+    """knmg runs 2 gunicorn workers; every request opens its own connection, so both serve."""
+    n = 40
+    before = knmg.metric("sidecar_requests_total", route="documenten_list")
+    for _ in range(n):
+        assert knmg.proxy("GET", DOCS, knmg.headers("consulent", "onderzoek_hulpvraag")).status == 200
+    assert knmg.metric("sidecar_requests_total", route="documenten_list") - before == n
+    body = knmg.admin("/metrics").body.decode()
+    assert 'sidecar_policy_info{profile="knmg"} 1.0' in body
