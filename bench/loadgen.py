@@ -307,7 +307,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         for c in conns:
             c.close()
     return {"mode": mode, "rate": rate if mode == "open" else None, "round_seconds": round_s,
-            "rounds": rounds, "connections": nconn,
+            "rounds": rounds, "connections": nconn, "warmup_requests_per_target": warmup * nconn,
             "targets": {t.name: aggregate([p for p in phases if p.target == t.name], mode,
                                           sum(c.reconnects for c in pools[t.name]))
                         for t in targets}}

@@ -61,7 +61,7 @@ def histogram_quantile(h: dict[str, Any], q: float) -> float | None:
     """Like PromQL's histogram_quantile: linear within the bucket that holds rank ``q * count``.
     Returns seconds; None when empty. Past the last finite bound, the last finite bound."""
     buckets: list[tuple[float, float]] = h["buckets"]
-    count = h["count"]
+    count = float(h["count"])
     if count <= 0 or not buckets:
         return None
     rank = q * count

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(stack.config_path)
         app = create_app(settings)
-        client = Client(app)  # type: ignore[arg-type]
+        client = Client(app)
         orgs = seed_lists(stack)
         wd = stack.workdir
         consulent = {"Authorization": "Bearer " + mint(wd, sub="c.jansen", role="consulent", org=DEMO_ORG),

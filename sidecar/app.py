@@ -77,7 +77,8 @@ class Readiness:
             self._opa.decide(probe)
             if not isinstance(self._opa.query(f"profiles/{profile}"), dict):
                 out.append(f"opa: profile {profile!r} is not loaded")
-            errors = self._opa.query(f"wams/profile/errors/{profile}")
+            all_errors = self._opa.query("wams/profile/errors")
+            errors = all_errors.get(profile) if isinstance(all_errors, dict) else None
             if errors:
                 out.append(f"opa: profile {profile!r} is invalid: {errors}")
         except OpaError as exc:

@@ -10,6 +10,7 @@ writer re-reads the last line only when another process wrote since its own last
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import hmac
@@ -26,6 +27,9 @@ from typing import Any
 log = logging.getLogger("sidecar.records")
 
 GENESIS = "0" * 64
+# Readiness wants at least this much free space where the records go: room for a page of list
+# decisions (one record per item) with a wide margin.
+MIN_FREE_BYTES = 1024 * 1024
 
 RECORD_KEYS = (
     "time", "decision_id", "trace_id", "span_id", "phase", "decision", "enforced", "status",
@@ -101,6 +105,7 @@ class RecordWriter:
         self._head_interval = head_log_interval
         self._head_logged = 0.0
         self._count = 0
+        self._failing = False
 
     def _prev_hash(self, size: int) -> str:
         if size == self._last_size:
@@ -136,20 +141,40 @@ class RecordWriter:
                         record["hash"] = prev = record_hash(record)
                         lines.append(canonical_json(record) + b"\n")
                     data = b"".join(lines)
-                    written = os.write(self._fd, data)
-                    if written != len(data):
-                        raise RecordWriteError(f"short write ({written} of {len(data)} bytes)")
-                    os.fsync(self._fd)
+                    try:
+                        written = os.write(self._fd, data)
+                        if written != len(data):
+                            raise OSError(errno.ENOSPC, f"short write ({written} of {len(data)} bytes)")
+                        os.fsync(self._fd)
+                    except OSError:
+                        self._undo(size)
+                        raise
                     self._last_size = size + written
                     self._last_hash = prev
                     self._count += len(records)
                 finally:
                     fcntl.flock(self._fd, fcntl.LOCK_UN)
             except OSError as exc:
-                # The line may be partly on disk (ENOSPC); force a re-read of the tail next time.
-                self._last_size = -1
-                raise RecordWriteError(f"cannot write record: {exc.strerror}") from None
+                self._failing = True
+                raise RecordWriteError(f"cannot write record: {exc.strerror or exc}") from None
+            self._failing = False
             self._maybe_log_head()
+
+    def _undo(self, size: int) -> None:
+        """Cut a failed append back to ``size`` (still under the file lock).
+
+        A full disk takes part of a line (ENOSPC after a short write); a torn last line would
+        make every later append refuse to chain onto it, and ``records verify`` fail, long after
+        the disk has room again. The records were not acknowledged, so removing them loses
+        nothing; the request they belonged to is refused.
+        """
+        try:
+            os.ftruncate(self._fd, size)
+            os.fsync(self._fd)
+        except OSError:
+            # Cannot cut (e.g. a device file): re-read the tail next time; a torn line then
+            # keeps failing closed until an operator repairs the file.
+            self._last_size = -1
 
     def _maybe_log_head(self) -> None:
         # The head hash in the log lets an outside copy of the log expose a rewritten file.
@@ -160,7 +185,17 @@ class RecordWriter:
                                             "file": str(self._path), "size": self._last_size})
 
     def writable(self) -> bool:
-        return os.access(self._path, os.W_OK)
+        """For readiness: the file is writable, the last append did not fail, and its file
+        system has room for more than a few records. A full disk leaves the file writable by
+        permissions, and after a failed (cut back) list append a small record may still fit, so
+        neither permissions nor the last write alone tell whether decisions can be recorded."""
+        if self._failing or not os.access(self._path, os.W_OK):
+            return False
+        try:
+            st = os.statvfs(self._path)
+        except OSError:
+            return False
+        return st.f_bavail * st.f_frsize >= MIN_FREE_BYTES
 
     def close(self) -> None:
         os.close(self._fd)

@@ -97,7 +97,7 @@ class BundleServer:
             self._owner.requests += 1
             super().do_GET()
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     def publish(self, bundle: Path) -> None:
@@ -120,7 +120,7 @@ class Opa:
         cmd = [find_opa(), "run", "--server", "--addr", f"127.0.0.1:{port}",
                "--config-file", str(OPA_CONFIG),
                "--set-file", f"keys.wams-bundle.key={pubkey}",
-               # Fast polling for the test; the shipped file polls every 30–120 s.
+               # Fast polling for the test; the shipped file polls every 30 to 120 s.
                "--set", "bundles.wams.polling.min_delay_seconds=1",
                "--set", "bundles.wams.polling.max_delay_seconds=1",
                "--skip-version-check", "--log-level", "info", "--log-format", "json",
@@ -346,6 +346,17 @@ def test_new_revision_is_picked_up_without_restart(tmp_path: Path, keys: dict[st
         # Neither process was restarted to get there.
         assert run.stack.procs["sidecar"].pid == sidecar_pid and run.stack.procs["sidecar"].poll() is None
         assert opa.proc.pid == opa_pid and opa.proc.poll() is None
+        assert run.admin("/-/readyz").status == 200
+
+        # A tampered update is refused and OPA keeps serving the last verified revision: the
+        # sidecar stays ready and keeps deciding with rev-two.
+        failures_before = sum("digest mismatch" in ln.get("msg", "") for ln in opa.log_lines())
+        served.publish(tamper(make_bundle(tmp_path / "r3.tar.gz", keys["priv"], "rev-three"),
+                              tmp_path / "r3-tampered.tar.gz"))
+        wait_for("OPA to refuse the tampered update", lambda: sum(
+            "digest mismatch" in ln.get("msg", "") for ln in opa.log_lines()) > failures_before)
+        assert run.proxy("GET", DOCS, run.headers("consulent", HULP)).status == 200
+        assert run.records()[-1]["policy"]["revision"] == "rev-two"
         assert run.admin("/-/readyz").status == 200
     finally:
         side.stop()

@@ -36,3 +36,67 @@ def test_opa_stopped_fails_closed(fresh: Running) -> None:
     # OPA back: the sidecar recovers on its own (no restart of the sidecar needed).
     fresh.stack.start_opa()
     assert fresh.proxy("GET", ZAKEN, fresh.headers("consulent", HULP)).status == 200
+
+
+def _policy_dir(tmp_path, decision_rego: str):  # type: ignore[no-untyped-def]
+    """A deliberately wrong policy for the real OPA: the sidecar must not trust it."""
+    d = tmp_path / "policies"
+    (d / "wams" / "authz").mkdir(parents=True)
+    (d / "wams" / "profile").mkdir(parents=True)
+    (d / "profiles" / "knmg").mkdir(parents=True)
+    (d / "profiles" / "knmg" / "data.json").write_text("{}")
+    (d / "wams" / "profile" / "profile.rego").write_text("package wams.profile\n\nerrors := {}\n")
+    (d / "wams" / "authz" / "authz.rego").write_text("package wams.authz\n\n" + decision_rego)
+    return d
+
+
+def test_unknown_obligation_fails_closed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import start_stack
+
+    # Allows everything with an obligation the sidecar cannot carry out (readiness probes excepted,
+    # or the stack would never become ready: readiness refuses such a policy too).
+    policies = _policy_dir(tmp_path, '''default decision := {"decision": false, "reasons": ["X0"]}
+
+decision := {"decision": true, "reasons": ["X1"], "obligations": [{"type": "bel_de_burgemeester"}]} if {
+	input.subject.id != "readiness-probe"
+}
+''')
+    stack = start_stack(tmp_path / "stack", "knmg", workers=1, policies=policies)
+    run = Running(stack)
+    try:
+        before = len(run.upstream_requests())
+        r = run.proxy("GET", ZAKEN, run.headers("consulent", HULP))
+        assert r.status == 503
+        assert run.records()[-1]["reasons"] == ["OPA_OBLIGATION"]
+        assert len(run.upstream_requests()) == before
+        assert run.metric("sidecar_opa_errors_total", kind="obligation") == 1
+    finally:
+        stack.stop()
+
+
+def test_malformed_decision_fails_closed_and_is_not_ready(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from sidecar.demo import Ports, Stack
+    from tests.conftest import free_ports, send
+
+    policies = _policy_dir(tmp_path, 'decision := {"decision": "yes please"}\n')
+    stack = Stack(workdir=tmp_path / "stack", ports=Ports(*free_ports(4)), policies=policies, workers=1)
+    stack.prepare()
+    try:
+        stack.start_opa()
+        stack.start_upstream()
+        stack._spawn("sidecar", [sys.executable, "-m", "sidecar", "serve", "--config", str(stack.config_path)])
+        deadline = time.monotonic() + 30
+        ready = None
+        while ready is None and time.monotonic() < deadline:
+            try:
+                ready = send(stack.ports.admin, "GET", "/-/readyz")
+            except OSError:
+                time.sleep(0.2)
+        assert ready is not None and ready.status == 503 and "not a boolean" in ready.body.decode()
+        run = Running(stack)
+        r = run.proxy("GET", ZAKEN, run.headers("consulent", HULP))
+        assert r.status == 503 and run.records()[-1]["reasons"] == ["OPA_MALFORMED"]
+    finally:
+        stack.stop()

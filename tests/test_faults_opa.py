@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DOCS, ZAKEN, Running, start_stack
+from sidecar.demo import Ports, Stack
+from tests.conftest import DOCS, ZAKEN, Running, free_ports
 from tests.test_attack_http import mark_upstream, new_lines
 
 HULP = "onderzoek_hulpvraag"
@@ -34,8 +35,12 @@ BROKEN = {
 
 @pytest.fixture(scope="module")
 def opa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    stack = start_stack(tmp_path_factory.mktemp("opa-faults"), "knmg", workers=1, config_extra={
-        "opa": {"timeout": {"connect": 0.25, "read": OPA_READ_TIMEOUT}}})
+    p = free_ports(4)
+    ports = Ports(proxy=p[0], admin=p[1], opa=p[2], upstream=p[3])
+    # config_extra replaces a whole section: the OPA URL must be repeated with the timeouts.
+    stack = Stack(workdir=tmp_path_factory.mktemp("opa-faults"), ports=ports, workers=1, config_extra={
+        "opa": {"url": f"http://127.0.0.1:{ports.opa}", "timeout": {"connect": 0.25, "read": OPA_READ_TIMEOUT}}})
+    stack.start()
     yield Running(stack)
     stack.stop()
 

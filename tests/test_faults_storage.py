@@ -1,0 +1,220 @@
+"""Storage faults: the record file's disk is full, the label store is unusable.
+
+Records: ``records.path`` lives on a 2 MiB tmpfs that the test fills (root may mount; where it
+may not, ``records.path`` is a symlink to /dev/full, which fails every write with ENOSPC).
+Every 200 must have its allow records on disk; once a record cannot be written the answer is
+503, ``sidecar_records_write_errors_total`` counts it, the log says so, readiness drops, and
+after space returns the sidecar recovers with a chain that still verifies.
+
+Labels: SQLite keeps its file open, so replacing or chmod-ing the file (we are root) changes
+nothing for a running sidecar. What does work: checkpoint the WAL into the main file (so every
+connection's page cache is invalidated on its next read) and overwrite the SQLite header; the
+next read fails with "file is not a database", as a torn disk or a wrong restore would.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sidecar.demo import Ports, Stack
+from sidecar.records import verify
+from tests.conftest import DOCS, ZAKEN, Running, free_ports
+from tests.test_attack_http import mark_upstream, new_lines
+
+HULP = "onderzoek_hulpvraag"
+
+
+def _mount_tmpfs(where: Path) -> bool:
+    where.mkdir()
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0755", "tmpfs", str(where)],
+                         capture_output=True, text=True, check=False)
+    return res.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def disk_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, Path | None]]:
+    base = tmp_path_factory.mktemp("storage")
+    disk = base / "recdisk"
+    mounted = _mount_tmpfs(disk)
+    if mounted:
+        records = disk / "records.jsonl"
+    else:
+        records = disk / "records.jsonl"
+        records.symlink_to("/dev/full")
+    p = free_ports(4)
+    stack = Stack(workdir=base / "stack", ports=Ports(proxy=p[0], admin=p[1], opa=p[2], upstream=p[3]), workers=1,
+                  config_extra={"records": {"path": str(records)}})
+    try:
+        if mounted:
+            stack.start()
+        else:
+            # /dev/full fails every write: the sidecar cannot get ready, start it without waiting.
+            stack.prepare()
+            stack.start_opa()
+            stack.start_upstream()
+            stack._spawn("sidecar", [sys.executable, "-m", "sidecar", "serve", "--config", str(stack.config_path)])
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if Running(stack).admin("/-/healthz").status == 200:
+                        break
+                except OSError:
+                    time.sleep(0.2)
+        yield Running(stack), disk if mounted else None
+    finally:
+        stack.stop()
+        if mounted:
+            subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def _records_for(path: Path, trace: str) -> list[dict[str, Any]]:
+    """Complete lines only: a torn last line is exactly what the writer must not leave behind,
+    and the verify at the end catches it."""
+    out = []
+    for line in path.read_bytes().split(b"\n"):
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if rec.get("trace_id") == trace:
+            out.append(rec)
+    return out
+
+
+def _fill(disk: Path) -> Path:
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+    return filler
+
+
+def test_full_record_disk_fails_closed_and_recovers(disk_stack: tuple[Running, Path | None]) -> None:
+    run, disk = disk_stack
+    records = Path(str(run.stack.workdir.parent / "recdisk" / "records.jsonl"))
+    if disk is not None:
+        assert run.proxy("GET", ZAKEN, run.headers("consulent", HULP)).status == 200
+        filler = _fill(disk)
+    errors_before = run.metric("sidecar_records_write_errors_total")
+    statuses = []
+    refused = None
+    for _ in range(40):  # the file's last page may still take a few lines
+        before = mark_upstream(run)
+        r = run.proxy("GET", ZAKEN, run.headers("consulent", HULP))
+        statuses.append(r.status)
+        if r.status == 200:
+            trace = r.headers["traceparent"].split("-")[1]
+            recs = _records_for(records, trace)
+            assert [x["decision"] for x in recs if x["phase"] == "response"] and all(
+                x["decision"] == "allow" for x in recs if x["phase"] == "request"), "released without a record"
+            continue
+        refused = r
+        assert r.status == 503 and r.header("content-type") == "application/problem+json", r.body
+        assert b'"results"' not in r.body
+        # Either the request-phase record failed (then nothing was forwarded) or the
+        # response-phase one did (then the request went out under a durable allow record,
+        # and nothing came back to the client).
+        if new_lines(run, before):
+            trace = r.headers["traceparent"].split("-")[1]
+            assert [(x["phase"], x["decision"]) for x in _records_for(records, trace)] == [("request", "allow")], (statuses, trace, records.read_bytes()[-1500:])
+        break
+    assert refused is not None, f"never refused on a full disk: {statuses}"
+    assert run.metric("sidecar_records_write_errors_total") > errors_before
+    assert run.metric("sidecar_fail_closed_total", cause="records") >= 1
+    assert '"record_write_failed"' in (run.workdir / "sidecar.log").read_text()
+    deadline = time.monotonic() + 4  # readiness is cached for a second
+    while run.admin("/-/readyz").status == 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert run.admin("/-/readyz").status == 503, "not-ready while decisions cannot be recorded"
+    if disk is None:
+        return  # /dev/full never recovers; the tmpfs run checks recovery
+    filler.unlink()
+    ok = run.proxy("GET", ZAKEN, run.headers("consulent", HULP))
+    assert ok.status == 200, ok.body[:300]
+    result = verify(records)
+    assert result.ok, f"chain broken after the disk-full episode: line {result.line_no}: {result.error}"
+    cli = subprocess.run([sys.executable, "-m", "sidecar", "records", "verify", str(records)],
+                         capture_output=True, text=True, check=False)
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    deadline = time.monotonic() + 4
+    while run.admin("/-/readyz").status != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert run.admin("/-/readyz").status == 200
+
+
+def _corrupt_label_store(db: Path) -> None:
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    with db.open("r+b") as f:
+        f.write(b"this is not a sqlite database!!" + b"\0" * 69)  # the 100-byte header
+
+
+@pytest.fixture(scope="module")
+def labels_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    p = free_ports(4)
+    stack = Stack(workdir=tmp_path_factory.mktemp("labels") / "stack",
+                  ports=Ports(proxy=p[0], admin=p[1], opa=p[2], upstream=p[3]), workers=1)
+    stack.start()
+    yield Running(stack)
+    stack.stop()
+
+
+def _alg_target(run: Running) -> tuple[str, str]:
+    doc = run.doc_of("algemeen")
+    return f"{DOCS}/{doc['url'].rsplit('/', 1)[1]}", doc["titel"]
+
+
+def test_label_store_unusable_fails_closed(labels_stack: Running) -> None:
+    run = labels_stack
+    target, titel = _alg_target(run)
+    assert run.proxy("GET", target, run.headers("consulent", HULP)).status == 200
+    assert run.admin("/-/readyz").status == 200
+    db = run.workdir / "labels.sqlite3"
+    _corrupt_label_store(db)
+    before = run.metric("sidecar_fail_closed_total", cause="labels")
+    for t in (target, DOCS):
+        r = run.proxy("GET", t, run.headers("consulent", HULP))
+        assert r.status == 503, (t, r.status, r.body[:300])
+        assert titel.encode() not in r.body and b'"results"' not in r.body
+        recs = run.records_for_trace(r.headers["traceparent"].split("-")[1])
+        assert not [x for x in recs if x["phase"] == "response" and x["decision"] == "allow"]
+    assert run.metric("sidecar_fail_closed_total", cause="labels") == before + 2
+    assert '"labels_error"' in (run.workdir / "sidecar.log").read_text()
+    # The failing statement reads the schema page too, so readiness (SELECT 1) notices as well.
+    deadline = time.monotonic() + 4
+    while run.admin("/-/readyz").status == 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    ready = run.admin("/-/readyz")
+    assert ready.status == 503 and any(p.startswith("labels") for p in ready.json()["problems"])
+
+
+@pytest.mark.xfail(strict=True, reason="needs proxy.py change: a label-store failure (and any FailClosed "
+                   "without a decision_id) is answered without writing a deny record, so the refused request "
+                   "has no record of its own (for a detail read: none at all, the lookup precedes the decision)")
+def test_label_store_failure_is_recorded(labels_stack: Running) -> None:
+    run = labels_stack
+    target, _ = _alg_target(run)
+    db = run.workdir / "labels.sqlite3"
+    if db.read_bytes()[:16] == b"SQLite format 3\0":
+        _corrupt_label_store(db)
+    r = run.proxy("GET", target, run.headers("consulent", HULP))
+    assert r.status == 503
+    assert r.json()["decision_id"] is not None
+    recs = run.records_for_trace(r.headers["traceparent"].split("-")[1])
+    assert recs and recs[-1]["decision"] == "deny" and recs[-1]["status"] == 503
