@@ -291,8 +291,8 @@ def render(doc: dict[str, Any], results_path: Path | None = None) -> str:
         targets_table(doc),
         "",
         "RSS per sidecar worker at the end of the run: "
-        + (", ".join(f"pid {w['pid']}: {(w['rss_kb'] or 0) / 1024:.1f} MB (peak {(w['hwm_kb'] or 0) / 1024:.1f} MB)"
-                     for w in rss) or DASH) + ".",
+        + (", ".join(f"pid {w['pid']}: {(w['rss_kb'] or 0) / 1024:.1f} MB (peak {(w['hwm_kb'] or 0) / 1024:.1f} MB, "
+                     f"PSS {(w.get('pss_kb') or 0) / 1024:.1f} MB)" for w in rss) or DASH) + ".",
         "",
         "Record writing and OPA as the sidecar sees them (its own histograms, scraped before and after "
         "each scenario; bucket-interpolated, so p99 is coarse):",

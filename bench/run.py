@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import metrics as prom
-from bench.stack import BenchStack, children, status_kb, tree_cpu
+from bench.stack import BenchStack, children, pss_kb, status_kb, tree_cpu
 from sidecar.demo import OPA_VERSION, Ports, find_opa
 from sidecar.demo_upstream import BENCHMARK_DOCUMENT_UUID
 from sidecar.keys import DEMO_ORG, mint
@@ -306,7 +306,7 @@ class Procs:
         return {"sidecar": tree_cpu(self.sidecar), "opa": tree_cpu(self.opa), "upstream": tree_cpu(self.upstream)}
 
     def rss(self) -> list[dict[str, Any]]:
-        return [{"pid": w, "rss_kb": status_kb(w, "VmRSS"), "hwm_kb": status_kb(w, "VmHWM")}
+        return [{"pid": w, "rss_kb": status_kb(w, "VmRSS"), "hwm_kb": status_kb(w, "VmHWM"), "pss_kb": pss_kb(w)}
                 for w in children(self.sidecar)]
 
 

@@ -86,3 +86,15 @@ def status_kb(pid: int, key: str) -> int | None:
 def tree_cpu(pid: int) -> float:
     """CPU seconds of a master and its current children (workers)."""
     return cpu_seconds(pid) + sum(cpu_seconds(c) for c in children(pid))
+
+
+def pss_kb(pid: int) -> int | None:
+    """Proportional set size: shared pages (code, copy-on-write after fork) split between the
+    processes that share them; fairer than RSS when several workers run the same code."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None

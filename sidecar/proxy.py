@@ -15,7 +15,7 @@ import logging
 import re
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import Request
 from werkzeug.wrappers import Response
@@ -346,6 +346,8 @@ class Proxy:
         else:
             labels = self._labels_for([doc["url"]] if isinstance(doc, dict) and isinstance(doc.get("url"), str) else [])
             resource, subjects = self._object_resource(call, doc, labels)
+            if call.route.resource == "zaak" and self._s.upstream.resolve_zaak_betrokkenen:
+                subjects += self._zaak_subjects(request, call, doc)
             self._decide(call, "response", resource, betrokkenen=subjects)
             body = json.dumps(doc, ensure_ascii=False).encode()
         out = _json_response(b"" if call.method == "HEAD" else body, 200, headers)
@@ -376,6 +378,24 @@ class Proxy:
             # ZGW's count is the total over all pages; only this page's removals are known.
             doc["count"] = max(0, doc["count"] - removed)
         return json.dumps(doc, ensure_ascii=False).encode()
+
+    def _zaak_subjects(self, request: Request, call: Call, zaak: Any) -> list[str]:
+        """The data subjects of a zaak are in its rollen (``betrokkeneIdentificatie.inpBsn``): ask
+        the upstream (ZGW filter ``rollen?zaak=``) so the record names them, as pseudonyms."""
+        url = zaak.get("url") if isinstance(zaak, dict) else None
+        if not isinstance(url, str):
+            return []
+        resp = self._send(request, call, "GET", "/zaken/api/v1/rollen?" + urlencode({"zaak": url}), None,
+                          inspect=True)
+        if self._upstream_failure(call, resp) is not None:
+            raise FailClosed(502, "upstream-fout", "De betrokkenen van de zaak konden niet worden bepaald.",
+                             cause="upstream")
+        doc = self._read_json(call, resp)
+        results = doc.get("results") if isinstance(doc, dict) else None
+        out: list[str] = []
+        for rol in results if isinstance(results, list) else []:
+            out.extend(self._subjects(rol, None))
+        return out
 
     def _metadata(self, request: Request, call: Call) -> dict[str, Any]:
         """Read the object's detail (for downloads and writes) and decide on it."""

@@ -116,6 +116,9 @@ class UpstreamSettings(_Strict):
     max_request_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     max_inspected_response_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     zgw_jwt: ZgwJwtSettings | None = None
+    # On a zaak detail read, look up its rollen so the record names the data subjects (one extra
+    # upstream call per zaak read; lists of zaken are not resolved).
+    resolve_zaak_betrokkenen: bool = True
 
     @field_validator("url")
     @classmethod

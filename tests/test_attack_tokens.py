@@ -159,7 +159,7 @@ class JwksServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 outer.fetches.append(time.monotonic())
                 if outer.delay:
                     time.sleep(outer.delay)

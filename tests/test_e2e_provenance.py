@@ -202,3 +202,22 @@ def test_shadow_mode_lets_through_but_records_the_deny(tmp_path) -> None:  # typ
         assert all(not d["informatieobjecttype"].endswith("/medisch") for d in listed["results"])
     finally:
         stack.stop()
+
+
+def test_reading_a_zaak_records_its_data_subjects(knmg: Running) -> None:
+    """The BSNs in a zaak's rollen become keyed pseudonyms in the records: one line per person."""
+    from sidecar.records import pseudonymise
+
+    rollen = knmg.upstream("GET", "/zaken/api/v1/rollen").json()["results"]
+    by_zaak: dict[str, set[str]] = {}
+    for rol in rollen:
+        bsn = (rol.get("betrokkeneIdentificatie") or {}).get("inpBsn")
+        if bsn:
+            by_zaak.setdefault(rol["zaak"].rsplit("/", 1)[1], set()).add(bsn)
+    zaak_id, bsns = next(iter(by_zaak.items()))
+    r = knmg.proxy("GET", f"/zaken/api/v1/zaken/{zaak_id}", knmg.headers("consulent", "onderzoek_hulpvraag"))
+    assert r.status == 200
+    recs = [x for x in knmg.records_for_trace(r.headers["traceparent"].split("-")[1]) if x["phase"] == "response"]
+    key = (knmg.workdir / "keys" / "pseudonym.key").read_bytes().strip()
+    assert {x["betrokkene"] for x in recs} == {pseudonymise(key, b) for b in bsns}
+    assert len({x["decision_id"] for x in recs}) == 1  # one decision, one line per data subject

@@ -128,7 +128,8 @@ def test_full_record_disk_fails_closed_and_recovers(disk_stack: tuple[Running, P
         # and nothing came back to the client).
         if new_lines(run, before):
             trace = r.headers["traceparent"].split("-")[1]
-            assert [(x["phase"], x["decision"]) for x in _records_for(records, trace)] == [("request", "allow")], (statuses, trace, records.read_bytes()[-1500:])
+            got = [(x["phase"], x["decision"]) for x in _records_for(records, trace)]
+            assert got == [("request", "allow")], (statuses, trace, records.read_bytes()[-1500:])
         break
     assert refused is not None, f"never refused on a full disk: {statuses}"
     assert run.metric("sidecar_records_write_errors_total") > errors_before

@@ -78,7 +78,7 @@ class FakeUpstream:
                     time.sleep(outer.delay)
                 outer.respond(self)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle  # noqa: N815
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
         self._srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._srv.daemon_threads = True
