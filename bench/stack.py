@@ -12,6 +12,7 @@ the sidecar itself runs.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,19 @@ class BenchStack(Stack):
     def catalogue_base(self) -> str:
         # Must equal the base write_config() puts in the sidecar's catalogue mapping.
         return f"http://127.0.0.1:{self.ports.upstream}/catalogi/api/v1"
+
+    def _spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> Path:
+        log = self.workdir / f"{name}.log"
+        base = dict(os.environ)
+        if name == "sidecar":
+            # The Makefile exports SIDECAR_OPA_BIN (for find_opa); the sidecar's settings read
+            # every SIDECAR_* variable as an override and refuse the unknown key `opa_bin`.
+            base.pop("SIDECAR_OPA_BIN", None)
+        with log.open("ab") as out:
+            self.procs[name] = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**base, **(env or {})}, cwd=self.workdir)
+        return log
 
     def start_upstream(self) -> None:
         db = str(self.workdir / "upstream.sqlite3")

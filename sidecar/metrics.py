@@ -89,7 +89,8 @@ RULE_IDS = tuple(f"{p}{n}" for p, count in (("P", 3), ("I", 9), ("R", 5), ("W", 
                                             ("K", 3), ("L", 2)) for n in range(1, count + 1))
 SIDECAR_REASONS = ("PROFILE", "NO_RULE", "OPA_CONNECT", "OPA_TIMEOUT", "OPA_HTTP", "OPA_UNDEFINED",
                    "OPA_MALFORMED", "OPA_OBLIGATION", "ROUTE_UNKNOWN", "REQUEST_TARGET", "METHOD",
-                   "HEADER_DUPLICATE", "REQUEST_BODY", "REQUEST_BODY_TOO_LARGE", "REQUEST_HEADER", "AUTHN")
+                   "HEADER_DUPLICATE", "REQUEST_BODY", "REQUEST_BODY_TOO_LARGE", "REQUEST_HEADER", "AUTHN",
+                   "UPSTREAM", "LABELS", "UNCLASSIFIABLE", "NOT_FOUND", "INTERNAL")
 OBLIGATION_TYPES = ("record_recipient", "review_by_fg", "sticky_conditions", "record_processing",
                     "highest_record_level")
 

@@ -99,14 +99,25 @@ class Proxy:
         try:
             resp = self._handle(request, call)
         except FailClosed as fc:
-            resp = problem(fc.status, fc.kind, fc.detail, decision_id=fc.decision_id,
+            decision_id = fc.decision_id
+            if decision_id is None and fc.cause != "records":
+                # A failure outside a decision (upstream, labels, an unreadable answer) still gets
+                # its deny record, so every request can be found in the records.
+                decision_id = self._enforcer.record_sidecar_deny(
+                    call, (fc.cause or fc.kind).upper().replace("-", "_"), fc.status)
+            resp = problem(fc.status, fc.kind, fc.detail, decision_id=decision_id,
                            headers={"WWW-Authenticate": 'Bearer realm="wams"'} if fc.status == 401 else None)
         except Exception:
             # A bug must never become a leak or a stack trace: deny, and log it for the operator.
             log.exception("unhandled error", extra={"event": "internal_error", "trace_id": call.trace.trace_id})
             metrics.fail_closed_total.labels("unclassifiable").inc()
+            try:
+                decision_id = self._enforcer.record_sidecar_deny(call, "INTERNAL", 503)
+            except Exception:
+                decision_id = None
             resp = problem(503, "interne-fout",
-                           "Er ging iets mis in de toegangscontrole; er zijn geen gegevens vrijgegeven.")
+                           "Er ging iets mis in de toegangscontrole; er zijn geen gegevens vrijgegeven.",
+                           decision_id=decision_id)
         resp.headers["traceparent"] = call.trace.traceparent
         elapsed = time.perf_counter() - call.started
         metrics.request_duration.labels(call.route_name).observe(elapsed)
@@ -404,7 +415,7 @@ class Proxy:
         resp = self._send(request, call, "GET", path, None, inspect=True)
         if resp.status == 404:
             resp.release()
-            raise FailClosed(404, "niet-gevonden", "Het object bestaat niet.")
+            raise FailClosed(404, "niet-gevonden", "Het object bestaat niet.", cause="not_found")
         failure = self._upstream_failure(call, resp)
         if failure is not None:
             raise FailClosed(502, "upstream-fout", "De achterliggende dienst gaf een fout.", cause="upstream")

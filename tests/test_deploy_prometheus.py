@@ -117,3 +117,10 @@ def test_runbook_has_the_four_parts_per_alert() -> None:
 @pytest.mark.parametrize("path", ["alerts.yaml", "alerts_test.yaml", "prometheus.yml"])
 def test_yaml_files_parse(path: str) -> None:
     assert isinstance(yaml.safe_load((PROM / path).read_text()), dict)
+
+
+def test_operations_guide_links_every_alert_to_its_runbook_section() -> None:
+    ops = (ROOT / "docs" / "operations.md").read_text()
+    for r in rules():
+        assert f"| {r['alert']} |" in ops, f"docs/operations.md: alert table lacks {r['alert']}"
+        assert f"(runbook.md#{r['alert'].lower()})" in ops, f"docs/operations.md: no runbook link for {r['alert']}"
