@@ -185,7 +185,10 @@ def test_alert_rules_load_and_stay_quiet_on_a_healthy_stack(observed: tuple[Runn
     assert {r["name"] for r in rules} >= {"WamsSidecarOpaUnreachable", "WamsSidecarRecordWriteErrors"}
     bad = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
     assert not bad, bad
-    # A healthy stack: nothing firing or pending except the FG notice (none here: no break-glass).
-    active = [a["labels"]["alertname"] for a in prom.api("alerts")["alerts"]]
+    # A healthy stack: nothing firing or pending. Latency alerts may go pending on a loaded test
+    # machine (their `for:` of 10 minutes keeps them from firing), so they are not held against it.
+    load_sensitive = {"WamsSidecarOpaSlow", "WamsSidecarLatencyHigh"}
+    active = [(a["labels"]["alertname"], a["state"]) for a in prom.api("alerts")["alerts"]
+              if a["labels"]["alertname"] not in load_sensitive or a["state"] == "firing"]
     assert not active, active
     assert run.admin("/-/readyz").status == 200
