@@ -95,6 +95,9 @@ def _admin_app(readiness: Readiness) -> Flask:
 
     @admin.get("/metrics")
     def _metrics() -> Response:
+        # Refresh sidecar_opa_up on every scrape (cached for a second): with no probe calling
+        # /-/readyz (systemd hosts) the gauge would otherwise go stale and its alert never fire.
+        readiness.check()
         body, ctype = metrics.render()
         return Response(body, content_type=ctype)
 

@@ -243,8 +243,10 @@ def test_jwks_down_slow_and_storm(jwks_stack: tuple[Running, JwksServer]) -> Non
     # … then verification fails closed.
     time.sleep(max(0.0, last_ok_fetch + CACHE_S + MIN_REFRESH_S + 0.3 - time.monotonic()))
     before = mark_upstream(run)
+    kid_failures = run.metric("sidecar_authn_failures_total", reason="AUTHN_KID")
     assert _get(run, good) == 401
     assert new_lines(run, before) == []
+    assert run.metric("sidecar_authn_failures_total", reason="AUTHN_KID") == kid_failures + 1
     log = (run.workdir / "sidecar.log").read_text()
     assert "jwks_fetch_failed" in log
 

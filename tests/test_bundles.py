@@ -29,12 +29,21 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sidecar.app import _PROBE_INPUT
 from sidecar.demo import REPO_ROOT, Ports, Stack, build_bundle, find_opa, write_config
 from tests.conftest import DOCS, Running, free_ports
 
 OPA_CONFIG = REPO_ROOT / "deploy" / "opa" / "config.yaml"
 HULP = "onderzoek_hulpvraag"
+# A request-phase input (docs/decision-api.md) that every profile denies under P1: enforcement
+# (handhaving) may never use Wams data. It proves the loaded policy really answers.
+P1_INPUT = {
+    "subject": {"type": "user", "id": "bundle-test", "properties": {
+        "role": "handhaving", "org": "gemeente-demo", "secrecy": "geen", "controlling_org": True}},
+    "action": {"name": "list", "properties": {"method": "GET", "phase": "request"}},
+    "resource": {"type": "zaak", "id": None, "properties": {
+        "category": None, "vertrouwelijkheidaanduiding": None, "labels": None}},
+    "context": {"purpose": "handhaving", "profile": "knmg", "herkomst": None, "retention_configured": True},
+}
 
 
 # ---- helpers -------------------------------------------------------------------------------
@@ -139,7 +148,7 @@ class Opa:
             return 0, None
 
     def decide_revision(self) -> Any:
-        body = json.dumps({"input": {**_PROBE_INPUT, "context": {**_PROBE_INPUT["context"], "profile": "knmg"}}})
+        body = json.dumps({"input": P1_INPUT})
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}/v1/data/wams/authz/decision?provenance=true",
                                      data=body.encode(), headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=2) as r:
@@ -256,7 +265,6 @@ def test_make_bundle_is_signed_and_opa_loads_it(tmp_path: Path, keys: dict[str, 
         wait_for("OPA to activate the signed bundle", lambda: opa.get("/health?bundles=true")[0] == 200)
         result, revision = opa.decide_revision()
         assert revision == "rev-a1"
-        # The probe input (handhaving) is denied by P1: the loaded policy really answers.
         assert result["decision"] is False and result["deny_reason"] == "P1"
     finally:
         opa.stop()

@@ -331,7 +331,10 @@ def test_upstream_slow_is_504_and_down_is_502(faked: tuple[Running, FakeUpstream
         fake.delay = 0.0
     assert run.metric("sidecar_upstream_errors_total", kind="timeout") == before + 1
     recs = run.records_for_trace(_trace(r))
-    assert [x["phase"] for x in recs] == ["request"]  # decided and recorded; nothing released
+    # Decided and recorded (the allow), then the failure recorded as a deny with its status;
+    # no response-phase allow, so nothing was released.
+    assert [(x["phase"], x["decision"]) for x in recs] == [("request", "allow"), ("request", "deny")]
+    assert recs[-1]["status"] == 504
 
     port = fake.port
     fake.stop()

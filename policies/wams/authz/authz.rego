@@ -34,8 +34,10 @@ decision := object.union(result, {"evaluations": evaluation_results}) if {
 # description: One result per input.evaluations item, same order; a malformed item is denied.
 evaluation_results := [r |
 	some item in input.evaluations
-	r := result with input.resource as object.get(item, "resource", {})
-		with input.evaluations as null
+
+	# Intentional: `with` decides each item as input.resource; a comprehension term cannot take `with`.
+	# regal ignore:with-outside-test-context,comprehension-term-assignment
+	r := result with input.resource as object.get(item, "resource", {}) with input.evaluations as null
 ]
 
 # METADATA
@@ -90,11 +92,12 @@ grants := union({
 notes := union({purpose.notes, casusoverleg.notes, coordination.notes})
 
 # METADATA
+# scope: document
 # title: Effective denies
 # description: The deny ids, or PROFILE alone when the profile is missing or invalid.
-effective_denies := denies if profile_valid
+default effective_denies := {"PROFILE"}
 
-else := {"PROFILE"}
+effective_denies := denies if profile_valid
 
 # METADATA
 # scope: document
@@ -119,11 +122,12 @@ allowed if {
 }
 
 # METADATA
+# scope: document
 # title: Reasons
 # description: Sorted ids of the rules that fired, deny and allow; ["PROFILE"] for a bad profile.
-reasons := sort(((denies | grants) | notes)) if profile_valid
+default reasons := ["PROFILE"]
 
-else := ["PROFILE"]
+reasons := sort(((denies | grants) | notes)) if profile_valid
 
 # METADATA
 # title: Deny priority
@@ -157,13 +161,14 @@ messages := object.union_n([
 top_deny := [id | some id in deny_priority; id in effective_denies][0]
 
 # METADATA
+# scope: document
 # title: Deny reason
 # description: >-
 #   The id of the most important deny that fired (the one reason_user explains), or null for
 #   an allow or a default deny. Operators count denies by it.
-deny_reason := top_deny if not allowed
+default deny_reason := null
 
-else := null
+deny_reason := top_deny if not allowed
 
 # METADATA
 # scope: document
@@ -178,11 +183,12 @@ reason_user := "Toegestaan." if allowed
 reason_user := messages[top_deny] if not allowed
 
 # METADATA
+# scope: document
 # title: Obligations
 # description: The obligations of the rules that fired; none when the decision is a deny.
-obligations := [o | some o in all_obligations] if allowed
+default obligations := []
 
-else := []
+obligations := [o | some o in all_obligations] if allowed
 
 # METADATA
 # title: All obligations

@@ -13,9 +13,9 @@ deelnemer(p, category) := lib_test.mk(p, {
 })
 
 test_c1_participant_reads_algemeen if {
+	recipient := {{"type": "record_recipient", "recipient": "wijkteam-noord"}}
 	every p in lib_test.profiles {
 		casusoverleg.allow == {"C1"} with input as deelnemer(p, "algemeen")
-		recipient := {{"type": "record_recipient", "recipient": "wijkteam-noord"}}
 		casusoverleg.obligations == recipient with input as deelnemer(p, "algemeen")
 	}
 }

@@ -12,6 +12,7 @@ package wams.coordination
 import data.wams.lib
 
 # METADATA
+# scope: document
 # title: Coordinator appointment
 # description: >-
 #   A create of a rol that the sidecar marks as a coordinator appointment

@@ -156,11 +156,10 @@ deny contains "O4" if {
 obligations contains lib.record_recipient if count(allow) > 0
 
 # METADATA
-# scope: document
 # title: User messages
 # description: Dutch text for each deny id of this package.
-messages["O1"] := "Deze gegevens mogen niet verder worden verstrekt."
-
-messages["O2"] := "Medische en Wvggz/Wzd-gegevens mogen niet verder worden verstrekt."
-
-messages["O4"] := "Toestemming voor verstrekking aan de gemeente geldt niet voor verdere verstrekking."
+messages := {
+	"O1": "Deze gegevens mogen niet verder worden verstrekt.",
+	"O2": "Medische en Wvggz/Wzd-gegevens mogen niet verder worden verstrekt.",
+	"O4": "Toestemming voor verstrekking aan de gemeente geldt niet voor verdere verstrekking.",
+}

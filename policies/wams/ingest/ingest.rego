@@ -339,19 +339,14 @@ obligations contains {"type": "review_by_fg"} if "I6" in allow
 obligations contains {"type": "highest_record_level"} if "I6" in allow
 
 # METADATA
-# scope: document
 # title: User messages
 # description: Dutch text for each deny id of this package.
-messages["I3"] := "Verstrekken zonder toestemming van de cliënt is voor geheimhouders in dit profiel niet toegestaan."
-
-messages["I4"] := "Zonder toestemming moeten de voorwaarden a, b en c van art. 5.4.2 lid 2 alle drie gelden."
-
-messages["I5"] := "Voor deze verstrekking ontbreekt een geldige grondslag."
-
-messages["I7"] := "Bij conflict van plichten moeten alle zes voorwaarden zijn vervuld."
-
-messages["I8"] := "Met een beroepscode geldt hier het beroepsgeheim: verstrek alleen met toestemming van de cliënt."
-
-messages["I9"] := "Bij het aanleveren van gegevens is de kop X-Herkomst verplicht."
-
-messages["W1"] := "De burgemeester levert hier alleen Wvggz/Wzd-stukken aan voor een gecoördineerde aanpak."
+messages := {
+	"I3": "Verstrekken zonder toestemming van de cliënt is voor geheimhouders in dit profiel niet toegestaan.",
+	"I4": "Zonder toestemming moeten de voorwaarden a, b en c van art. 5.4.2 lid 2 alle drie gelden.",
+	"I5": "Voor deze verstrekking ontbreekt een geldige grondslag.",
+	"I7": "Bij conflict van plichten moeten alle zes voorwaarden zijn vervuld.",
+	"I8": "Met een beroepscode geldt hier het beroepsgeheim: verstrek alleen met toestemming van de cliënt.",
+	"I9": "Bij het aanleveren van gegevens is de kop X-Herkomst verplicht.",
+	"W1": "De burgemeester levert hier alleen Wvggz/Wzd-stukken aan voor een gecoördineerde aanpak.",
+}

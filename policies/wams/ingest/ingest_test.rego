@@ -36,8 +36,8 @@ test_i1_not_for_holder if {
 }
 
 test_i2_consent_with_reference_sticky if {
+	h := {"grondslag": "toestemming", "toestemming": "TS-2026-0042", "voorwaarden": ["geen_verdere_verstrekking"]}
 	every p in lib_test.profiles {
-		h := {"grondslag": "toestemming", "toestemming": "TS-2026-0042", "voorwaarden": ["geen_verdere_verstrekking"]}
 		inp := ingest_input(p, "aanbieder", "wettelijk", h)
 		ingest.allow == {"I2"} with input as inp
 		ingest.obligations == {{"type": "sticky_conditions", "conditions": ["geen_verdere_verstrekking"]}} with input as inp
@@ -70,9 +70,9 @@ test_i4_lid2_bc if {
 }
 
 test_i5_no_valid_ground if {
+	ab := {"grondslag": "lid2", "lid2": ["a", "b"]}
 	every p in lib_test.profiles {
 		ingest.deny == {"I5"} with input as ingest_input(p, "aanbieder", "wettelijk", {"grondslag": "goed_hulpverlenerschap"})
-		ab := {"grondslag": "lid2", "lid2": ["a", "b"]}
 		ingest.deny == {"I5"} with input as ingest_input(p, "aanbieder", "wettelijk", ab)
 		ingest.deny == {"I5"} with input as ingest_input(p, "aanbieder", "geen", {})
 	}
@@ -92,8 +92,8 @@ test_i6_cvp_complete_break_glass if {
 }
 
 test_i7_cvp_incomplete if {
+	h := {"grondslag": "conflict_van_plichten", "cvp": array.slice(all_cvp, 0, 5)}
 	every p in lib_test.profiles {
-		h := {"grondslag": "conflict_van_plichten", "cvp": array.slice(all_cvp, 0, 5)}
 		ingest.deny == {"I7"} with input as ingest_input(p, "aanbieder", "wettelijk", h)
 		count(ingest.allow) == 0 with input as ingest_input(p, "aanbieder", "wettelijk", h)
 	}
@@ -106,8 +106,8 @@ test_i8_beroepscode_lid1 if {
 }
 
 test_i8_beroepscode_consent_allowed if {
+	h := {"grondslag": "toestemming", "toestemming": "TS-1"}
 	every p in lib_test.profiles {
-		h := {"grondslag": "toestemming", "toestemming": "TS-1"}
 		ingest.allow == {"I2"} with input as ingest_input(p, "aanbieder", "beroepscode", h)
 	}
 }

@@ -42,7 +42,7 @@ base := {
 # METADATA
 # title: Make an input
 # description: The base input deep-merged with patch, under the given profile.
-mk(profile, patch) := object.union(object.union(base, patch), {"context": {"profile": profile}})
+mk(profile, patch) := object.union_n([base, patch, {"context": {"profile": profile}}])
 
 test_defaults_when_claims_absent if {
 	inp := {"subject": {"properties": {}}, "action": {"name": "read"}, "resource": {"properties": {}}, "context": {}}

@@ -147,16 +147,27 @@ obligations contains {"type": "record_processing", "processing_activity": activi
 }
 
 # METADATA
-# scope: document
 # title: User messages
-# description: Dutch text for each deny id of this package.
-messages["P1"] := "Gegevens uit het sociaal domein mogen niet voor handhaving of fraudebestrijding worden gebruikt."
+# description: Dutch text for each deny id of this package; P2 only while P2 applies.
+messages := object.union(
+	{
+		"P1": "Gegevens uit het sociaal domein mogen niet voor handhaving of fraudebestrijding worden gebruikt.",
+		"P3": "Onderzoek zonder hulpvraag is in dit profiel niet toegestaan.",
+	},
+	p2_message,
+)
 
-messages["P2"] := "Geef een geldig doel van de verwerking op (X-Doelbinding)." if p2_doel_onbekend
+# METADATA
+# scope: document
+# title: P2 message
+# description: >-
+#   The P2 entry of messages: the text for an unknown purpose, else the text for a role that
+#   may not act for the purpose, else nothing.
+default p2_message := {}
 
-messages["P2"] := "Uw rol mag niet voor dit doel gegevens verwerken." if {
+p2_message := {"P2": "Geef een geldig doel van de verwerking op (X-Doelbinding)."} if p2_doel_onbekend
+
+p2_message := {"P2": "Uw rol mag niet voor dit doel gegevens verwerken."} if {
 	not p2_doel_onbekend
 	p2_rol_doel
 }
-
-messages["P3"] := "Onderzoek zonder hulpvraag is in dit profiel niet toegestaan."

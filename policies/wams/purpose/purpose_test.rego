@@ -31,21 +31,21 @@ test_p1_not_fired_for_other_purposes if {
 }
 
 test_p2_absent_or_unknown_purpose_denied if {
+	msg := "Geef een geldig doel van de verwerking op (X-Doelbinding)."
 	every p in lib_test.profiles {
 		"P2" in purpose.deny with input as with_role_purpose(p, "consulent", null)
 		"P2" in purpose.deny with input as with_role_purpose(p, "consulent", "nieuwsgierigheid")
-		msg := "Geef een geldig doel van de verwerking op (X-Doelbinding)."
 		purpose.messages.P2 == msg with input as with_role_purpose(p, "consulent", null)
 	}
 }
 
 test_p2_role_purpose_table if {
+	msg := "Uw rol mag niet voor dit doel gegevens verwerken."
 	every p in lib_test.profiles {
 		"P2" in purpose.deny with input as with_role_purpose(p, "coordinator", "onderzoek_hulpvraag")
 		"P2" in purpose.deny with input as with_role_purpose(p, "zvh_medewerker", "casusoverleg")
 		"P2" in purpose.deny with input as with_role_purpose(p, "fg", "gecoordineerde_aanpak")
 		"P2" in purpose.deny with input as with_role_purpose(p, "onbekende_rol", "casusoverleg")
-		msg := "Uw rol mag niet voor dit doel gegevens verwerken."
 		purpose.messages.P2 == msg with input as with_role_purpose(p, "fg", "casusoverleg")
 		not "P2" in purpose.deny with input as with_role_purpose(p, "fg", "verantwoording")
 		not "P2" in purpose.deny with input as with_role_purpose(p, "burgemeester_wvggz", "gecoordineerde_aanpak")

@@ -203,11 +203,10 @@ deny contains "R5" if {
 }
 
 # METADATA
-# scope: document
 # title: User messages
 # description: Dutch text for each deny id of this package.
-messages["R2"] := "Medische gegevens zijn alleen toegankelijk voor de medisch adviseur."
-
-messages["R4"] := "Deze stukken (Wvggz/Wzd of onbekend type) zijn alleen toegankelijk voor de medisch adviseur."
-
-messages["R5"] := "Het coördinatiedossier is alleen toegankelijk voor de coördinator (en lezend voor de consulent)."
+messages := {
+	"R2": "Medische gegevens zijn alleen toegankelijk voor de medisch adviseur.",
+	"R4": "Deze stukken (Wvggz/Wzd of onbekend type) zijn alleen toegankelijk voor de medisch adviseur.",
+	"R5": "Het coördinatiedossier is alleen toegankelijk voor de coördinator (en lezend voor de consulent).",
+}
