@@ -3,7 +3,8 @@
 Runs the sidecar app in this process (``sidecar.app.create_app`` with the Settings the demo
 stack writes, prometheus-client in multiprocess mode as under gunicorn) and drives it with
 werkzeug's test client against a real OPA and the demo upstream (gunicorn), under pyinstrument.
-Writes ``bench/results/profile-<date>.txt`` (call trees) and ``.html``, and prints the functions
+Writes ``bench/results/profile-<date>.txt`` (call trees; the HTML views go to
+``.tools/bench-profile/``), and prints the functions
 that cost most, summed over the call tree.
 
 The test client skips gunicorn's HTTP parsing and the client socket, so the profile shows the
@@ -133,9 +134,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(line)
             out.append("-- call tree:")
             out.append(prof.output_text(unicode=True, color=False, show_all=False))
-            (RESULTS / f"profile-{stamp}-{name}.html").write_text(prof.output_html())
+            # The HTML views are large (MBs): kept out of the repo, next to the other tool output.
+            html_dir = ROOT / ".tools" / "bench-profile"
+            html_dir.mkdir(parents=True, exist_ok=True)
+            (html_dir / f"profile-{stamp}-{name}.html").write_text(prof.output_html())
         txt.write_text("\n".join(out) + "\n")
-        print(f"wrote {txt.relative_to(ROOT)} and profile-{stamp}-*.html", file=sys.stderr)
+        print(f"wrote {txt.relative_to(ROOT)} (call trees) and .tools/bench-profile/profile-{stamp}-*.html",
+              file=sys.stderr)
     finally:
         stack.stop()
     return 0

@@ -137,10 +137,11 @@ def bounds(doc: dict[str, Any]) -> str:
     lists = [k[f"list_{n}"] for n in (0, 10, 50, 100) if f"list_{n}" in k]
     if len(lists) >= 2:
         xs = [float(s["extra"]["items"]) for s in lists]
-        ys = [s["added_ms"]["p50"] for s in lists]
         cpu = [s.get("cpu_ms_per_sidecar_request", {}).get("sidecar") for s in lists]
         opa = [s.get("cpu_ms_per_sidecar_request", {}).get("opa") for s in lists]
-        a, b = _fit(xs, ys)
+        ok = [(x, c, o) for x, c, o in zip(xs, cpu, opa, strict=True) if c is not None and o is not None]
+        _, b_sc = _fit([x for x, _, _ in ok], [c for _, c, _ in ok])
+        _, b_opa = _fit([x for x, _, _ in ok], [o for _, _, o in ok])
         lines += ["**List size.** Added latency (p50) and CPU per request by the number of items on the page "
                   "(one in five is `medisch` and is filtered out for the consulent):", "",
                   "| items | added p50 ms | added p99 ms | sidecar CPU ms / req | OPA CPU ms / req | records / req |",
@@ -150,8 +151,11 @@ def bounds(doc: dict[str, Any]) -> str:
             recs = m["records_written"] / m["requests"] if m["requests"] else None
             lines.append(f"| {s['extra']['items']} | {_f(s['added_ms']['p50'])} | {_f(s['added_ms']['p99'])} | "
                          f"{_f(c)} | {_f(o)} | {_f(recs, 0)} |")
-        lines += ["", f"A least-squares line through these points: added p50 ≈ {a:.2f} ms + {1000 * b:.0f} µs "
-                  "per item. "
+        lines += ["", f"CPU grows linearly with the page (least squares over these points): the sidecar "
+                  f"{1000 * b_sc:.0f} µs and OPA {1000 * b_opa:.0f} µs per item. The latency grows faster than "
+                  "the CPU once one list's OPA work approaches the time between arrivals (queueing; at 5/s, "
+                  "0.2 s of OPA CPU per request is a whole core), and past OPA's read timeout "
+                  "(`opa.timeout.read`, 1 s) a list fails closed with 503. "
                   "The cost is linear in the page size: one label lookup (one SQL query for the page), one "
                   "classification and one OPA evaluation per item, all items in one OPA call and one "
                   "record write (one fsync) for the page; the record line itself (one per item) and the "
@@ -159,9 +163,10 @@ def bounds(doc: dict[str, Any]) -> str:
                   "the response phase per request.", ""]
     bodies = [k[x] for x in ("ingest", "ingest_256k", "ingest_2048k") if x in k]
     if len(bodies) >= 2:
-        xs = [s["extra"]["body_bytes"] / 2 ** 20 for s in bodies]
-        ys = [s["added_ms"]["p50"] for s in bodies]
-        a, b = _fit(xs, ys)
+        pts = [(s["extra"]["body_bytes"] / 2 ** 20, s.get("cpu_ms_per_sidecar_request", {}).get("sidecar"))
+               for s in bodies]
+        pts_ok = [(x, y) for x, y in pts if y is not None]
+        a, b = _fit([x for x, _ in pts_ok], [y for _, y in pts_ok]) if len(pts_ok) >= 2 else (0.0, 0.0)
         lines += ["**Request body size.** Ingest (POST with `X-Herkomst`) by document size (the JSON body carries "
                   "the document base64-encoded, so it is 4/3 of that):", "",
                   "| document | rate /s | direct p50 ms | sidecar p50 ms | added p50 ms | added p99 ms | "
@@ -173,7 +178,9 @@ def bounds(doc: dict[str, Any]) -> str:
                          f"{_f(t['direct']['latency_ms'].get('p50'))} | {_f(t['sidecar']['latency_ms'].get('p50'))} | "
                          f"{_f(s['added_ms']['p50'])} | {_f(s['added_ms']['p99'])} | "
                          f"{_f(s.get('cpu_ms_per_sidecar_request', {}).get('sidecar'))} |")
-        lines += ["", f"Added p50 ≈ {a:.2f} ms + {b:.1f} ms per MiB of document. The sidecar reads the whole body "
+        lines += ["", f"Sidecar CPU per ingest ≈ {a:.1f} ms + {b:.1f} ms per MiB of document (least squares; "
+                  "the latency samples here are few and noisy, the CPU figures are steadier). "
+                  "The sidecar reads the whole body "
                   "(bounded by `upstream.max_request_body_bytes`), parses it as JSON to classify the "
                   "`informatieobjecttype`, and forwards the bytes; the OPA input does not grow with the body "
                   "(only the type and the provenance go in), so OPA's cost stays flat.", ""]
@@ -267,7 +274,8 @@ def render(doc: dict[str, Any], results_path: Path | None = None) -> str:
         f"Run of **{doc['date']}**{' (quick mode: rough figures)' if doc.get('quick') else ''}, "
         f"{doc['duration_s']:.0f} s, raw figures in `{rel}`.",
         f"Machine: {m['nproc']} cores ({m['cpu_model']}), {m['mem_total_mb']} MB, Linux {m['kernel']}; "
-        f"Python {m['python']}, {m['opa']}, gunicorn {m['gunicorn']}; commit `{m['git_commit'][:12]}`"
+        f"Python {m['python']}, OPA {str(m['opa']).replace('Version: ', '')}, gunicorn {m['gunicorn']}; "
+        f"commit `{m['git_commit'][:12]}`"
         f"{' with uncommitted changes' if m.get('git_dirty') else ''}. "
         f"Sidecar: {m['sidecar_workers']} gthread workers {TIMES} {m['sidecar_threads']} threads, profile knmg; "
         f"upstream: {m['upstream']}; OPA {m['opa_pinned']} as a server on loopback; load generator in its own "

@@ -33,6 +33,8 @@ log = logging.getLogger("sidecar.auth")
 SECRECY_VALUES = ("wettelijk", "beroepscode", "geen")
 _TOKEN_RX = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _ALG_FAMILY = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
+_CACHE_ENTRIES = 4096
+_CACHE_SECONDS = 60.0
 _EC_CURVE_ALG = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
 
 
@@ -143,6 +145,11 @@ class Authenticator:
             self._static.update(_keys_from_jwks(json.loads(settings.jwks_file.read_bytes())))
         self._jwks = _JwksCache(settings.jwks_url, settings) if settings.jwks_url else None
         self._allowed = frozenset(settings.algorithms)
+        # Verified tokens: a signature check costs more than the rest of authentication, and
+        # clients send the same token many times. Keyed on the whole token; time claims are
+        # still checked on every use, and an entry lives at most _CACHE_SECONDS.
+        self._verified: dict[str, tuple[Identity, float, float, float]] = {}
+        self._verified_lock = threading.Lock()
 
     def _key_for(self, kid: str) -> _Key | None:
         key = self._static.get(kid)
@@ -158,6 +165,27 @@ class Authenticator:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not _TOKEN_RX.fullmatch(token):
             raise AuthError("AUTHN_MALFORMED", "De Authorization-header is geen geldig Bearer-token.")
+        cached = self._verified.get(token)
+        if cached is not None:
+            ident, exp, not_before, stored_until = cached
+            now = time.time()
+            leeway = self._s.leeway_seconds
+            if now < stored_until and now <= exp + leeway and now >= not_before - leeway:
+                return ident
+            with self._verified_lock:
+                self._verified.pop(token, None)
+            if now > exp + leeway:
+                raise AuthError("AUTHN_EXPIRED", "Het token is verlopen.")
+        ident, claims = self._verify(token)
+        exp = float(claims["exp"])
+        not_before = max(float(claims.get("nbf", 0) or 0), float(claims["iat"]))
+        with self._verified_lock:
+            if len(self._verified) >= _CACHE_ENTRIES:
+                self._verified.pop(next(iter(self._verified)))  # oldest first
+            self._verified[token] = (ident, exp, not_before, time.time() + _CACHE_SECONDS)
+        return ident
+
+    def _verify(self, token: str) -> tuple[Identity, dict[str, Any]]:
         try:
             head = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -188,7 +216,9 @@ class Authenticator:
         iat = claims.get("iat")
         if not isinstance(iat, int | float) or iat > time.time() + self._s.leeway_seconds:
             raise AuthError("AUTHN_NOT_YET_VALID", "Het token is nog niet geldig.")
-        return self._identity(claims)
+        if not isinstance(claims.get("exp"), int | float):
+            raise AuthError("AUTHN_INVALID", "Het token is ongeldig.")
+        return self._identity(claims), claims
 
     def _identity(self, claims: dict[str, Any]) -> Identity:
         names = self._s.claims

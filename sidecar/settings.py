@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sidecar.routes import DEFAULT_ROUTES, RouteSpec
 
 ENV_PREFIX = "SIDECAR_"
+# SIDECAR_* variables that are not config overrides (read by the demo and tools, not by serve).
+NON_CONFIG_ENV = frozenset({"SIDECAR_CONFIG", "SIDECAR_OPA_BIN", "SIDECAR_DEMO_WORKDIR"})
 CATEGORIES = ("algemeen", "medisch", "wvggz_wzd", "coordinatiedossier")
 SUPPORTED_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 
@@ -299,9 +301,7 @@ def _env_overrides(env: Mapping[str, str]) -> list[tuple[list[str], Any]]:
     """``SIDECAR_OPA__TIMEOUT__READ=0.5`` → ``opa.timeout.read = 0.5`` (values parsed as YAML)."""
     out = []
     for name, raw in sorted(env.items()):
-        if not name.startswith(ENV_PREFIX) or name == "SIDECAR_CONFIG":
-            continue
-        if name.startswith("SIDECAR_DEMO_"):
+        if not name.startswith(ENV_PREFIX) or name in NON_CONFIG_ENV:
             continue
         parts = [p.lower() for p in name[len(ENV_PREFIX):].split("__")]
         if not all(parts):

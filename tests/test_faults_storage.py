@@ -15,6 +15,7 @@ next read fails with "file is not a database", as a torn disk or a wrong restore
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -176,14 +177,22 @@ def test_refused_read_was_not_forwarded_unrecorded(disk_stack: tuple[Running, Pa
 
 
 def _corrupt_label_store(db: Path) -> None:
-    conn = sqlite3.connect(db)
+    conn = sqlite3.connect(db, timeout=5)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # TRUNCATE waits for no reader and resets the WAL, which every other connection notices
+        # on its next read (its page cache is then dropped). A reader mid-transaction makes it
+        # report busy: retry until it went through.
+        deadline = time.monotonic() + 5
+        while conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] != 0:
+            assert time.monotonic() < deadline, "label store checkpoint stayed busy"
+            time.sleep(0.05)
     finally:
         conn.close()
     with db.open("r+b") as f:
         f.write(b"this is not a sqlite database!!" + b"\0" * 69)  # the 100-byte header
+        f.flush()
+        os.fsync(f.fileno())
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +220,7 @@ def test_label_store_unusable_fails_closed(labels_stack: Running) -> None:
     before = run.metric("sidecar_fail_closed_total", cause="labels")
     for t in (target, DOCS):
         r = run.proxy("GET", t, run.headers("consulent", HULP))
-        assert r.status == 503, (t, r.status, r.body[:300])
+        assert r.status == 503, (t, r.status, r.body[:300], (run.workdir / "sidecar.log").read_text()[-2000:])
         assert titel.encode() not in r.body and b'"results"' not in r.body
         recs = run.records_for_trace(r.headers["traceparent"].split("-")[1])
         assert not [x for x in recs if x["phase"] == "response" and x["decision"] == "allow"]

@@ -71,6 +71,8 @@ def test_bad_values_name_the_key(tmp_path: Path, base: dict, mutate, needle: str
 def test_env_overrides_nested_keys(tmp_path: Path, base: dict) -> None:
     s = load_settings(_write(tmp_path, base), env={"SIDECAR_OPA__TIMEOUT__READ": "0.5",
                                                    "SIDECAR_POLICY__PROFILE": "wetsvoorstel",
+                                                   "SIDECAR_OPA_BIN": "/usr/bin/opa",  # make exports it
+                                                   "SIDECAR_DEMO_WORKDIR": "/tmp/d",
                                                    "UNRELATED": "1"})
     assert s.opa.timeout.read == 0.5
     assert s.policy.profile == "wetsvoorstel"
@@ -79,6 +81,8 @@ def test_env_overrides_nested_keys(tmp_path: Path, base: dict) -> None:
 def test_env_override_is_validated_too(tmp_path: Path, base: dict) -> None:
     with pytest.raises(ConfigError, match=r"opa\.timeout\.read"):
         load_settings(_write(tmp_path, base), env={"SIDECAR_OPA__TIMEOUT__READ": "slow"})
+    with pytest.raises(ConfigError, match=r"opaa: unknown key"):
+        load_settings(_write(tmp_path, base), env={"SIDECAR_OPAA__URL": "http://x"})
 
 
 def test_unreadable_or_invalid_yaml_is_a_clear_error(tmp_path: Path) -> None:

@@ -31,14 +31,35 @@ decision := object.union(result, {"evaluations": evaluation_results}) if {
 
 # METADATA
 # title: Batch results
-# description: One result per input.evaluations item, same order; a malformed item is denied.
-evaluation_results := [r |
-	some item in input.evaluations
+# description: >-
+#   One result per input.evaluations item, same order; a malformed item is denied. Items are
+#   decided per distinct resource without its id (no rule reads a resource id), so a list of
+#   50 documents of four kinds costs four evaluations, not fifty.
+evaluation_results := [distinct_results[batch_key(item)] | some item in input.evaluations]
 
-	# Intentional: `with` decides each item as input.resource; a comprehension term cannot take `with`.
+# METADATA
+# title: Batch key
+# description: The item's resource with its id replaced, so that items alike share one evaluation.
+batch_key(item) := object.union(object.get(item, "resource", {}), {"id": "item"})
+
+# METADATA
+# title: Distinct batch keys
+# description: The set of distinct batch keys of the items.
+distinct_keys := {batch_key(item) | some item in input.evaluations} # regal ignore:prefer-set-or-object-rule
+
+# METADATA
+# title: Distinct batch results
+# description: >-
+#   The result for each distinct batch key, each decided with that resource as input.resource.
+#   A complete rule (a comprehension), so it is evaluated once per query: as a partial object
+#   rule it was re-evaluated on every lookup (opa bench, 50 items: 69 ms against 8 ms).
+distinct_results := {key: r | # regal ignore:prefer-set-or-object-rule
+	some key in distinct_keys
+
+	# Intentional: `with` decides each distinct item as input.resource.
 	# regal ignore:with-outside-test-context,comprehension-term-assignment
-	r := result with input.resource as object.get(item, "resource", {}) with input.evaluations as null
-]
+	r := result with input.resource as key with input.evaluations as null
+}
 
 # METADATA
 # title: Result
@@ -55,10 +76,17 @@ result := {
 
 # METADATA
 # title: Profile valid
-# description: The configured profile exists and has no errors.
+# description: >-
+#   The configured profile exists and has exactly the switches, each with an allowed value.
+#   The same condition as an empty profile.errors entry, checked without building messages
+#   (it runs on every decision; profile.errors explains what is wrong, for readiness and tools).
 profile_valid if {
-	lib.profile
-	count(profile.errors[input.context.profile]) == 0
+	p := lib.profile
+	is_object(p)
+	count(p) == count(profile.switches)
+	every name, allowed in profile.switches {
+		p[name] in allowed
+	}
 }
 
 # METADATA
