@@ -52,10 +52,6 @@ class Call:
     herkomst: dict[str, Any] | None = None
     betrokkene: str | None = None
     extra_context: dict[str, Any] = field(default_factory=dict)
-    # Allowed request-phase records of a read, made durable together with the next record of
-    # this request (one fsync instead of two): a read releases nothing before its response
-    # phase, and every exit path flushes them (Enforcer.flush) before answering.
-    pending: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def route_name(self) -> str:
@@ -168,17 +164,7 @@ class Enforcer:
         """Append records made outside a proxied request (e.g. the records query of L1/L2)."""
         self._write(*recs)
 
-    def flush(self, call: Call) -> None:
-        """Make the request's deferred records durable (raises FailClosed if that fails)."""
-        if call.pending:
-            self._write(call=call)
-
-    def _write(self, *recs: dict[str, Any], call: Call | None = None) -> None:
-        if call is not None and call.pending:
-            recs = (*call.pending, *recs)
-            call.pending = []
-        if not recs:
-            return
+    def _write(self, *recs: dict[str, Any]) -> None:
         rec = recs[0]
         started = time.perf_counter()
         try:
@@ -200,7 +186,7 @@ class Enforcer:
         recs = self._records(call, phase="request", decision_id=decision_id, allow=False, enforced=True,
                              resource=None, decision=None, reasons=[reason], status=status, duration_s=0.0)
         try:
-            self._write(*recs, call=call)
+            self._write(*recs)
         except FailClosed:
             pass  # the request is refused anyway; the failure is counted and logged
         metrics.decisions_total.labels("deny", "request", call.action or "read", "none").inc()
@@ -212,9 +198,8 @@ class Enforcer:
     def decide(self, call: Call, phase: str, resource: dict[str, Any],
                evaluations: list[dict[str, Any]] | None = None, *,
                betrokkenen: list[str] | None = None,
-               item_betrokkenen: list[list[str]] | None = None, defer: bool = False) -> Outcome:
-        """One OPA call. Raises :class:`FailClosed` on any trouble; records are durable on return,
-        except an allow with ``defer`` (reads' request phase), kept in ``call.pending``.
+               item_betrokkenen: list[list[str]] | None = None) -> Outcome:
+        """One OPA call. Raises :class:`FailClosed` on any trouble; records are durable on return.
 
         ``betrokkenen`` are the data subjects (keyed pseudonyms) of ``resource``;
         ``item_betrokkenen`` those of each evaluation item."""
@@ -231,7 +216,7 @@ class Enforcer:
             recs = self._records(call, betrokkenen=betrokkenen, phase=phase, decision_id=decision_id,
                                  allow=False, enforced=True, resource=resource, decision=None,
                                  reasons=[f"OPA_{exc.kind.upper()}"], status=503, duration_s=0.0)
-            self._write(*recs, call=call)
+            self._write(*recs)
             category = resource["properties"].get("category")
             metrics.decisions_total.labels("deny", phase, call.route.action, metrics.category_label(category)).inc()
             metrics.count_deny([f"OPA_{exc.kind.upper()}"], call.identity.role if call.identity else None, category)
@@ -245,10 +230,7 @@ class Enforcer:
                                  allow=decision.allow, enforced=enforce, resource=resource, decision=decision,
                                  reasons=decision.reasons, status=None if decision.allow else 403,
                                  duration_s=decision.duration_s)
-            if defer and decision.allow:
-                call.pending.extend(recs)
-            else:
-                self._write(*recs, call=call)
+            self._write(*recs)
             self._count(call, phase, resource, decision, enforce)
             return Outcome(decision, decision_id, decision.allow or not enforce)
         # A batch: one record per item (who saw which object), all made durable with one write.
@@ -262,7 +244,8 @@ class Enforcer:
                                       reasons=ev.reasons, status=None, duration_s=decision.duration_s))
             items.append((ev.allow or not enforce, item_id))
             self._count(call, phase, res, ev, enforce)
-        self._write(*recs, call=call)
+        if recs:
+            self._write(*recs)
         return Outcome(decision, decision_id, True, items)
 
     def _count(self, call: Call, phase: str, resource: dict[str, Any], decision: Decision, enforce: bool) -> None:

@@ -30,7 +30,7 @@ from sidecar.herkomst import HerkomstError, parse_herkomst
 from sidecar.labels import LabelStore, LabelStoreError, key_for_url
 from sidecar.problem import problem
 from sidecar.records import pseudonymise
-from sidecar.routes import METHODS, READ_ACTIONS, RouteMap
+from sidecar.routes import METHODS, RouteMap
 from sidecar.settings import Settings
 from sidecar.tracing import from_header
 from sidecar.upstream import (
@@ -98,7 +98,6 @@ class Proxy:
                     method=request.method.upper(), started=time.perf_counter())
         try:
             resp = self._handle(request, call)
-            self._enforcer.flush(call)
         except FailClosed as fc:
             decision_id = fc.decision_id
             if decision_id is None and fc.cause != "records":
@@ -267,9 +266,9 @@ class Proxy:
     def _decide(self, call: Call, phase: str, resource: dict[str, Any],
                 evaluations: list[dict[str, Any]] | None = None, *,
                 betrokkenen: list[str] | None = None,
-                item_betrokkenen: list[list[str]] | None = None, defer: bool = False) -> Outcome:
+                item_betrokkenen: list[list[str]] | None = None) -> Outcome:
         outcome = self._enforcer.decide(call, phase, resource, evaluations, betrokkenen=betrokkenen,
-                                        item_betrokkenen=item_betrokkenen, defer=defer)
+                                        item_betrokkenen=item_betrokkenen)
         if not outcome.enforced_allow:
             # I9 (ingest without provenance) is a malformed request rather than a refusal.
             status = 400 if "I9" in outcome.decision.reasons else 403
@@ -341,12 +340,8 @@ class Proxy:
     # -- reads -------------------------------------------------------------------------------
 
     def _request_phase(self, call: Call) -> None:
-        assert call.route is not None
         labels, subjects = self._known_labels(call)
-        # Reads release nothing before their response phase: their request-phase record is made
-        # durable with the response-phase record. Writes must be on disk before forwarding.
-        self._decide(call, "request", self._resource(call, call.resource_id, labels=labels), betrokkenen=subjects,
-                     defer=call.route.action in READ_ACTIONS)
+        self._decide(call, "request", self._resource(call, call.resource_id, labels=labels), betrokkenen=subjects)
 
     def _read(self, request: Request, call: Call) -> Response:
         assert call.route is not None

@@ -355,17 +355,3 @@ def test_probes(knmg: Running) -> None:
     assert knmg.admin("/-/healthz").status == 200
     ready = knmg.admin("/-/readyz")
     assert ready.status == 200 and ready.json()["status"] == "ready"
-
-
-def test_a_read_makes_both_phase_records_durable_with_one_write(knmg: Running) -> None:
-    """The request-phase allow of a read is flushed together with its response-phase record
-    (nothing is released in between), so a read costs one fsync, not two."""
-    doc = knmg.doc_of("algemeen")
-    writes = knmg.metric("sidecar_record_write_duration_seconds_count")
-    records = knmg.metric("sidecar_records_written_total")
-    r = knmg.proxy("GET", f"{DOCS}/{doc['url'].rsplit('/', 1)[1]}", knmg.headers("consulent", HULP))
-    assert r.status == 200
-    assert knmg.metric("sidecar_records_written_total") - records == 2
-    assert knmg.metric("sidecar_record_write_duration_seconds_count") - writes == 1
-    phases = [x["phase"] for x in knmg.records_for_trace(_trace(r.headers))]
-    assert phases == ["request", "response"]
