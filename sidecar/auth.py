@@ -121,6 +121,9 @@ class _JwksCache:
             self._keys = _keys_from_jwks(json.loads(resp.data))
             self._fetched_at = now
         except Exception as exc:  # network errors, bad JSON, bad keys: all mean "no fresh keys"
+            from sidecar import metrics  # imported late: prometheus' multiprocess dir is set by then
+
+            metrics.jwks_fetch_errors_total.inc()
             log.warning("jwks fetch failed", extra={"event": "jwks_fetch_failed", "error": str(exc)})
 
     def get(self, kid: str) -> _Key | None:
@@ -148,7 +151,7 @@ class Authenticator:
         # Verified tokens: a signature check costs more than the rest of authentication, and
         # clients send the same token many times. Keyed on the whole token; time claims are
         # still checked on every use, and an entry lives at most _CACHE_SECONDS.
-        self._verified: dict[str, tuple[Identity, float, float, float]] = {}
+        self._verified: dict[str, tuple[Identity, float, float, float, str, _Key]] = {}
         self._verified_lock = threading.Lock()
 
     def _key_for(self, kid: str) -> _Key | None:
@@ -167,10 +170,15 @@ class Authenticator:
             raise AuthError("AUTHN_MALFORMED", "De Authorization-header is geen geldig Bearer-token.")
         cached = self._verified.get(token)
         if cached is not None:
-            ident, exp, not_before, stored_until = cached
+            ident, exp, not_before, stored_until, kid, key = cached
             now = time.time()
             leeway = self._s.leeway_seconds
-            if now < stored_until and now <= exp + leeway and now >= not_before - leeway:
+            # The key must still be trusted right now: a JWKS whose cache expired (endpoint
+            # down) or that no longer lists the kid (rotation) ends the token's validity here
+            # too, not up to _CACHE_SECONDS later. For JWKS keys this lookup is what triggers
+            # the (rate-limited) refresh.
+            if now < stored_until and now <= exp + leeway and now >= not_before - leeway \
+                    and self._key_for(kid) is key:
                 return ident
             with self._verified_lock:
                 self._verified.pop(token, None)
@@ -179,10 +187,14 @@ class Authenticator:
         ident, claims = self._verify(token)
         exp = float(claims["exp"])
         not_before = max(float(claims.get("nbf", 0) or 0), float(claims["iat"]))
+        kid = str(jwt.get_unverified_header(token)["kid"])  # _verify checked it is a known kid
+        trusted = self._key_for(kid)
+        if trusted is None:  # the JWKS expired between verifying and here: do not cache
+            return ident
         with self._verified_lock:
             if len(self._verified) >= _CACHE_ENTRIES:
                 self._verified.pop(next(iter(self._verified)))  # oldest first
-            self._verified[token] = (ident, exp, not_before, time.time() + _CACHE_SECONDS)
+            self._verified[token] = (ident, exp, not_before, time.time() + _CACHE_SECONDS, kid, trusted)
         return ident
 
     def _verify(self, token: str) -> tuple[Identity, dict[str, Any]]:

@@ -78,6 +78,8 @@ obligations_total = Counter(
     "sidecar_obligations_total", "Obligations attached to allowed decisions, by type.", ["type"])
 policy_info = Gauge(
     "sidecar_policy_info", "The configured policy profile (value 1).", ["profile"], multiprocess_mode="livemax")
+jwks_fetch_errors_total = Counter(
+    "sidecar_jwks_fetch_errors_total", "JWKS fetches that failed (tokens fail closed once the cache expires).")
 opa_up = Gauge(
     "sidecar_opa_up", "1 when the last readiness check found OPA answering with the policy loaded.",
     multiprocess_mode="livemax")
@@ -126,6 +128,7 @@ def preinitialise(route_names: list[str]) -> None:
     for t in OBLIGATION_TYPES:
         obligations_total.labels(t)
     break_glass_total.inc(0)
+    jwks_fetch_errors_total.inc(0)
     opa_up.set(0)
 
 

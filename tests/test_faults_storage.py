@@ -149,9 +149,6 @@ def test_full_record_disk_fails_closed_and_recovers(disk_stack: tuple[Running, P
     assert run.admin("/-/readyz").status == 200
 
 
-@pytest.mark.xfail(strict=True, reason="needs enforce.py/proxy.py change: reads defer their request-phase "
-                   "record (Call.pending, commit f7fcddd) and forward before it is durable; on a full disk the "
-                   "read reaches the upstream and no record of it exists")
 def test_refused_read_was_not_forwarded_unrecorded(disk_stack: tuple[Running, Path | None]) -> None:
     """Issue 6: no request forwarded without a durable record. On a full disk a refused read
     either never reached the upstream, or its request-phase allow is on disk."""
