@@ -103,7 +103,8 @@ class SqliteLabelStore:
 
     def ping(self) -> bool:
         try:
-            self._conn().execute("SELECT 1").fetchone()
+            # Touch the table, not just the connection: a damaged file fails here, SELECT 1 not.
+            self._conn().execute("SELECT 1 FROM labels LIMIT 1").fetchone()
             return True
         except sqlite3.Error:
             return False

@@ -94,12 +94,26 @@ def _last_line(fd: int, size: int) -> bytes:
     return buf.rstrip(b"\n")
 
 
+class _Batch:
+    __slots__ = ("done", "error", "records")
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.records = records
+        self.done = False
+        self.error: RecordWriteError | None = None
+
+
 class RecordWriter:
     def __init__(self, path: Path, head_log_interval: float = 60.0) -> None:
         self._path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
         self._rfd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        self._lock = threading.Lock()
+        # Group commit: threads that arrive while an append+fsync is under way queue their
+        # records; the next thread to write appends all queued records with one fsync. Nobody
+        # returns before their own records are durable.
+        self._cond = threading.Condition()
+        self._queue: list[_Batch] = []
+        self._writing = False
         self._last_size = -1
         self._last_hash = GENESIS
         self._head_interval = head_log_interval
@@ -127,38 +141,62 @@ class RecordWriter:
         return record
 
     def write_many(self, records: list[dict[str, Any]]) -> None:
-        """Append several records with one write and one fsync (a list's per-item decisions)."""
-        with self._lock:
+        """Append records durably (one write and one fsync for them and for whatever other
+        threads queued meanwhile), or raise :class:`RecordWriteError`."""
+        batch = _Batch(records)
+        with self._cond:
+            self._queue.append(batch)
+            while self._writing and not batch.done:
+                self._cond.wait()
+            if not batch.done:
+                self._writing = True
+                batches, self._queue = self._queue, []
+        if not batch.done:
+            error: RecordWriteError | None = None
             try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                self._append([r for b in batches for r in b.records])
+            except RecordWriteError as exc:
+                error = exc
+            with self._cond:
+                for b in batches:
+                    b.error, b.done = error, True
+                self._writing = False
+                self._cond.notify_all()
+        if batch.error is not None:
+            raise RecordWriteError(str(batch.error))
+
+    def _append(self, records: list[dict[str, Any]]) -> None:
+        """One append under the file lock (other processes write the same file)."""
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                size = os.fstat(self._fd).st_size
+                prev = self._prev_hash(size)
+                lines = []
+                for record in records:
+                    record.pop("hash", None)
+                    record["prev_hash"] = prev
+                    record["hash"] = prev = record_hash(record)
+                    lines.append(canonical_json(record) + b"\n")
+                data = b"".join(lines)
                 try:
-                    size = os.fstat(self._fd).st_size
-                    prev = self._prev_hash(size)
-                    lines = []
-                    for record in records:
-                        record.pop("hash", None)
-                        record["prev_hash"] = prev
-                        record["hash"] = prev = record_hash(record)
-                        lines.append(canonical_json(record) + b"\n")
-                    data = b"".join(lines)
-                    try:
-                        written = os.write(self._fd, data)
-                        if written != len(data):
-                            raise OSError(errno.ENOSPC, f"short write ({written} of {len(data)} bytes)")
-                        os.fsync(self._fd)
-                    except OSError:
-                        self._undo(size)
-                        raise
-                    self._last_size = size + written
-                    self._last_hash = prev
-                    self._count += len(records)
-                finally:
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
-            except OSError as exc:
-                self._failing = True
-                raise RecordWriteError(f"cannot write record: {exc.strerror or exc}") from None
-            self._failing = False
-            self._maybe_log_head()
+                    written = os.write(self._fd, data)
+                    if written != len(data):
+                        raise OSError(errno.ENOSPC, f"short write ({written} of {len(data)} bytes)")
+                    os.fsync(self._fd)
+                except OSError:
+                    self._undo(size)
+                    raise
+                self._last_size = size + written
+                self._last_hash = prev
+                self._count += len(records)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        except OSError as exc:
+            self._failing = True
+            raise RecordWriteError(f"cannot write record: {exc.strerror or exc}") from None
+        self._failing = False
+        self._maybe_log_head()
 
     def _undo(self, size: int) -> None:
         """Cut a failed append back to ``size`` (still under the file lock).
