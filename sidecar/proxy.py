@@ -48,7 +48,8 @@ _PURPOSE_RX = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _UUID_TAIL = re.compile(r"/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/?$")
 # Headers a client may send at most once: a second copy is an attempt to confuse someone.
-_SINGLE_HEADERS = ("Authorization", "X-Doelbinding", "X-Herkomst", "Content-Length", "Host")
+_SINGLE_HEADERS = ("Authorization", "X-Doelbinding", "X-Herkomst", "X-Coordinatie", "traceparent",
+                   "Content-Length", "Host")
 
 
 def _id_from_url(url: Any) -> str | None:
@@ -147,8 +148,9 @@ class Proxy:
         if call.method not in METHODS:
             raise self._deny_early(call, 405, "methode-niet-toegestaan", "METHOD",
                                    f"De methode {call.method[:16]!r} wordt niet ondersteund.")
+        repeated = environ.get("HTTP_X_SIDECAR_REPEATED_HEADERS")  # set by serve.py's pre_request hook
         for name in _SINGLE_HEADERS:
-            if len(request.headers.getlist(name)) > 1 or (
+            if (repeated and name.upper() in repeated.split(",")) or (
                     name in ("Authorization", "X-Doelbinding") and "," in request.headers.get(name, "")):
                 # gunicorn joins repeated headers with a comma; neither header may contain one.
                 raise self._deny_early(call, 400, "dubbele-header", "HEADER_DUPLICATE",

@@ -30,6 +30,30 @@ def _prepare_metrics_dir(settings: Settings) -> Path:
     return d
 
 
+# Headers a client may send only once. gunicorn joins repeated headers into one environ value,
+# and for structured headers (X-Herkomst) a joined value can parse as one valid dictionary, so
+# repeats are counted here, on gunicorn's raw header list, before the environ is built.
+SINGLE_HEADERS = frozenset({"AUTHORIZATION", "X-DOELBINDING", "X-HERKOMST", "X-COORDINATIE", "TRACEPARENT",
+                            "CONTENT-LENGTH", "HOST"})
+DUPLICATES_MARKER = "X-SIDECAR-REPEATED-HEADERS"
+
+
+def _pre_request(worker: Any, req: Any) -> None:
+    seen: dict[str, int] = {}
+    kept = []
+    for name, value in req.headers:
+        upper = name.upper()
+        if upper == DUPLICATES_MARKER:
+            continue  # only the sidecar sets this marker; a client's copy is dropped
+        if upper in SINGLE_HEADERS:
+            seen[upper] = seen.get(upper, 0) + 1
+        kept.append((name, value))
+    repeated = sorted(n for n, c in seen.items() if c > 1)
+    if repeated:
+        kept.append((DUPLICATES_MARKER, ",".join(repeated)))
+    req.headers = kept
+
+
 def _child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
@@ -61,6 +85,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             # Clients must not be able to claim https through X-Forwarded-Proto and friends.
             "secure_scheme_headers": {},
             "child_exit": _child_exit,
+            "pre_request": _pre_request,
             "limit_request_line": 4096,
             "limit_request_fields": 100,
             "limit_request_field_size": 16384,

@@ -355,3 +355,25 @@ def test_probes(knmg: Running) -> None:
     assert knmg.admin("/-/healthz").status == 200
     ready = knmg.admin("/-/readyz")
     assert ready.status == 200 and ready.json()["status"] == "ready"
+
+
+def test_repeated_herkomst_headers_are_rejected_even_when_they_merge_cleanly(knmg: Running) -> None:
+    """Two X-Herkomst headers with different keys would join into one valid dictionary."""
+    tok = knmg.token("aanbieder", org="huisarts-de-linde", secrecy="wettelijk")
+    titel = "dubbele-herkomst"
+    type_url = knmg.doc_of("medisch")["informatieobjecttype"]
+    body = json.dumps({"bronorganisatie": "001234560", "creatiedatum": "2026-11-29", "titel": titel,
+                       "auteur": "t", "taal": "nld", "informatieobjecttype": type_url,
+                       "vertrouwelijkheidaanduiding": "vertrouwelijk", "formaat": "text/plain",
+                       "inhoud": base64.b64encode(b"x").decode()}).encode()
+    r = knmg.proxy("POST", DOCS, [("Authorization", f"Bearer {tok}"), ("X-Doelbinding", HULP),
+                                  ("Content-Type", "application/json"), ("X-Herkomst", "grondslag=toestemming"),
+                                  ("X-Herkomst", 'toestemming="TS-1"')], body)
+    assert r.status == 400
+    assert all(d["titel"] != titel for d in knmg.seed_documents())
+
+
+def test_a_client_cannot_forge_the_repeated_headers_marker(knmg: Running) -> None:
+    h = knmg.headers("consulent", HULP)
+    h["X-Sidecar-Repeated-Headers"] = "AUTHORIZATION"
+    assert knmg.proxy("GET", ZAKEN, h).status == 200
