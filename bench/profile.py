@@ -63,10 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     from pyinstrument import Profiler
     from werkzeug.test import Client
 
-    from bench.run import DOCS, PROVIDER_ORG, free_ports, new_document, rsin, seed_doc, seed_lists
+    from bench.run import DOCS, PROVIDER_ORG, new_document, rsin, seed_doc, seed_lists
     from bench.stack import BenchStack
     from sidecar.app import create_app
-    from sidecar.demo import Ports
+    from sidecar.demo import Ports, free_ports
     from sidecar.keys import DEMO_ORG, mint
     from sidecar.settings import load_settings
 

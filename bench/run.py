@@ -17,7 +17,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from typing import Any
 
 from bench import metrics as prom
 from bench.stack import BenchStack, children, pss_kb, status_kb, tree_cpu
-from sidecar.demo import OPA_VERSION, Ports, find_opa
+from sidecar.demo import OPA_VERSION, Ports, find_opa, free_ports
 from sidecar.demo_upstream import BENCHMARK_DOCUMENT_UUID
 from sidecar.keys import DEMO_ORG, mint
 
@@ -42,20 +41,6 @@ OPA_PATH = "/v1/data/wams/authz/decision?provenance=true"  # what the sidecar se
 LIST_SIZES = (0, 10, 50, 100)
 BODY_SIZES = (1024, 256 * 1024, 2 * 1024 * 1024)
 PROVIDER_ORG = "huisarts-de-linde"
-
-
-def free_ports(n: int) -> list[int]:
-    """``n`` distinct free loopback ports (bound together, then released)."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def log(msg: str) -> None:

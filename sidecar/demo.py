@@ -95,6 +95,22 @@ def build_bundle(opa: str, policies: Path, out: Path, revision: str | None = Non
     return revision
 
 
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free loopback ports (bound together, then released), for tests and benchmarks."""
+    import socket
+
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 @dataclass
 class Ports:
     proxy: int = 8080

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,24 +15,11 @@ from typing import Any
 
 import pytest
 
-from sidecar.demo import Ports, Stack, find_opa
+from sidecar.demo import Ports, Stack, find_opa, free_ports
 from sidecar.keys import mint
 
 DOCS = "/documenten/api/v1/enkelvoudiginformatieobjecten"
 ZAKEN = "/zaken/api/v1/zaken"
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 @dataclass
@@ -146,6 +132,25 @@ def start_stack(tmp: Path, profile: str, **kw: Any) -> Stack:
                   profile=profile, **kw)
     stack.start()
     return stack
+
+
+def start_not_ready(stack: Stack, timeout: float = 30) -> Reply:
+    """Start OPA, the demo upstream and a sidecar that is expected NOT to become ready; return the
+    first answer of its /-/readyz (the stack keeps running; the caller stops it)."""
+    import sys
+    import time
+
+    stack.prepare()
+    stack.start_opa()
+    stack.start_upstream()
+    stack._spawn("sidecar", [sys.executable, "-m", "sidecar", "serve", "--config", str(stack.config_path)])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return send(stack.ports.admin, "GET", "/-/readyz")
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"the sidecar's admin port did not answer within {timeout:.0f}s")
 
 
 @pytest.fixture(scope="session")

@@ -75,26 +75,14 @@ decision := {"decision": true, "reasons": ["X1"], "obligations": [{"type": "bel_
 
 
 def test_malformed_decision_fails_closed_and_is_not_ready(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import sys
-
-    from sidecar.demo import Ports, Stack
-    from tests.conftest import free_ports, send
+    from sidecar.demo import Ports, Stack, free_ports
+    from tests.conftest import start_not_ready
 
     policies = _policy_dir(tmp_path, 'decision := {"decision": "yes please"}\n')
     stack = Stack(workdir=tmp_path / "stack", ports=Ports(*free_ports(4)), policies=policies, workers=1)
-    stack.prepare()
     try:
-        stack.start_opa()
-        stack.start_upstream()
-        stack._spawn("sidecar", [sys.executable, "-m", "sidecar", "serve", "--config", str(stack.config_path)])
-        deadline = time.monotonic() + 30
-        ready = None
-        while ready is None and time.monotonic() < deadline:
-            try:
-                ready = send(stack.ports.admin, "GET", "/-/readyz")
-            except OSError:
-                time.sleep(0.2)
-        assert ready is not None and ready.status == 503 and "not a boolean" in ready.body.decode()
+        ready = start_not_ready(stack)
+        assert ready.status == 503 and "not a boolean" in ready.body.decode()
         run = Running(stack)
         r = run.proxy("GET", ZAKEN, run.headers("consulent", HULP))
         assert r.status == 503 and run.records()[-1]["reasons"] == ["OPA_MALFORMED"]

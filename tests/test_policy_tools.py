@@ -7,7 +7,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 
 from sidecar.opa import OpaClient
 from sidecar.settings import OpaSettings
-from tests.conftest import Running, free_ports, send
+from tests.conftest import Running, free_ports
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = json.loads((REPO / "policies" / "testdata" / "cases" / "data.json").read_text())
@@ -125,25 +124,15 @@ def test_a_misspelt_switch_is_an_error_at_load(tmp_path: Path) -> None:
 
 def test_sidecar_with_a_broken_profile_stays_not_ready_and_denies(tmp_path: Path) -> None:
     from sidecar.demo import Ports, Stack
+    from tests.conftest import start_not_ready
 
     knmg = json.loads((REPO / "policies" / "profiles" / "knmg" / "data.json").read_text())
     policies = _policies_with(tmp_path, "gemeente_y", {**knmg, "beroepscode_als_wettelijk": "ja"})
-    p = free_ports(4)
-    stack = Stack(workdir=tmp_path / "stack", ports=Ports(*p), profile="gemeente_y", policies=policies, workers=1)
-    stack.prepare()
+    stack = Stack(workdir=tmp_path / "stack", ports=Ports(*free_ports(4)), profile="gemeente_y", policies=policies,
+                  workers=1)
     try:
-        stack.start_opa()
-        stack.start_upstream()
-        stack._spawn("sidecar", [sys.executable, "-m", "sidecar", "serve", "--config", str(stack.config_path)])
-        deadline = time.monotonic() + 30
-        ready = None
-        while time.monotonic() < deadline:
-            try:
-                ready = send(stack.ports.admin, "GET", "/-/readyz")
-                break
-            except OSError:
-                time.sleep(0.2)
-        assert ready is not None and ready.status == 503
+        ready = start_not_ready(stack)
+        assert ready.status == 503
         assert "beroepscode_als_wettelijk" in ready.body.decode()
         run = Running(stack)
         r = run.proxy("GET", "/zaken/api/v1/zaken", run.headers("consulent", "onderzoek_hulpvraag"))
