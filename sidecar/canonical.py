@@ -19,9 +19,10 @@ _PATH_OK = re.compile(r"/[A-Za-z0-9\-._~/]*")
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # Query parameters that make a ZGW API embed *other* objects in the response (``expand`` puts
-# related zaken, documents and types under ``_expand``). The response phase decides on the
-# objects a route returns, not on embedded ones, so such a widened response is refused rather
-# than forwarded unseen. Compared case-insensitively after decoding (``%65xpand``, ``EXPAND``).
+# related objects under ``_expand``). Only the exact lower-case spelling passes (``%65xpand``
+# decodes to it); other spellings (``EXPAND``, ``expand ``) are refused, because an upstream
+# may read them as ``expand`` while the sidecar would not. Which expansions a route allows, and
+# how their embedded objects are decided, is the route map's and the proxy's business.
 WIDENING_PARAMS = frozenset({"expand"})
 
 
@@ -72,9 +73,8 @@ def canonical_query(raw_query: str) -> str:
     for k, v in pairs:
         if any(ord(c) < 0x20 or c == "\x7f" for c in k + v):
             raise BadTarget("de query-string bevat stuurtekens")
-        if k.strip().lower() in WIDENING_PARAMS:
-            raise BadTarget(f"de query-parameter {k.strip().lower()!r} wordt niet ondersteund: "
-                            "ingesloten objecten worden niet beoordeeld")
+        if k.strip().lower() in WIDENING_PARAMS and k not in WIDENING_PARAMS:
+            raise BadTarget(f"de query-parameter {k!r} moet precies {k.strip().lower()!r} heten")
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs)
 
 

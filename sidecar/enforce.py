@@ -52,6 +52,7 @@ class Call:
     herkomst: dict[str, Any] | None = None
     betrokkene: str | None = None
     extra_context: dict[str, Any] = field(default_factory=dict)
+    expand: list[str] = field(default_factory=list)  # ZGW expand names the route allowed
 
     @property
     def route_name(self) -> str:

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 
 from sidecar import metrics
 from sidecar.auth import Authenticator, AuthError
-from sidecar.canonical import BadTarget, split_target
+from sidecar.canonical import BadTarget, query_params, split_target
 from sidecar.classify import TYPE_FIELD, Catalogue
 from sidecar.coordinatie import CoordinatieError, parse_coordinatie
 from sidecar.enforce import Call, Enforcer, FailClosed, Outcome
@@ -160,6 +160,15 @@ class Proxy:
             raise self._deny_early(call, 403, "onbekende-route", "ROUTE_UNKNOWN",
                                    "Dit adres wordt niet door de toegangscontrole ondersteund.")
         call.route, call.resource_id = match.route, match.resource_id
+        expand = query_params(call.query).get("expand")
+        if expand is not None:
+            names = [n for v in expand for n in v.split(",")]
+            if not names or any(n not in call.route.expand for n in names):
+                allowed = ", ".join(sorted(call.route.expand)) or "geen"
+                raise self._deny_early(call, 400, "expand-niet-ondersteund", "REQUEST_TARGET",
+                                       f"expand={','.join(names)} wordt op dit adres niet ondersteund "
+                                       f"(toegestaan: {allowed}).")
+            call.expand = names
         try:
             call.identity = self._auth.authenticate(request.headers.get("Authorization"))
         except AuthError as exc:
@@ -178,7 +187,7 @@ class Proxy:
             return self._write_existing(request, call, body)
         if action == "download":
             return self._download(request, call)
-        return self._read(request, call)
+        return self._read(request, call, body)
 
     def _read_body(self, request: Request, call: Call) -> bytes | None:
         length = request.content_length
@@ -345,10 +354,14 @@ class Proxy:
         labels, subjects = self._known_labels(call)
         self._decide(call, "request", self._resource(call, call.resource_id, labels=labels), betrokkenen=subjects)
 
-    def _read(self, request: Request, call: Call) -> Response:
+    def _read(self, request: Request, call: Call, body: bytes | None = None) -> Response:
         assert call.route is not None
+        if body is not None:
+            # A search (POST …/_zoek): its JSON criteria go upstream, the result is decided as a list.
+            body = json.dumps(self._json_body(call, body)).encode()
         self._request_phase(call)
-        resp = self._send(request, call, "GET", self._target(call), None, inspect=True)
+        method = "GET" if call.method in ("GET", "HEAD") else call.method
+        resp = self._send(request, call, method, self._target(call), body, inspect=True)
         failure = self._upstream_failure(call, resp)
         if failure is not None:
             return failure
@@ -362,6 +375,13 @@ class Proxy:
             if call.route.resource == "zaak" and self._s.upstream.resolve_zaak_betrokkenen:
                 subjects += self._zaak_subjects(request, call, doc)
             self._decide(call, "response", resource, betrokkenen=subjects)
+            embedded = self._embedded(call, doc)
+            if embedded:
+                # Embedded objects (expand) are decided like list items: one call, denied ones removed.
+                pairs = self._embedded_resources(call, embedded)
+                outcome = self._decide(call, "response", self._resource(call, None), [r for r, _ in pairs],
+                                       item_betrokkenen=[s for _, s in pairs])
+                self._drop_embedded(doc, embedded, [release for release, _ in outcome.items])
             body = json.dumps(doc, ensure_ascii=False).encode()
         out = _json_response(b"" if call.method == "HEAD" else body, 200, headers)
         if call.method == "HEAD":
@@ -377,12 +397,27 @@ class Proxy:
         items = doc["results"]
         urls = [i["url"] for i in items if isinstance(i, dict) and isinstance(i.get("url"), str)]
         labels = self._labels_for(urls)
+        embedded = [self._embedded(call, item) for item in items]  # checked before anything is decided
         pairs = [self._object_resource(call, item, labels) for item in items]
         resources = [r for r, _ in pairs]
         if resources:
+            # One OPA call for the page.
             outcome = self._decide(call, "response", self._resource(call, None), resources,
                                    item_betrokkenen=[s for _, s in pairs])
-            kept = [item for item, (release, _) in zip(items, outcome.items, strict=True) if release]
+            kept_pairs = [(item, emb) for item, emb, (release, _) in zip(items, embedded, outcome.items, strict=True)
+                          if release]
+            kept = [item for item, _ in kept_pairs]
+            flat = [e for _, emb in kept_pairs for e in emb]
+            if flat:
+                # With expand, one more call for the objects embedded in the released items (only
+                # those, so that no record claims an object was released inside a withheld one).
+                emb_pairs = self._embedded_resources(call, flat)
+                emb_outcome = self._decide(call, "response", self._resource(call, None), [r for r, _ in emb_pairs],
+                                           item_betrokkenen=[s for _, s in emb_pairs])
+                releases = [release for release, _ in emb_outcome.items]
+                for item, emb in kept_pairs:
+                    self._drop_embedded(item, emb, releases[:len(emb)])
+                    releases = releases[len(emb):]
         else:
             kept = []
         removed = len(items) - len(kept)
@@ -391,6 +426,55 @@ class Proxy:
             # ZGW's count is the total over all pages; only this page's removals are known.
             doc["count"] = max(0, doc["count"] - removed)
         return json.dumps(doc, ensure_ascii=False).encode()
+
+    def _embedded(self, call: Call, obj: Any) -> list[tuple[str, int, Any]]:
+        """Objects the upstream embedded under ``_expand``: (expansion, index, object). Only the
+        expansions the request asked for and the route allows may be there; anything else is an
+        answer the sidecar cannot classify, and is not released."""
+        assert call.route is not None
+        exp = obj.get("_expand") if isinstance(obj, dict) else None
+        if exp is None:
+            return []
+        asked = set(call.expand)
+        if not isinstance(exp, dict) or not set(exp) <= asked:
+            metrics.fail_closed_total.labels("unclassifiable").inc()
+            raise FailClosed(502, "antwoord-niet-te-beoordelen",
+                             "Het antwoord bevat ingesloten objecten die niet beoordeeld kunnen worden.",
+                             cause="unclassifiable")
+        out: list[tuple[str, int, Any]] = []
+        for name, value in exp.items():
+            for i, item in enumerate(value if isinstance(value, list) else [value]):
+                out.append((name, i, item))
+        return out
+
+    def _embedded_resources(self, call: Call, embedded: list[tuple[str, int, Any]]
+                            ) -> list[tuple[dict[str, Any], list[str]]]:
+        assert call.route is not None
+        urls = [o["url"] for _, _, o in embedded if isinstance(o, dict) and isinstance(o.get("url"), str)]
+        labels = self._labels_for(urls) if urls else {}
+        out = []
+        for name, _, obj in embedded:
+            rtype = call.route.expand[name]
+            url = obj.get("url") if isinstance(obj, dict) else None
+            label = labels.get(key_for_url(url)) if isinstance(url, str) else None
+            resource = {"type": rtype, "id": _id_from_url(url),
+                        "properties": {**self._catalogue.classify(rtype, obj), "labels": _public_labels(label)}}
+            out.append((resource, self._subjects(obj, label)))
+        return out
+
+    @staticmethod
+    def _drop_embedded(obj: Any, embedded: list[tuple[str, int, Any]], releases: list[bool]) -> None:
+        """Remove the embedded objects that were denied (a single embedded object becomes null)."""
+        if not embedded:
+            return
+        exp = obj["_expand"]
+        denied = {(name, i) for (name, i, _), release in zip(embedded, releases, strict=True) if not release}
+        for name in list(exp):
+            value = exp[name]
+            if isinstance(value, list):
+                exp[name] = [o for i, o in enumerate(value) if (name, i) not in denied]
+            elif (name, 0) in denied:
+                exp[name] = None
 
     def _zaak_subjects(self, request: Request, call: Call, zaak: Any) -> list[str]:
         """The data subjects of a zaak are in its rollen (``betrokkeneIdentificatie.inpBsn``): ask

@@ -36,6 +36,9 @@ class RouteSpec(BaseModel):
     # The route whose JSON detail describes this resource (downloads, writes): the sidecar
     # reads it first so that the decision knows the object's category.
     metadata_of: str | None = None
+    # ZGW ``expand`` names this route accepts, each decided as its own resource type in the
+    # response phase (``{"rollen": "rol"}``); any other expansion is refused (400).
+    expand: dict[str, str] = {}
 
     @field_validator("methods")
     @classmethod
@@ -58,9 +61,9 @@ class RouteSpec(BaseModel):
 
 
 def _r(name: str, methods: list[str], path: str, resource: str, action: Action,
-       metadata_of: str | None = None) -> RouteSpec:
+       metadata_of: str | None = None, expand: dict[str, str] | None = None) -> RouteSpec:
     return RouteSpec(name=name, methods=methods, path=path, resource=resource, action=action,
-                     metadata_of=metadata_of)
+                     metadata_of=metadata_of, expand=expand or {})
 
 
 _Z = "/zaken/api/v1"
@@ -68,9 +71,11 @@ _D = "/documenten/api/v1/enkelvoudiginformatieobjecten"
 _EIO = "enkelvoudiginformatieobject"
 
 DEFAULT_ROUTES: tuple[RouteSpec, ...] = (
-    _r("zaken_list", ["GET", "HEAD"], f"{_Z}/zaken", "zaak", "list"),
+    _r("zaken_list", ["GET", "HEAD"], f"{_Z}/zaken", "zaak", "list", expand={"rollen": "rol"}),
     _r("zaken_create", ["POST"], f"{_Z}/zaken", "zaak", "create"),
-    _r("zaak_read", ["GET", "HEAD"], f"{_Z}/zaken/{{uuid}}", "zaak", "read"),
+    # ZGW search: a read with a JSON body; decided like the list (every returned zaak).
+    _r("zaken_search", ["POST"], f"{_Z}/zaken/_zoek", "zaak", "list"),
+    _r("zaak_read", ["GET", "HEAD"], f"{_Z}/zaken/{{uuid}}", "zaak", "read", expand={"rollen": "rol"}),
     _r("zaak_update", ["PUT", "PATCH"], f"{_Z}/zaken/{{uuid}}", "zaak", "update", "zaak_read"),
     _r("zaak_delete", ["DELETE"], f"{_Z}/zaken/{{uuid}}", "zaak", "delete", "zaak_read"),
     _r("rollen_list", ["GET", "HEAD"], f"{_Z}/rollen", "rol", "list"),

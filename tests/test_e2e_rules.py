@@ -146,3 +146,48 @@ def test_w1_mayor_ingests_wvggz_document(request: pytest.FixtureRequest, profile
     uid = r.json()["url"].rsplit("/", 1)[1]
     read = run.proxy("GET", f"{DOCS}/{uid}", run.headers("consulent", "gecoordineerde_aanpak"))
     assert read.status == (200 if profile == "wetsvoorstel" else 403)
+
+
+# -- widened responses: ZGW expand and _zoek are decided on what they return -----------------------
+
+def test_expand_rollen_is_decided_per_embedded_object(knmg: Running) -> None:
+    zaak = _coordination_zaak(knmg)
+    uid = _uid(zaak)
+    direct = knmg.upstream("GET", f"{ZAKEN}/{uid}?expand=rollen").json()
+    assert direct["_expand"]["rollen"], "the demo upstream embeds the zaak's rollen"
+    r = knmg.proxy("GET", f"{ZAKEN}/{uid}?expand=rollen", knmg.headers("coordinator", "gecoordineerde_aanpak"))
+    assert r.status == 200
+    recs = knmg.records_for_trace(r.headers["traceparent"].split("-")[1])
+    rol_recs = [x for x in recs if x["resource"]["type"] == "rol"]
+    assert len(rol_recs) >= len(direct["_expand"]["rollen"])  # one per embedded rol (and per data subject)
+    released = {o["url"] for o in r.json()["_expand"]["rollen"]}
+    allowed = {x["resource"]["id"] for x in rol_recs if x["decision"] == "allow"}
+    assert {u.rsplit("/", 1)[1] for u in released} == allowed
+
+
+def test_expand_on_a_list_and_unsupported_expansions(knmg: Running) -> None:
+    r = knmg.proxy("GET", f"{ZAKEN}?expand=rollen", knmg.headers("consulent", "onderzoek_hulpvraag"))
+    assert r.status == 200
+    assert all("_expand" in z for z in r.json()["results"])
+    for target in (f"{ZAKEN}?expand=status", f"{ZAKEN}?expand=rollen,zaaktype", f"{DOCS}?expand=informatieobjecttype"):
+        before = len(knmg.upstream_requests())
+        assert knmg.proxy("GET", target, knmg.headers("consulent", "onderzoek_hulpvraag")).status == 400
+        assert len(knmg.upstream_requests()) == before
+
+
+def test_zoek_search_is_decided_like_a_list(knmg: Running) -> None:
+    zaak = _coordination_zaak(knmg)
+    body = json.dumps({"zaaktype": zaak["zaaktype"]}).encode()
+    h = knmg.headers("consulent", "onderzoek_hulpvraag")
+    h["Content-Type"] = "application/json"
+    r = knmg.proxy("POST", f"{ZAKEN}/_zoek", h, body)
+    assert r.status == 200
+    results = r.json()["results"]
+    assert results and all(z["zaaktype"] == zaak["zaaktype"] for z in results)
+    recs = knmg.records_for_trace(r.headers["traceparent"].split("-")[1])
+    assert [x["phase"] for x in recs].count("response") == len(results)
+    denied = knmg.proxy("POST", f"{ZAKEN}/_zoek", {**knmg.headers("handhaving", "handhaving"),
+                                                    "Content-Type": "application/json"}, body)
+    assert denied.status == 403
+    bad = knmg.proxy("POST", f"{ZAKEN}/_zoek", h, b"[1, 2]")
+    assert bad.status == 400

@@ -396,11 +396,31 @@ def create_app(
 
     # --- zaken ---
 
+    def expansions() -> set[str]:
+        """ZGW ``expand`` (subset): only ``rollen`` is supported by this demo."""
+        asked = {e.strip() for e in request.args.get("expand", "").split(",") if e.strip()}
+        unknown = sorted(asked - {"rollen"})
+        if unknown:
+            raise ValidationFailed([InvalidParam("expand", "unknown-expand", f"Niet ondersteund: {unknown}")])
+        return asked
+
+    def with_expand(c: sqlite3.Connection, zaak: dict[str, Any], rol_uuids: list[str], base: str,
+                    asked: set[str]) -> dict[str, Any]:
+        if "rollen" in asked:
+            rendered = []
+            for r in rol_uuids:
+                rol = store.get(c, "rollen", r)
+                if rol is not None:
+                    rendered.append(render_rol(r, rol, base))
+            zaak["_expand"] = {"rollen": rendered}
+        return zaak
+
     def zaken_rows(
         c: sqlite3.Connection, rows: list[tuple[str, dict[str, Any]]], base: str
     ) -> list[dict[str, Any]]:
+        asked = expansions()
         rollen = store.rol_uuids_by_zaak(c, [u for u, _ in rows])
-        return [render_zaak(u, d, base, rollen[u]) for u, d in rows]
+        return [with_expand(c, render_zaak(u, d, base, rollen[u]), rollen[u], base, asked) for u, d in rows]
 
     def zaak_defaults(data: dict[str, Any], existing: Mapping[str, Any] | None) -> dict[str, Any]:
         out = dict(data)
@@ -425,11 +445,24 @@ def create_app(
         if data is None:
             raise NotFoundError("Niet gevonden.")
         rollen = store.rol_uuids_by_zaak(c, [zaak_uuid])[zaak_uuid]
-        return json_response(render_zaak(zaak_uuid, data, base_url(), rollen), headers=crs)
+        base = base_url()
+        zaak = with_expand(c, render_zaak(zaak_uuid, data, base, rollen), rollen, base, expansions())
+        return json_response(zaak, headers=crs)
 
     @app.get(f"{ZAKEN}/zaken")
     def zaken_list() -> Response:
         filters = known_filters("zaken")
+        return listing("zaken", filters, zaken_rows, headers=crs)
+
+    @app.post(f"{ZAKEN}/zaken/_zoek")
+    def zaken_zoek() -> Response:
+        # ZGW's search: the list filters in a JSON body (a read, not a write).
+        body = json_body()
+        unknown = sorted(set(body) - set(store.FILTERS["zaken"]))
+        if unknown:
+            raise ValidationFailed([InvalidParam(k, "unknown-parameters", "Onbekende zoekparameter.")
+                                    for k in unknown])
+        filters = [(name, str(body[name])) for name in store.FILTERS["zaken"] if name in body]
         return listing("zaken", filters, zaken_rows, headers=crs)
 
     @app.post(f"{ZAKEN}/zaken")
