@@ -8,7 +8,6 @@ sidecar fails closed (503) and reports not-ready; nothing restarts it silently.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import secrets
 import shutil
@@ -356,8 +355,3 @@ def run_demo(workdir: Path, profile: str) -> int:
     finally:
         stack.stop()
     return 0
-
-
-def describe_workdir(workdir: Path) -> dict[str, Any]:
-    cfg = workdir / "config.yaml"
-    return json.loads(json.dumps(yaml.safe_load(cfg.read_text()))) if cfg.exists() else {}

@@ -161,10 +161,6 @@ class Enforcer:
             "duration_ms": round(duration_s * 1000, 3),
         }
 
-    def write_records(self, *recs: dict[str, Any]) -> None:
-        """Append records made outside a proxied request (e.g. the records query of L1/L2)."""
-        self._write(*recs)
-
     def _write(self, *recs: dict[str, Any]) -> None:
         rec = recs[0]
         started = time.perf_counter()

@@ -118,7 +118,6 @@ class RecordWriter:
         self._last_hash = GENESIS
         self._head_interval = head_log_interval
         self._head_logged = 0.0
-        self._count = 0
         self._failing = False
 
     def _prev_hash(self, size: int) -> str:
@@ -189,7 +188,6 @@ class RecordWriter:
                     raise
                 self._last_size = size + written
                 self._last_hash = prev
-                self._count += len(records)
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         except OSError as exc:

@@ -15,7 +15,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Action = Literal["list", "read", "download", "create", "update", "delete"]
-READ_ACTIONS: frozenset[str] = frozenset({"list", "read", "download"})
 ACTIONS: tuple[str, ...] = ("list", "read", "download", "create", "update", "delete")
 METHODS: frozenset[str] = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
 
