@@ -115,11 +115,20 @@ class OpaClient:
                 u.host or "127.0.0.1", u.port or 80, maxsize=settings.pool_size, block=False,
                 retries=False, timeout=self._timeout)
 
+    def _urlopen(self, path: str, payload: bytes) -> urllib3.BaseHTTPResponse:
+        try:
+            return self._pool.urlopen("POST", path, body=payload, headers={"Content-Type": "application/json"},
+                                      retries=False, timeout=self._timeout)
+        except urllib3.exceptions.ProtocolError:
+            # A pooled keep-alive connection that OPA closed (idle timeout, restart) fails before
+            # any answer. A decision query has no side effects, so it is sent once more on a new
+            # connection; timeouts are never retried (they would double the wait).
+            return self._pool.urlopen("POST", path, body=payload, headers={"Content-Type": "application/json"},
+                                      retries=False, timeout=self._timeout)
+
     def _post(self, path: str, payload: bytes) -> Any:
         try:
-            resp = self._pool.urlopen("POST", path, body=payload,
-                                      headers={"Content-Type": "application/json"},
-                                      retries=False, timeout=self._timeout)
+            resp = self._urlopen(path, payload)
         except urllib3.exceptions.NewConnectionError as exc:
             # Checked first: urllib3 derives "connection refused" from ConnectTimeoutError.
             raise OpaError("connect", f"OPA unreachable: {exc}") from None

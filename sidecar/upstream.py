@@ -139,10 +139,22 @@ class UpstreamClient:
             h["Accept-Encoding"] = "identity"
         if self._zgw is not None:
             h["Authorization"] = f"Bearer {self._zgw_token(user_id)}"
+
+        def send() -> urllib3.BaseHTTPResponse:
+            return self._pool.urlopen(method, self._prefix + target, body=body, headers=h,
+                                      retries=False, redirect=False, preload_content=False,
+                                      decode_content=False, assert_same_host=False)
+
         try:
-            raw = self._pool.urlopen(method, self._prefix + target, body=body, headers=h,
-                                     retries=False, redirect=False, preload_content=False,
-                                     decode_content=False, assert_same_host=False)
+            try:
+                raw = send()
+            except urllib3.exceptions.ProtocolError:
+                # A pooled keep-alive connection the upstream closed fails before any answer;
+                # a read (GET/HEAD) is sent once more on a new connection. Writes are never
+                # resent: the first attempt may have reached the upstream.
+                if method not in ("GET", "HEAD"):
+                    raise
+                raw = send()
         except urllib3.exceptions.NewConnectionError as exc:
             # Checked first: urllib3 derives "connection refused" from ConnectTimeoutError.
             raise UpstreamError("connect", f"upstream unreachable: {exc}") from None
