@@ -59,6 +59,15 @@ def _id_from_url(url: Any) -> str | None:
     return m.group(1) if m else None
 
 
+_UNREADABLE = "Het antwoord van de achterliggende dienst kan niet worden beoordeeld."
+
+
+def _unclassifiable(detail: str = _UNREADABLE) -> FailClosed:
+    """An upstream answer the sidecar cannot decide on is never released (counted, 502)."""
+    metrics.fail_closed_total.labels("unclassifiable").inc()
+    return FailClosed(502, "antwoord-niet-te-beoordelen", detail, cause="unclassifiable")
+
+
 def _public_labels(label: dict[str, Any] | None) -> dict[str, Any] | None:
     """The labels as the policy sees them: without the data subject's pseudonym (not its business)."""
     if label is None:
@@ -323,17 +332,22 @@ class Proxy:
             raw = resp.read_limited(self._max_inspect)
         except UpstreamError as exc:
             metrics.upstream_errors_total.labels(exc.kind).inc()
-            metrics.fail_closed_total.labels("unclassifiable").inc()
-            raise FailClosed(502, "antwoord-niet-te-beoordelen",
-                             "Het antwoord van de achterliggende dienst kan niet worden beoordeeld.",
-                             cause="unclassifiable") from None
+            raise _unclassifiable() from None
         try:
             return json.loads(raw)
         except (ValueError, UnicodeDecodeError):
-            metrics.fail_closed_total.labels("unclassifiable").inc()
-            raise FailClosed(502, "antwoord-niet-te-beoordelen",
-                             "Het antwoord van de achterliggende dienst kan niet worden beoordeeld.",
-                             cause="unclassifiable") from None
+            raise _unclassifiable() from None
+
+    @staticmethod
+    def _require_ok(resp: UpstreamResponse, detail: str) -> None:
+        """The sidecar's own look-ups (metadata, a rol's zaak, a zaak's rollen): anything but a 2xx
+        means the decision cannot be made, so the request fails closed (502)."""
+        if 200 <= resp.status < 300:
+            return
+        resp.release()
+        if resp.status >= 500:
+            metrics.upstream_errors_total.labels("status_5xx").inc()
+        raise FailClosed(502, "upstream-fout", detail, cause="upstream")
 
     def _upstream_failure(self, call: Call, resp: UpstreamResponse) -> Response | None:
         """Non-2xx from upstream: 5xx and redirects become 502; a ZGW error object passes."""
@@ -390,10 +404,7 @@ class Proxy:
 
     def _filter_list(self, call: Call, doc: Any) -> bytes:
         if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
-            metrics.fail_closed_total.labels("unclassifiable").inc()
-            raise FailClosed(502, "antwoord-niet-te-beoordelen",
-                             "Het antwoord van de achterliggende dienst is geen ZGW-lijst.",
-                             cause="unclassifiable")
+            raise _unclassifiable("Het antwoord van de achterliggende dienst is geen ZGW-lijst.")
         items = doc["results"]
         urls = [i["url"] for i in items if isinstance(i, dict) and isinstance(i.get("url"), str)]
         labels = self._labels_for(urls)
@@ -437,10 +448,7 @@ class Proxy:
             return []
         asked = set(call.expand)
         if not isinstance(exp, dict) or not set(exp) <= asked:
-            metrics.fail_closed_total.labels("unclassifiable").inc()
-            raise FailClosed(502, "antwoord-niet-te-beoordelen",
-                             "Het antwoord bevat ingesloten objecten die niet beoordeeld kunnen worden.",
-                             cause="unclassifiable")
+            raise _unclassifiable("Het antwoord bevat ingesloten objecten die niet beoordeeld kunnen worden.")
         out: list[tuple[str, int, Any]] = []
         for name, value in exp.items():
             for i, item in enumerate(value if isinstance(value, list) else [value]):
@@ -484,9 +492,7 @@ class Proxy:
             return []
         resp = self._send(request, call, "GET", "/zaken/api/v1/rollen?" + urlencode({"zaak": url}), None,
                           inspect=True)
-        if self._upstream_failure(call, resp) is not None:
-            raise FailClosed(502, "upstream-fout", "De betrokkenen van de zaak konden niet worden bepaald.",
-                             cause="upstream")
+        self._require_ok(resp, "De betrokkenen van de zaak konden niet worden bepaald.")
         doc = self._read_json(call, resp)
         results = doc.get("results") if isinstance(doc, dict) else None
         out: list[str] = []
@@ -502,15 +508,10 @@ class Proxy:
         if resp.status == 404:
             resp.release()
             raise FailClosed(404, "niet-gevonden", "Het object bestaat niet.", cause="not_found")
-        failure = self._upstream_failure(call, resp)
-        if failure is not None:
-            raise FailClosed(502, "upstream-fout", "De achterliggende dienst gaf een fout.", cause="upstream")
+        self._require_ok(resp, "De achterliggende dienst gaf een fout.")
         doc = self._read_json(call, resp)
         if not isinstance(doc, dict):
-            metrics.fail_closed_total.labels("unclassifiable").inc()
-            raise FailClosed(502, "antwoord-niet-te-beoordelen",
-                             "Het antwoord van de achterliggende dienst kan niet worden beoordeeld.",
-                             cause="unclassifiable")
+            raise _unclassifiable()
         labels = self._labels_for([doc["url"]] if isinstance(doc.get("url"), str) else [])
         resource, subjects = self._object_resource(call, doc, labels)
         self._decide(call, "response", resource, betrokkenen=subjects)
@@ -588,8 +589,7 @@ class Proxy:
         if resp.status == 404:
             resp.release()
             raise self._deny_early(call, 400, "ongeldige-body", "REQUEST_BODY", "De zaak van deze rol bestaat niet.")
-        if self._upstream_failure(call, resp) is not None:
-            raise FailClosed(502, "upstream-fout", "De achterliggende dienst gaf een fout.", cause="upstream")
+        self._require_ok(resp, "De achterliggende dienst gaf een fout.")
         props = self._catalogue.classify("zaak", self._read_json(call, resp))
         if obj.get("roltype") in self._coordinator_roltypen:
             call.extra_context["coordinator_appointment"] = True

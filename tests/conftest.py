@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +125,26 @@ class Running:
             if d["informatieobjecttype"].endswith(f"/{category}") and d.get("bestandsomvang", 0) < 1_000_000:
                 return d
         raise AssertionError(f"no seeded document of category {category}")
+
+
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 for stand-in peers of the sidecar (a JWKS endpoint, an
+    upstream with odd answers). Never a stand-in for OPA: the tests always use the real one."""
+
+    _srv: ThreadingHTTPServer | None = None
+    port: int = 0
+
+    def serve(self, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
+        self._srv = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._srv.daemon_threads = True
+        self.port = self._srv.server_address[1]
+        threading.Thread(target=self._srv.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._srv is not None:
+            self._srv.shutdown()
+            self._srv.server_close()
+            self._srv = None
 
 
 def start_stack(tmp: Path, profile: str, **kw: Any) -> Stack:

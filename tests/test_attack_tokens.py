@@ -9,10 +9,9 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sidecar.keys import DEMO_AUDIENCE, DEMO_ISSUER, kid_of, load_private
-from tests.conftest import ZAKEN, Running, start_stack
+from tests.conftest import ZAKEN, LoopbackServer, Running, start_stack
 from tests.test_attack_http import mark_upstream, new_lines
 
 HULP = "onderzoek_hulpvraag"
@@ -145,15 +144,13 @@ def test_token_larger_than_the_header_limit_is_refused(knmg: Running) -> None:
 
 # -- JWKS down, slow, storms ---------------------------------------------------------------------
 
-class JwksServer:
+class JwksServer(LoopbackServer):
     """A JWKS endpoint we control: serves the demo key; can be slowed, stopped and restarted."""
 
     def __init__(self, jwk: dict[str, Any]) -> None:
         self.jwk = jwk
         self.fetches: list[float] = []
         self.delay = 0.0
-        self._srv: ThreadingHTTPServer | None = None
-        self.port = 0
 
     def start(self, port: int = 0) -> None:
         outer = self
@@ -176,16 +173,7 @@ class JwksServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._srv.daemon_threads = True
-        self.port = self._srv.server_address[1]
-        threading.Thread(target=self._srv.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._srv is not None:
-            self._srv.shutdown()
-            self._srv.server_close()
-            self._srv = None
+        self.serve(Handler, port)
 
 
 CACHE_S = 3

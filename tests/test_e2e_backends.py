@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import jwt
 import pytest
 
 from sidecar.labels import open_label_store
-from tests.conftest import DOCS, ZAKEN, Running, free_ports, start_stack
+from tests.conftest import DOCS, ZAKEN, LoopbackServer, Running, free_ports, start_stack
 from tests.test_e2e_provenance import ZVH_ORG, ingest
 from tests.test_labels import PgServer, pg_server  # noqa: F401 (the session fixture)
 
@@ -71,12 +70,10 @@ class _Capture(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def capture_upstream() -> Iterator[int]:
     _Capture.seen = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    server = LoopbackServer()
+    server.serve(_Capture)
+    yield server.port
+    server.stop()
 
 
 def test_zgw_upstream_gets_a_jwt_zgw_per_request_and_no_client_credentials(tmp_path: Path,

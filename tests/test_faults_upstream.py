@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import gzip
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
 from sidecar.demo import Ports, Stack
-from tests.conftest import DOCS, Running, free_ports
+from tests.conftest import DOCS, LoopbackServer, Running, free_ports
 from tests.test_attack_http import raw_exchange
 
 HULP = "onderzoek_hulpvraag"
@@ -37,14 +36,13 @@ class Seen:
 
 
 @dataclass
-class FakeUpstream:
+class FakeUpstream(LoopbackServer):
     """``mode`` picks how the next responses are shaped; ``requests`` lists what arrived."""
 
     mode: str = "plain"
     delay: float = 0.0
     requests: list[Seen] = field(default_factory=list)
     port: int = 0
-    _srv: ThreadingHTTPServer | None = None
 
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -80,16 +78,7 @@ class FakeUpstream:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
-        self._srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._srv.daemon_threads = True
-        self.port = self._srv.server_address[1]
-        threading.Thread(target=self._srv.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._srv is not None:
-            self._srv.shutdown()
-            self._srv.server_close()
-            self._srv = None
+        self.serve(Handler, port)
 
     def respond(self, h: BaseHTTPRequestHandler) -> None:
         mode = self.mode
