@@ -144,10 +144,11 @@ def role_label(role: str | None) -> str:
     return role if role in ROLES else "other"
 
 
-def count_deny(reasons: list[str], role: str | None, category: str | None) -> None:
-    """One increment per deny, under the deny reason the policy named (or the sidecar's own)."""
+def count_deny(reasons: list[str], role: str | None, category: str | None, n: int = 1) -> None:
+    """One increment per deny (``n`` alike denies at once), under the deny reason the policy
+    named (or the sidecar's own)."""
     reason = reason_label(reasons[0]) if reasons else "NO_RULE"
-    denies_total.labels(reason, role_label(role), category_label(category)).inc()
+    denies_total.labels(reason, role_label(role), category_label(category)).inc(n)
 
 
 def category_label(category: str | None) -> str:

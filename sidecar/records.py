@@ -175,8 +175,12 @@ class RecordWriter:
                 for record in records:
                     record.pop("hash", None)
                     record["prev_hash"] = prev
-                    record["hash"] = prev = record_hash(record)
-                    lines.append(canonical_json(record) + b"\n")
+                    # Serialised once: the hash covers the canonical JSON without `hash`, and the
+                    # line is that same text with `hash` appended as its last key (verify re-derives
+                    # the canonical form, so the key order of the line itself does not matter).
+                    body = canonical_json(record)
+                    record["hash"] = prev = hashlib.sha256(body).hexdigest()
+                    lines.append(body[:-1] + b',"hash":"' + prev.encode("ascii") + b'"}\n')
                 data = b"".join(lines)
                 try:
                     written = os.write(self._fd, data)

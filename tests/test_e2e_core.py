@@ -80,6 +80,15 @@ def test_malformed_purpose_is_400(knmg: Running) -> None:
 
 def test_list_is_filtered_in_one_decision_with_counts_corrected(knmg: Running) -> None:
     direct = knmg.upstream("GET", DOCS).json()
+    counted = ("sidecar_decisions_total", {"phase": "response", "action": "list"})
+
+    def per_item_metrics() -> tuple[float, float, float, float]:
+        return (knmg.metric(counted[0], decision="allow", **counted[1]),
+                knmg.metric(counted[0], decision="deny", **counted[1]),
+                knmg.metric(counted[0], decision="deny", category="medisch", **counted[1]),
+                knmg.metric("sidecar_denies_total", role="consulent"))
+
+    before = per_item_metrics()
     r = knmg.proxy("GET", DOCS, knmg.headers("consulent", HULP))
     assert r.status == 200
     got = r.json()
@@ -93,6 +102,11 @@ def test_list_is_filtered_in_one_decision_with_counts_corrected(knmg: Running) -
     response_recs = [x for x in recs if x["phase"] == "response"]
     assert len(response_recs) == len(direct["results"])  # one record per item
     assert sum(x["decision"] == "deny" for x in response_recs) == removed
+    # Alike items are counted in one increment each group; the totals are still one per item.
+    allow, deny, deny_medisch, denies = (a - b for a, b in zip(per_item_metrics(), before, strict=True))
+    assert (allow, deny, denies) == (len(got["results"]), removed, removed)
+    assert deny_medisch == sum(x["decision"] == "deny" and x["resource"]["category"] == "medisch"
+                               for x in response_recs) > 0
 
 
 def test_list_for_medical_adviser_keeps_medical_items(knmg: Running) -> None:
