@@ -66,6 +66,8 @@ class Scenario:
     closed: bool = True  # also measure maximum throughput
     group: str = "main"  # main | list | body | opa
     extra: dict[str, Any] = field(default_factory=dict)
+    # Also through the pass-through floor (bench/passthrough.py): what the stack costs undecided.
+    floor: bool = False
 
     def __post_init__(self) -> None:
         if not self.connections:
@@ -177,14 +179,14 @@ def build_scenarios(stack: BenchStack, orgs: dict[int, str], quick: bool) -> lis
     # decision), so that the latencies describe the sidecar rather than a saturated machine.
     out = [
         Scenario("opa_decision", "OPA decision API, one input", "POST", OPA_PATH, opa_json, 200,
-                 json.dumps({"input": single}).encode(), rounds=r, round_seconds=rs, group="opa"),
+                 json.dumps({"input": single}).encode(), rounds=r, round_seconds=rs, group="opa", floor=True),
         Scenario("opa_batch_50", "OPA decision API, 50-item batch", "POST", OPA_PATH, opa_json, 5,
                  json.dumps({"input": batch}).encode(), rounds=2, round_seconds=2 * rs, closed=False,
                  group="opa"),
         Scenario("read_allow", "single-object read (allow)", "GET", f"{DOCS}/{algemeen}", consulent, 200,
-                 rounds=r, round_seconds=rs),
+                 rounds=r, round_seconds=rs, floor=True),
         Scenario("read_allow_50", "single-object read (allow), 50/s", "GET", f"{DOCS}/{algemeen}", consulent, 50,
-                 rounds=r, round_seconds=rs, closed=False, group="rate"),
+                 rounds=r, round_seconds=rs, closed=False, group="rate", floor=True),
         Scenario("read_deny", "denied read (medisch, knmg)", "GET", f"{DOCS}/{medisch}", consulent, 50,
                  expect_sidecar=(403,), rounds=r, round_seconds=rs),
     ]
@@ -228,11 +230,18 @@ def loadgen(spec: dict[str, Any]) -> dict[str, Any]:
 
 def targets(sc: Scenario, stack: BenchStack) -> list[dict[str, Any]]:
     if sc.group == "opa":
-        return [{"name": "opa", "port": stack.ports.opa, "request": sc.request(), "expect": [200]}]
-    return [
+        out = [{"name": "opa", "port": stack.ports.opa, "request": sc.request(), "expect": [200]}]
+        if sc.floor and stack.opa_floor_port:
+            out.append({"name": "floor", "port": stack.opa_floor_port, "request": sc.request(), "expect": [200]})
+        return out
+    out = [
         {"name": "direct", "port": stack.ports.upstream, "request": sc.request(), "expect": list(sc.expect_direct)},
         {"name": "sidecar", "port": stack.ports.proxy, "request": sc.request(), "expect": list(sc.expect_sidecar)},
     ]
+    if sc.floor and stack.passthrough_port:
+        out.append({"name": "floor", "port": stack.passthrough_port, "request": sc.request(),
+                    "expect": list(sc.expect_direct)})
+    return out
 
 
 def wrk_lua(req: dict[str, Any], path: Path) -> None:
@@ -286,9 +295,16 @@ class Procs:
     sidecar: int
     opa: int
     upstream: int
+    passthrough: int = 0
+    opa_floor: int = 0
 
     def cpu(self) -> dict[str, float]:
-        return {"sidecar": tree_cpu(self.sidecar), "opa": tree_cpu(self.opa), "upstream": tree_cpu(self.upstream)}
+        out = {"sidecar": tree_cpu(self.sidecar), "opa": tree_cpu(self.opa), "upstream": tree_cpu(self.upstream)}
+        if self.passthrough:
+            out["passthrough"] = tree_cpu(self.passthrough)
+        if self.opa_floor:
+            out["opa_floor"] = tree_cpu(self.opa_floor)
+        return out
 
     def rss(self) -> list[dict[str, Any]]:
         return [{"pid": w, "rss_kb": status_kb(w, "VmRSS"), "hwm_kb": status_kb(w, "VmHWM"), "pss_kb": pss_kb(w)}
@@ -360,16 +376,27 @@ def measure(sc: Scenario, stack: BenchStack, procs: Procs, tmp: Path, quick: boo
     elif sc.group == "opa":
         n = lg["targets"]["opa"]["completed"] + lg["warmup_requests_per_target"]
         res["cpu_ms_per_opa_request"] = round(1000 * cpu["opa"] / n, 3) if n else None
+        if "floor" in lg["targets"] and procs.opa_floor:
+            nf = lg["targets"]["floor"]["completed"] + lg["warmup_requests_per_target"]
+            res["floor_cpu_ms_per_opa_request"] = round(1000 * cpu["opa_floor"] / nf, 3) if nf else None
     if sc.group != "opa":
         d, s = lg["targets"]["direct"], lg["targets"]["sidecar"]
         res["added_ms"] = {q: round(s["latency_ms"][q] - d["latency_ms"][q], 4) for q in ("p50", "p90", "p99")}
         res["added_service_ms"] = {q: round(s["service_ms"][q] - d["service_ms"][q], 4) for q in ("p50", "p99")}
+        if "floor" in lg["targets"]:
+            f = lg["targets"]["floor"]
+            res["floor_added_ms"] = {q: round(f["latency_ms"][q] - d["latency_ms"][q], 4)
+                                     for q in ("p50", "p90", "p99")}
+            nf = f["completed"] + lg["warmup_requests_per_target"]
+            res["floor_cpu_ms_per_request"] = round(1000 * cpu.get("passthrough", 0.0) / nf, 3) if nf else None
     if sc.closed:
         mt = max_throughput(sc, stack, tmp, 1.0 if quick else 2.0, 2)
         res["max_throughput"] = mt
         if sc.group != "opa":
             dt_ = mt["targets"]["direct"]["throughput_rps"]
             res["throughput_ratio"] = round(mt["targets"]["sidecar"]["throughput_rps"] / dt_, 3) if dt_ else None
+            if "floor" in mt["targets"] and dt_:
+                res["floor_throughput_ratio"] = round(mt["targets"]["floor"]["throughput_rps"] / dt_, 3)
     return res
 
 
@@ -439,6 +466,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="short rounds, for trying the harness (figures are rough)")
     ap.add_argument("--only", default="", help="comma-separated scenario keys (default: all)")
     ap.add_argument("--workers", type=int, default=2, help="sidecar gunicorn workers (default 2)")
+    ap.add_argument("--policies", type=Path, default=ROOT / "policies",
+                    help="policy folder to build OPA's bundle from (default: policies/)")
     ap.add_argument("--out", type=Path, default=None, help="results file (default bench/results/<date>.json)")
     ap.add_argument("--no-report", action="store_true", help="do not regenerate docs/benchmarks.md")
     args = ap.parse_args(argv)
@@ -447,11 +476,14 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
     p = free_ports(4)
     stack = BenchStack(workdir=tmp / "stack", ports=Ports(proxy=p[0], admin=p[1], opa=p[2], upstream=p[3]),
-                       profile="knmg", workers=args.workers)
+                       profile="knmg", workers=args.workers, policies=args.policies.resolve())
     log(f"starting OPA, demo upstream (gunicorn) and sidecar ({args.workers} workers) in {stack.workdir}")
     stack.start()
     try:
-        procs = Procs(stack.procs["sidecar"].pid, stack.procs["opa"].pid, stack.procs["upstream"].pid)
+        stack.start_passthrough(free_ports(1)[0])
+        stack.start_opa_floor(free_ports(1)[0])
+        procs = Procs(stack.procs["sidecar"].pid, stack.procs["opa"].pid, stack.procs["upstream"].pid,
+                      stack.procs["passthrough"].pid, stack.procs["opa_floor"].pid)
         facts = machine(stack)
         log("seeding list documents on the upstream")
         orgs = seed_lists(stack)

@@ -17,13 +17,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sidecar.demo import Stack, _wait_http
+from sidecar.demo import Stack, _wait_http, find_opa
 
 
 @dataclass
 class BenchStack(Stack):
     upstream_workers: int = 2
     upstream_threads: int = 8
+    # The pass-through floor (bench/passthrough.py) listens here when started (0: not started).
+    passthrough_port: int = 0
+    # OPA serving a constant decision (the floor of any OPA round trip), when started.
+    opa_floor_port: int = 0
 
     @property
     def catalogue_base(self) -> str:
@@ -56,6 +60,46 @@ class BenchStack(Stack):
         ])
         _wait_http(f"http://127.0.0.1:{self.ports.upstream}/zaken/api/v1/zaken", 30,
                    self.procs["upstream"], "demo upstream (gunicorn)", log)
+
+
+    def start_passthrough(self, port: int) -> None:
+        """The floor: the same gunicorn set-up as the sidecar, forwarding without any decision."""
+        self.passthrough_port = port
+        factory = f"bench.passthrough:create_app(upstream='http://127.0.0.1:{self.ports.upstream}')"
+        log = self._spawn("passthrough", [
+            sys.executable, "-m", "gunicorn", "--worker-class", "gthread",
+            "--workers", str(self.workers), "--threads", "8",
+            "--bind", f"127.0.0.1:{port}", "--keep-alive", "5",
+            "--no-control-socket", "--log-level", "warning", factory,
+        ], env={"PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+        _wait_http(f"http://127.0.0.1:{port}/zaken/api/v1/zaken", 30, self.procs["passthrough"],
+                   "pass-through floor (gunicorn)", log)
+
+    def start_opa_floor(self, port: int) -> None:
+        """The same OPA binary and flags, serving a policy that returns a constant decision of the
+        usual shape: what an OPA round trip costs on this machine before any rule is evaluated."""
+        self.opa_floor_port = port
+        policy = self.workdir / "floor" / "floor.rego"
+        policy.parent.mkdir(parents=True, exist_ok=True)
+        policy.write_text(CONSTANT_POLICY)
+        log = self._spawn("opa_floor", [find_opa(), "run", "--server", "--addr", f"127.0.0.1:{port}",
+                                        "--skip-version-check", "--log-level", "error", str(policy.parent)])
+        _wait_http(f"http://127.0.0.1:{port}/health", 30, self.procs["opa_floor"], "OPA (constant policy)", log)
+
+    def stop(self) -> None:
+        self.stop_one("passthrough")
+        self.stop_one("opa_floor")
+        super().stop()
+
+
+CONSTANT_POLICY = '''package wams.authz
+
+# Benchmark floor only: the shape of an allow, no rule evaluated.
+decision := {
+	"decision": true, "reasons": ["R1"], "reason_user": "Toegestaan.", "obligations": [],
+	"grondslag": null, "processing_activity": "urn:wams:verwerking:onderzoek_hulpvraag", "deny_reason": null,
+}
+'''
 
 
 # -- processes -----------------------------------------------------------------------------------
