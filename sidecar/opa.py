@@ -7,12 +7,12 @@ decision that failed once is not safer the second time.
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import urllib3
 from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool
@@ -140,13 +140,13 @@ class OpaClient:
         if resp.status != 200:
             raise OpaError("http", f"OPA answered HTTP {resp.status}")
         try:
-            return json.loads(resp.data)
+            return orjson.loads(resp.data)
         except ValueError:
             raise OpaError("malformed", "OPA answered with invalid JSON") from None
 
     def decide(self, opa_input: dict[str, Any]) -> Decision:
         started = time.perf_counter()
-        doc = self._post(self._path, json.dumps({"input": opa_input}, separators=(",", ":")).encode())
+        doc = self._post(self._path, orjson.dumps({"input": opa_input}))
         elapsed = time.perf_counter() - started
         if not isinstance(doc, dict) or "result" not in doc:
             raise OpaError("undefined", "the decision is undefined (policy not loaded?)")
@@ -162,7 +162,7 @@ class OpaClient:
 
     def query(self, path: str, opa_input: dict[str, Any] | None = None) -> Any:
         """Evaluate any rule (readiness, profile checks, explain). Undefined → ``None``."""
-        body = json.dumps({"input": opa_input} if opa_input is not None else {}).encode()
+        body = orjson.dumps({"input": opa_input} if opa_input is not None else {})
         doc = self._post(self._base_path + path, body)
         return doc.get("result") if isinstance(doc, dict) else None
 

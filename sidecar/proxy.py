@@ -10,13 +10,13 @@ decision allowed it and its record is on disk.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import orjson
 from flask import Request
 from werkzeug.wrappers import Response
 
@@ -220,7 +220,7 @@ class Proxy:
 
     def _json_body(self, call: Call, body: bytes | None) -> dict[str, Any]:
         try:
-            obj = json.loads(body or b"")
+            obj = orjson.loads(body or b"")
         except (ValueError, UnicodeDecodeError):
             obj = None
         if not isinstance(obj, dict):
@@ -334,7 +334,7 @@ class Proxy:
             metrics.upstream_errors_total.labels(exc.kind).inc()
             raise _unclassifiable() from None
         try:
-            return json.loads(raw)
+            return orjson.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise _unclassifiable() from None
 
@@ -360,7 +360,7 @@ class Proxy:
         doc = self._read_json(call, resp)
         if not isinstance(doc, dict) or "results" in doc or "url" in doc:
             return problem(502, "upstream-fout", "De achterliggende dienst gaf een onverwacht antwoord.")
-        return _json_response(json.dumps(doc, ensure_ascii=False).encode(), resp.status, [])
+        return _json_response(orjson.dumps(doc), resp.status, [])
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -372,7 +372,7 @@ class Proxy:
         assert call.route is not None
         if body is not None:
             # A search (POST …/_zoek): its JSON criteria go upstream, the result is decided as a list.
-            body = json.dumps(self._json_body(call, body)).encode()
+            body = orjson.dumps(self._json_body(call, body))
         self._request_phase(call)
         method = "GET" if call.method in ("GET", "HEAD") else call.method
         resp = self._send(request, call, method, self._target(call), body, inspect=True)
@@ -396,7 +396,7 @@ class Proxy:
                 outcome = self._decide(call, "response", self._resource(call, None), [r for r, _ in pairs],
                                        item_betrokkenen=[s for _, s in pairs])
                 self._drop_embedded(doc, embedded, [release for release, _ in outcome.items])
-            body = json.dumps(doc, ensure_ascii=False).encode()
+            body = orjson.dumps(doc)
         out = _json_response(b"" if call.method == "HEAD" else body, 200, headers)
         if call.method == "HEAD":
             out.headers["Content-Length"] = str(len(body))
@@ -436,7 +436,7 @@ class Proxy:
         if isinstance(doc.get("count"), int):
             # ZGW's count is the total over all pages; only this page's removals are known.
             doc["count"] = max(0, doc["count"] - removed)
-        return json.dumps(doc, ensure_ascii=False).encode()
+        return orjson.dumps(doc)
 
     def _embedded(self, call: Call, obj: Any) -> list[tuple[str, int, Any]]:
         """Objects the upstream embedded under ``_expand``: (expansion, index, object). Only the
@@ -570,7 +570,7 @@ class Proxy:
         if call.herkomst is not None and isinstance(doc, dict) and isinstance(doc.get("url"), str):
             self._store_labels(call, doc["url"], outcome)
         # The writer sent this content: its own response goes back without a second decision.
-        return _json_response(json.dumps(doc, ensure_ascii=False).encode(), resp.status,
+        return _json_response(orjson.dumps(doc), resp.status,
                               filter_response_headers(resp.headers, keep_length=False))
 
     def _rol_context(self, request: Request, call: Call, obj: dict[str, Any]) -> dict[str, Any]:
@@ -647,5 +647,5 @@ class Proxy:
             resp.release()
             return Response(b"", status=resp.status)
         doc = self._read_json(call, resp)
-        return _json_response(json.dumps(doc, ensure_ascii=False).encode(), resp.status,
+        return _json_response(orjson.dumps(doc), resp.status,
                               filter_response_headers(resp.headers, keep_length=False))
