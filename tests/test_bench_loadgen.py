@@ -168,3 +168,15 @@ def test_interleaved_rounds_alternate_and_cli_runs_in_its_own_process(server: in
     assert a["completed"] == 60 and b["completed"] == 60
     assert a["statuses"] == {"200": 60} and b["statuses"] == {"403": 60} and b["unexpected_status"] == 0
     assert len(a["latencies_ms"]) == 60 and a["latency_ms"]["p50"] <= a["latency_ms"]["p99"]
+
+
+def test_passthrough_floor_forwards_without_deciding(server: int) -> None:
+    """The benchmark's floor proxy forwards status and body as they are and decides nothing."""
+    from bench.passthrough import create_app
+
+    client = create_app(upstream=f"http://127.0.0.1:{server}").test_client()
+    ok = client.get("/anything?x=1", headers={"Authorization": "Bearer not-checked", "Connection": "close"})
+    assert ok.status_code == 200 and ok.data == b"x" * 100
+    assert client.get("/deny").status_code == 403  # the upstream's answer, not a decision
+    with pytest.raises(SystemExit):
+        create_app(upstream="http://example.org:80")  # loopback only
