@@ -3,6 +3,7 @@
 #   make bench-quick    the same with short rounds, to try the harness (rough figures)
 #   make bench-report   regenerate docs/benchmarks.md from the newest results file
 #   make bench-profile  pyinstrument profile of the hot path (in-process sidecar, real OPA + upstream)
+#   make bench-cpu      CPU per request of each process (sidecar, OPA, upstream, floor), one at a time
 
 BENCH_ARGS ?=
 
@@ -30,3 +31,7 @@ bench-report: venv ## regenerate docs/benchmarks.md + PNG from the newest bench/
 .PHONY: bench-profile
 bench-profile: venv tools ## pyinstrument profile of the sidecar hot path -> bench/results/profile-<date>.*
 	$(PY) -m bench.profile
+
+.PHONY: bench-cpu
+bench-cpu: venv tools ## CPU per request of sidecar, OPA, upstream and the pass-through floor (~1 min)
+	$(PY) -m bench.cpu $(BENCH_ARGS)
