@@ -79,8 +79,8 @@ lid2_mode := lib.profile.geheimhouders_zonder_toestemming
 #   outcome: {"wetsvoorstel": "AO", "knmg": "AO"}
 i1_lid1_zonder_geheim if {
 	provider_ingest
-	lib.secrecy == "geen"
 	grondslag == "lid1"
+	lib.secrecy == "geen"
 }
 
 # METADATA
@@ -109,8 +109,8 @@ i2_toestemming if {
 #   outcome: {"wetsvoorstel": "AO", "knmg": "D"}
 i3_lid2_abc if {
 	provider_ingest
-	lib.secrecy_holder
 	grondslag == "lid2"
+	lib.secrecy_holder
 	{"a", "b", "c"} - lid2 == set()
 }
 
@@ -126,8 +126,8 @@ i3_lid2_abc if {
 #   outcome: {"wetsvoorstel": "D", "knmg": "D"}
 i4_lid2_bc if {
 	provider_ingest
-	lib.secrecy_holder
 	grondslag == "lid2"
+	lib.secrecy_holder
 	{"b", "c"} - lid2 == set()
 	not "a" in lid2
 }
@@ -198,8 +198,8 @@ i7_cvp_onvolledig if {
 #   outcome: {"wetsvoorstel": "AO", "knmg": "D"}
 i8_beroepscode_lid1 if {
 	provider_ingest
-	lib.secrecy == "beroepscode"
 	grondslag == "lid1"
+	lib.secrecy == "beroepscode"
 }
 
 # METADATA

@@ -104,24 +104,22 @@ secrecy_holder if {
 }
 
 # METADATA
-# title: Reads
-# description: The actions that release data.
-read_actions := {"read", "list", "download"}
-
-# METADATA
-# title: Writes
-# description: The actions that change data.
-write_actions := {"create", "update", "delete"}
-
-# METADATA
 # title: Is a read
-# description: The action releases data.
-is_read if action in read_actions
+# description: The action releases data (read, list or download).
+is_read if action in {"read", "list", "download"}
 
 # METADATA
 # title: Is a write
-# description: The action changes data.
-is_write if action in write_actions
+# description: The action changes data (create, update or delete).
+is_write if action in {"create", "update", "delete"}
+
+# METADATA
+# scope: document
+# title: Reads or writes
+# description: The action is a read or a write.
+reads_or_writes if is_read
+
+reads_or_writes if is_write
 
 # METADATA
 # title: College roles
@@ -181,9 +179,9 @@ controlling_org if input.subject.properties.controlling_org == true
 #   A read of Wams data (not of the decision records) by a subject outside the controlling
 #   organisations. A missing controlling_org counts as outside (fail closed).
 onward if {
+	not controlling_org
 	is_read
 	resource_type != "records"
-	not controlling_org
 }
 
 # METADATA

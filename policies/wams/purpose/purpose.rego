@@ -24,20 +24,17 @@ known_purposes := {
 }
 
 # METADATA
-# title: Purposes of the college and the providers
-# description: The purposes of consulent, medisch_adviseur and aanbieder.
-college_purposes := {"onderzoek_hulpvraag", "onderzoek_zonder_hulpvraag", "gecoordineerde_aanpak", "casusoverleg"}
-
-# METADATA
 # title: Role to purpose table
 # description: >-
-#   The purposes each role may act for (RULES.md). handhaving has none: every Wams request
-#   by it is denied (P1). onderzoek_zonder_hulpvraag is further limited by P3.
+#   The purposes each role may act for (RULES.md); consulent, medisch_adviseur and aanbieder
+#   share the purposes of the college and the providers. handhaving has none: every Wams
+#   request by it is denied (P1). onderzoek_zonder_hulpvraag is further limited by P3.
+#   Written out in full, so that OPA holds it as one constant.
 role_purposes := {
-	"consulent": college_purposes,
-	"medisch_adviseur": college_purposes,
+	"consulent": {"onderzoek_hulpvraag", "onderzoek_zonder_hulpvraag", "gecoordineerde_aanpak", "casusoverleg"},
+	"medisch_adviseur": {"onderzoek_hulpvraag", "onderzoek_zonder_hulpvraag", "gecoordineerde_aanpak", "casusoverleg"},
 	"coordinator": {"gecoordineerde_aanpak", "casusoverleg"},
-	"aanbieder": college_purposes,
+	"aanbieder": {"onderzoek_hulpvraag", "onderzoek_zonder_hulpvraag", "gecoordineerde_aanpak", "casusoverleg"},
 	"burgemeester_wvggz": {"gecoordineerde_aanpak"},
 	"casusoverleg_deelnemer": {"casusoverleg"},
 	"zvh_medewerker": {"zvh_overdracht"},
@@ -90,10 +87,10 @@ p2_doel_onbekend if {
 #   source: AVG art. 5 lid 1 onder b (doelbinding); RULES.md "Purposes each role may act for"
 #   outcome: {"wetsvoorstel": "D", "knmg": "D"}
 p2_rol_doel if {
+	not permitted
 	lib.purpose in known_purposes
 	lib.purpose != "handhaving"
 	lib.role != "handhaving"
-	not permitted
 }
 
 # METADATA

@@ -10,11 +10,6 @@ package wams.read
 import data.wams.lib
 
 # METADATA
-# title: Inside the controlling organisation
-# description: The subject belongs to a controlling organisation.
-inside_org if lib.controlling_org
-
-# METADATA
 # title: Consulent or coordinator
 # description: The college roles without their own professional secrecy.
 non_medical_roles := {"consulent", "coordinator"}
@@ -30,10 +25,10 @@ non_medical_roles := {"consulent", "coordinator"}
 #   source: Wams art. 2.3a.1 en 5.4.1; RULES.md R1
 #   outcome: {"wetsvoorstel": "A", "knmg": "A"}
 r1_algemeen if {
-	inside_org
-	lib.role in lib.college_roles
 	lib.category == "algemeen"
-	lib.action in (lib.read_actions | lib.write_actions)
+	lib.controlling_org
+	lib.role in lib.college_roles
+	lib.reads_or_writes
 }
 
 # METADATA
@@ -48,10 +43,10 @@ r1_algemeen if {
 #     (vraag: alleen een medisch adviseur neemt kennis van medische gegevens)
 #   outcome: {"wetsvoorstel": "A", "knmg": "D"}
 r2_medisch if {
-	inside_org
+	lib.category == "medisch"
+	lib.controlling_org
 	lib.is_read
 	lib.role in non_medical_roles
-	lib.category == "medisch"
 }
 
 # METADATA
@@ -84,10 +79,10 @@ r2_toegestaan if lib.profile.medisch_alleen_adviseur == false
 #     verantwoordelijkheid van een medisch adviseur)
 #   outcome: {"wetsvoorstel": "A", "knmg": "A"}
 r3_medisch_adviseur if {
-	inside_org
-	lib.role == "medisch_adviseur"
 	lib.category == "medisch"
-	lib.action in (lib.read_actions | lib.write_actions)
+	lib.controlling_org
+	lib.role == "medisch_adviseur"
+	lib.reads_or_writes
 }
 
 # METADATA
@@ -101,10 +96,10 @@ r3_medisch_adviseur if {
 #   source: Wams art. 5.4.1-5.4.2; brief KNMG c.s. 2 maart 2023, § Wvggz en Wzd, vragen a-b
 #   outcome: {"wetsvoorstel": "A", "knmg": "D"}
 r4_wvggz_wzd if {
-	inside_org
+	lib.category in {"wvggz_wzd", "onbekend"}
+	lib.controlling_org
 	lib.is_read
 	lib.role in lib.college_roles
-	lib.category in {"wvggz_wzd", "onbekend"}
 }
 
 # METADATA
@@ -133,7 +128,7 @@ r4_past if {
 r5_coordinatiedossier if {
 	lib.category == "coordinatiedossier"
 	lib.resource_type != "rol"
-	lib.action in (lib.read_actions | lib.write_actions)
+	lib.reads_or_writes
 }
 
 # METADATA
@@ -141,18 +136,18 @@ r5_coordinatiedossier if {
 # title: R5 subject fits
 # description: The subject may use the coordination dossier this way.
 r5_past if {
-	inside_org
+	lib.controlling_org
 	lib.role == "coordinator"
 }
 
 r5_past if {
-	inside_org
+	lib.controlling_org
 	lib.role == "consulent"
 	lib.is_read
 }
 
 r5_past if {
-	inside_org
+	lib.controlling_org
 	lib.role == "fg"
 	lib.purpose == "verantwoording"
 	lib.is_read
