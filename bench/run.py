@@ -455,7 +455,8 @@ def machine(stack: BenchStack) -> dict[str, Any]:
         "wrk": (cmd(wrk, "-v").splitlines() or [""])[0] if wrk else None,
         "git_commit": cmd("git", "rev-parse", "HEAD"), "git_dirty": bool(cmd("git", "status", "--porcelain")),
         "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
-        "sidecar_workers": stack.workers, "sidecar_threads": 8,
+        "sidecar_workers": stack.workers,
+        "sidecar_threads": (stack.config_extra or {}).get("server", {}).get("threads", 8),
         "upstream": f"gunicorn gthread {stack.upstream_workers}x{stack.upstream_threads} (demo upstream app)",
     }
 
@@ -466,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="short rounds, for trying the harness (figures are rough)")
     ap.add_argument("--only", default="", help="comma-separated scenario keys (default: all)")
     ap.add_argument("--workers", type=int, default=2, help="sidecar gunicorn workers (default 2)")
+    ap.add_argument("--threads", type=int, default=8, help="threads per sidecar worker (default 8)")
     ap.add_argument("--policies", type=Path, default=ROOT / "policies",
                     help="policy folder to build OPA's bundle from (default: policies/)")
     ap.add_argument("--out", type=Path, default=None, help="results file (default bench/results/<date>.json)")
@@ -476,7 +478,8 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
     p = free_ports(4)
     stack = BenchStack(workdir=tmp / "stack", ports=Ports(proxy=p[0], admin=p[1], opa=p[2], upstream=p[3]),
-                       profile="knmg", workers=args.workers, policies=args.policies.resolve())
+                       profile="knmg", workers=args.workers, policies=args.policies.resolve(),
+                       config_extra={"server": {"workers": args.workers, "threads": args.threads}})
     log(f"starting OPA, demo upstream (gunicorn) and sidecar ({args.workers} workers) in {stack.workdir}")
     stack.start()
     try:
