@@ -183,6 +183,15 @@ class Phase:
     completed: int = 0
 
 
+def _run_workers(worker: Callable[[Conn], None], conns: Sequence[Conn]) -> None:
+    """One thread per connection, all started, then all joined."""
+    threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in conns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def run_open_phase(target: Target, conns: Sequence[Conn], rate: float, seconds: float, round_no: int = 0,
                    clock: Callable[[], float] = time.perf_counter) -> Phase:
     """Send ``rate * seconds`` requests at their scheduled times over ``conns`` (at most
@@ -221,11 +230,7 @@ def run_open_phase(target: Target, conns: Sequence[Conn], rate: float, seconds: 
             if st > 0:
                 lat[i], svc[i], lag[i] = done - due, done - sent, sent - due
 
-    threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in conns]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _run_workers(worker, conns)
     phase.elapsed = clock() - t0
     for i in range(n):
         if status[i] < 0:
@@ -268,11 +273,7 @@ def run_closed_phase(target: Target, conns: Sequence[Conn], seconds: float, roun
             phase.statuses.update(codes)
             phase.errors += errors
 
-    threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in conns]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _run_workers(worker, conns)
     phase.elapsed = clock() - t0
     phase.completed = len(phase.service)
     phase.scheduled = phase.completed + phase.errors

@@ -17,8 +17,10 @@ import urllib3
 from flask import Flask, Request, request
 from werkzeug.wrappers import Response
 
-_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-                  "transfer-encoding", "upgrade", "host", "content-length"})
+from sidecar.upstream import HOP_BY_HOP
+
+# The sidecar's hop-by-hop set, plus what the pool and werkzeug set themselves.
+_HOP = HOP_BY_HOP | {"host", "content-length"}
 
 
 def create_app(upstream: str) -> Flask:

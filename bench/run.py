@@ -476,15 +476,15 @@ def main(argv: list[str] | None = None) -> int:
     find_opa()
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
-    p = free_ports(4)
+    p = free_ports(6)  # proxy, admin, OPA, upstream, the pass-through floor, the constant-policy OPA
     stack = BenchStack(workdir=tmp / "stack", ports=Ports(proxy=p[0], admin=p[1], opa=p[2], upstream=p[3]),
                        profile="knmg", workers=args.workers, policies=args.policies.resolve(),
                        config_extra={"server": {"workers": args.workers, "threads": args.threads}})
     log(f"starting OPA, demo upstream (gunicorn) and sidecar ({args.workers} workers) in {stack.workdir}")
     stack.start()
     try:
-        stack.start_passthrough(free_ports(1)[0])
-        stack.start_opa_floor(free_ports(1)[0])
+        stack.start_passthrough(p[4])
+        stack.start_opa_floor(p[5])
         procs = Procs(stack.procs["sidecar"].pid, stack.procs["opa"].pid, stack.procs["upstream"].pid,
                       stack.procs["passthrough"].pid, stack.procs["opa_floor"].pid)
         facts = machine(stack)

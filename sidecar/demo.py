@@ -195,6 +195,18 @@ def _wait_unix(path: Path, timeout: float, proc: subprocess.Popen[bytes], log: P
     raise DemoError(f"OPA not ready on {path} within {timeout:.0f}s; see {log}")
 
 
+def stop_process(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+    """Ask a child to stop (``sig``), and kill it if it has not within ``timeout`` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
 @dataclass
 class Stack:
     workdir: Path
@@ -263,14 +275,8 @@ class Stack:
 
     def stop_one(self, name: str, sig: int = signal.SIGTERM) -> None:
         proc = self.procs.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        if proc is not None:
+            stop_process(proc, sig)
 
     def stop(self) -> None:
         for name in ("sidecar", "upstream", "opa"):

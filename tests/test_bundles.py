@@ -29,7 +29,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sidecar.demo import REPO_ROOT, Ports, Stack, build_bundle, find_opa, write_config
+from sidecar.demo import REPO_ROOT, Ports, Stack, build_bundle, find_opa, stop_process, write_config
 from tests.conftest import DOCS, Running, free_ports
 
 OPA_CONFIG = REPO_ROOT / "deploy" / "opa" / "config.yaml"
@@ -165,13 +165,7 @@ class Opa:
         return out
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc, timeout=10)
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 30, interval: float = 0.2) -> Any:

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sidecar.demo import stop_process
 from tests.conftest import DOCS, ZAKEN, Running, free_ports, start_stack
 from tests.test_deploy_grafana import GRAFANA_VARIABLES, queries
 
@@ -79,13 +80,7 @@ class Prometheus:
         return self.api("query", query=expr)["result"]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc)
 
 
 @pytest.fixture(scope="module")
