@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -94,20 +95,56 @@ def build_bundle(opa: str, policies: Path, out: Path, revision: str | None = Non
     return revision
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' local ports (Linux; a common default elsewhere)."""
+    try:
+        lo, hi = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_HANDED_OUT: set[int] = set()
+_PORTS_LOCK = threading.Lock()
+_PORT_RANDOM = secrets.SystemRandom()  # not for secrecy: just no shared seed with tests
+
+
 def free_ports(n: int) -> list[int]:
-    """``n`` distinct free loopback ports (bound together, then released), for tests and benchmarks."""
+    """``n`` distinct loopback ports that nothing listens on, for tests and benchmarks.
+
+    A port handed out here is only reserved once the child process binds it, which may be a
+    while later. Two things could take it in between, and both happened in CI: (1) an outgoing
+    connection (OPA polling a bundle server, a test's HTTP client) is given it as its local port,
+    because ``bind(0)`` and outgoing connections draw from the same ephemeral range; (2) a later
+    call here hands out the same port again before the first child has bound it. So ports come
+    from below the ephemeral range, where the kernel never picks them by itself, and this process
+    never hands out a port twice.
+    """
     import socket
 
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+    lo, hi = 20000, _ephemeral_range()[0] - 1
+    if hi - lo < 1000:  # an unusual kernel setting: fall back to the kernel's own choice
+        lo, hi = 0, 0
+    out: list[int] = []
+    with _PORTS_LOCK:
+        for _ in range(50 * n + 100):
+            if len(out) == n:
+                break
+            port = _PORT_RANDOM.randint(lo, hi) if hi else 0
+            if port in _HANDED_OUT:
+                continue
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))  # no SO_REUSEADDR: a port in TIME_WAIT is skipped too
+                except OSError:
+                    continue
+                port = s.getsockname()[1]
+            if port not in _HANDED_OUT:
+                _HANDED_OUT.add(port)
+                out.append(port)
+    if len(out) < n:
+        raise DemoError(f"could not find {n} free loopback ports")
+    return out
 
 
 @dataclass
