@@ -75,7 +75,7 @@ lint-python: venv ## ruff + mypy
 	@echo "==> ruff"
 	$(VENV)/bin/ruff check sidecar tests $(wildcard bench)
 	@echo "==> mypy (strict)"
-	$(VENV)/bin/mypy sidecar
+	$(VENV)/bin/mypy sidecar bench tests
 
 .PHONY: lint-rego
 lint-rego: tools ## opa fmt (fails on diff), opa check --strict, regal lint

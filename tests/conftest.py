@@ -118,7 +118,8 @@ class Running:
         return [ln for ln in log.read_text(errors="replace").splitlines() if '"' in ln and "HTTP/1.1" in ln]
 
     def seed_documents(self) -> list[dict[str, Any]]:
-        return self.upstream("GET", DOCS).json()["results"]
+        docs: list[dict[str, Any]] = self.upstream("GET", DOCS).json()["results"]
+        return docs
 
     def doc_of(self, category: str) -> dict[str, Any]:
         for d in self.seed_documents():

@@ -29,8 +29,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sidecar.demo import REPO_ROOT, Ports, Stack, build_bundle, find_opa, stop_process, write_config
-from tests.conftest import DOCS, Running, free_ports
+from sidecar.demo import REPO_ROOT, Ports, Stack, build_bundle, find_opa, free_ports, stop_process, write_config
+from tests.conftest import DOCS, Running
 
 OPA_CONFIG = REPO_ROOT / "deploy" / "opa" / "config.yaml"
 HULP = "onderzoek_hulpvraag"
@@ -339,7 +339,8 @@ def test_new_revision_is_picked_up_without_restart(tmp_path: Path, keys: dict[st
 
         def latest_revision_is_two() -> bool:
             assert run.proxy("GET", DOCS, run.headers("consulent", HULP)).status == 200
-            return run.records()[-1]["policy"]["revision"] == "rev-two"
+            revision: str = run.records()[-1]["policy"]["revision"]
+            return revision == "rev-two"
 
         wait_for("a decision record with revision rev-two", latest_revision_is_two, timeout=30, interval=0.5)
         revisions = [r["policy"]["revision"] for r in run.records()]

@@ -188,7 +188,8 @@ def test_builder_stage_builds_an_installable_wheel(tmp_path: Path) -> None:
 # ---- compose -------------------------------------------------------------------------------
 
 def compose() -> dict[str, Any]:
-    return yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    doc: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    return doc
 
 
 def check_jsonschema(path: Path) -> subprocess.CompletedProcess[str]:

@@ -59,7 +59,8 @@ def selectors(expr: str) -> list[promql_parser.VectorSelector]:
 
 
 def dashboard() -> dict[str, Any]:
-    return json.loads(DASHBOARD.read_text())
+    d: dict[str, Any] = json.loads(DASHBOARD.read_text())
+    return d
 
 
 def panels(d: dict[str, Any]) -> list[dict[str, Any]]:

@@ -16,8 +16,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from sidecar.demo import free_ports
 from sidecar.settings import load_settings
-from tests.conftest import free_ports
 from tests.test_bundles import BundleServer, _keypair, make_bundle, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,11 +27,12 @@ OPA_IMAGE = "openpolicyagent/opa:1.22.3-static"
 
 
 def kustomization() -> dict[str, Any]:
-    return yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    doc: dict[str, Any] = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    return doc
 
 
 def manifests() -> list[dict[str, Any]]:
-    docs = []
+    docs: list[dict[str, Any]] = []
     for name in kustomization()["resources"]:
         docs.extend(d for d in yaml.safe_load_all((K8S / name).read_text()) if d)
     return docs
@@ -239,7 +240,8 @@ def test_opa_container_args_work_with_the_real_opa(tmp_path: Path) -> None:
             assert proc.poll() is None, "OPA exited with the Deployment's arguments"
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{diag}/health?bundles=true", timeout=1) as r:
-                    return r.status == 200
+                    status: int = r.status
+                    return status == 200
             except OSError:
                 return False
 

@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 import jwt
 import pytest
 
+from sidecar.demo import free_ports
 from sidecar.labels import open_label_store
-from tests.conftest import DOCS, ZAKEN, LoopbackServer, Running, free_ports, start_stack
+from tests.conftest import DOCS, ZAKEN, LoopbackServer, Running, start_stack
 from tests.test_e2e_provenance import ZVH_ORG, ingest
 from tests.test_labels import PgServer, pg_server  # noqa: F401 (the session fixture)
 

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import jwt
 import pytest
@@ -220,19 +221,21 @@ def test_traceparent_is_propagated(knmg: Running) -> None:
     h["traceparent"] = tp
     r = knmg.proxy("GET", ZAKEN, h)
     assert r.status == 200
-    assert r.header("traceparent").startswith("00-0af7651916cd43dd8448eb211c80319c-")
+    traceparent = r.header("traceparent")
+    assert traceparent is not None
+    assert traceparent.startswith("00-0af7651916cd43dd8448eb211c80319c-")
     assert knmg.records_for_trace("0af7651916cd43dd8448eb211c80319c")
 
 
 # -- authentication ------------------------------------------------------------------------------
 
-def _unsigned(claims: dict) -> str:
-    def b64(d: dict) -> str:
+def _unsigned(claims: dict[str, object]) -> str:
+    def b64(d: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
     return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
 
 
-def _hs256(claims: dict, secret: bytes, kid: str) -> str:
+def _hs256(claims: dict[str, object], secret: bytes, kid: str) -> str:
     """The classic key-confusion token: HMAC keyed with the server's *public* key."""
     import hashlib
     import hmac
@@ -243,7 +246,7 @@ def _hs256(claims: dict, secret: bytes, kid: str) -> str:
     return f"{signing_input}.{b64(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())}"
 
 
-def _claims(**over: object) -> dict:
+def _claims(**over: object) -> dict[str, object]:
     now = int(time.time())
     c = {"iss": "https://idp.demo.wams.local", "aud": "wams-sidecar", "sub": "x", "role": "consulent",
          "org": "gemeente-demo", "iat": now, "exp": now + 600}
@@ -288,7 +291,8 @@ def test_token_problems_are_401_never_forwarded(knmg: Running) -> None:
     for name, tok in _bad_tokens(knmg).items():
         r = knmg.proxy("GET", ZAKEN, {"Authorization": f"Bearer {tok}", "X-Doelbinding": HULP})
         assert r.status == 401, name
-        assert r.header("www-authenticate", ) is not None and r.header("www-authenticate").startswith("Bearer"), name
+        www_authenticate = r.header("www-authenticate")
+        assert www_authenticate is not None and www_authenticate.startswith("Bearer"), name
         assert r.header("content-type") == "application/problem+json", name
     r = knmg.proxy("GET", ZAKEN, {"X-Doelbinding": HULP})
     assert r.status == 401
@@ -324,7 +328,7 @@ def test_every_decision_is_recorded_and_the_chain_verifies(knmg: Running) -> Non
     assert "chain intact" in out.stdout
 
 
-def test_tampered_record_file_is_detected(knmg: Running, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_tampered_record_file_is_detected(knmg: Running, tmp_path: Path) -> None:
     knmg.proxy("GET", ZAKEN, knmg.headers("consulent", HULP))
     lines = (knmg.workdir / "records.jsonl").read_text().splitlines()
     assert len(lines) >= 3

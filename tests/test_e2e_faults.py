@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from tests.conftest import DOCS, ZAKEN, Running
 
@@ -38,7 +39,7 @@ def test_opa_stopped_fails_closed(fresh: Running) -> None:
     assert fresh.proxy("GET", ZAKEN, fresh.headers("consulent", HULP)).status == 200
 
 
-def _policy_dir(tmp_path, decision_rego: str):  # type: ignore[no-untyped-def]
+def _policy_dir(tmp_path: Path, decision_rego: str) -> Path:
     """A deliberately wrong policy for the real OPA: the sidecar must not trust it."""
     d = tmp_path / "policies"
     (d / "wams" / "authz").mkdir(parents=True)
@@ -50,7 +51,7 @@ def _policy_dir(tmp_path, decision_rego: str):  # type: ignore[no-untyped-def]
     return d
 
 
-def test_unknown_obligation_fails_closed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_obligation_fails_closed(tmp_path: Path) -> None:
     from tests.conftest import start_stack
 
     # Allows everything with an obligation the sidecar cannot carry out (readiness probes excepted,
@@ -74,7 +75,7 @@ decision := {"decision": true, "reasons": ["X1"], "obligations": [{"type": "bel_
         stack.stop()
 
 
-def test_malformed_decision_fails_closed_and_is_not_ready(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_decision_fails_closed_and_is_not_ready(tmp_path: Path) -> None:
     from sidecar.demo import Ports, Stack, free_ports
     from tests.conftest import start_not_ready
 

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import yaml
 
-from sidecar.demo import stop_process
-from tests.conftest import DOCS, ZAKEN, Running, free_ports, start_stack
+from sidecar.demo import free_ports, stop_process
+from tests.conftest import DOCS, ZAKEN, Running, start_stack
 from tests.test_deploy_grafana import GRAFANA_VARIABLES, queries
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +77,8 @@ class Prometheus:
         return doc["data"]
 
     def query(self, expr: str) -> list[dict[str, Any]]:
-        return self.api("query", query=expr)["result"]
+        result: list[dict[str, Any]] = self.api("query", query=expr)["result"]
+        return result
 
     def stop(self) -> None:
         stop_process(self.proc)

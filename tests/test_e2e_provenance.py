@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +25,8 @@ CVP5 = "toestemming_gevraagd ernstige_schade gewetensnood geen_andere_weg schade
 
 
 def _type_url(run: Running, category: str) -> str:
-    return run.doc_of(category)["informatieobjecttype"]
+    type_url: str = run.doc_of(category)["informatieobjecttype"]
+    return type_url
 
 
 def _body(run: Running, category: str, titel: str) -> bytes:
@@ -182,11 +184,11 @@ def test_records_query_finds_exactly_that_person(knmg: Running) -> None:
     assert _query(knmg, "123456782") == []  # nobody: empty result, exit 0
 
 
-def test_shadow_mode_lets_through_but_records_the_deny(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_shadow_mode_lets_through_but_records_the_deny(tmp_path: Path) -> None:
     routes = [r.model_dump() for r in DEFAULT_ROUTES]
-    for r in routes:
-        if r["name"] == "document_read":
-            r["enforce"] = False
+    for route in routes:
+        if route["name"] == "document_read":
+            route["enforce"] = False
     stack = start_stack(tmp_path / "shadow", "knmg", workers=1, config_extra={"routes": routes})
     run = Running(stack)
     try:

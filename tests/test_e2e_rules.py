@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -108,7 +109,7 @@ def test_malformed_coordinatie_header_is_400(knmg: Running) -> None:
     assert r.status == 400
 
 
-def test_k3_no_retention_period_refuses_writes_to_a_coordination_dossier(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_k3_no_retention_period_refuses_writes_to_a_coordination_dossier(tmp_path: Path) -> None:
     from tests.conftest import start_stack
 
     stack = start_stack(tmp_path / "k3", "knmg", workers=1, config_extra={"coordination_retention_days": None})

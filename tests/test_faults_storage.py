@@ -26,9 +26,9 @@ from typing import Any
 
 import pytest
 
-from sidecar.demo import Ports, Stack
+from sidecar.demo import Ports, Stack, free_ports
 from sidecar.records import verify
-from tests.conftest import DOCS, ZAKEN, Running, free_ports
+from tests.conftest import DOCS, ZAKEN, Running
 from tests.test_attack_http import mark_upstream, new_lines
 
 HULP = "onderzoek_hulpvraag"

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from sidecar.demo import Ports, Stack
-from tests.conftest import DOCS, LoopbackServer, Running, free_ports
+from sidecar.demo import Ports, Stack, free_ports
+from tests.conftest import DOCS, LoopbackServer, Running
 from tests.test_attack_http import raw_exchange
 
 HULP = "onderzoek_hulpvraag"

@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from sidecar.demo import free_ports
 from sidecar.labels import (
     LabelStore,
     LabelStoreError,
@@ -32,7 +33,6 @@ from sidecar.labels import (
     key_for_url,
     open_label_store,
 )
-from tests.conftest import free_ports
 
 DOCS = "/documenten/api/v1/enkelvoudiginformatieobjecten"
 PG_PASSWORD = "s3cret-label-pw"
@@ -472,7 +472,7 @@ def test_postgresql_schema_is_created_on_first_use(pg_server: PgServer) -> None:
             assert conn.execute("SELECT to_regclass('labels')").fetchone() == (None,)
         store.put(doc(1), {"x": [1, "twee"]})
         with psycopg.connect(dsn) as conn:
-            cols = dict(conn.execute(
+            cols: dict[str, str] = dict(conn.execute(
                 "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'labels'").fetchall())
             assert cols == {"key": "text", "labels": "jsonb", "created": "timestamp with time zone"}
             row = conn.execute("SELECT labels, created IS NOT NULL FROM labels WHERE key = %s", (doc(1),)).fetchone()

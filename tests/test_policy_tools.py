@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from sidecar.demo import free_ports
 from sidecar.opa import OpaClient
 from sidecar.settings import OpaSettings
-from tests.conftest import Running, free_ports
+from tests.conftest import Running
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = json.loads((REPO / "policies" / "testdata" / "cases" / "data.json").read_text())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -11,7 +13,7 @@ from sidecar.settings import ConfigError, load_settings
 
 
 @pytest.fixture
-def base(tmp_path: Path) -> dict:
+def base(tmp_path: Path) -> dict[str, Any]:
     (tmp_path / "pub.pem").write_text("-----BEGIN PUBLIC KEY-----\n")
     (tmp_path / "pseudo.key").write_text("x" * 32)
     return {
@@ -21,13 +23,13 @@ def base(tmp_path: Path) -> dict:
     }
 
 
-def _write(tmp_path: Path, cfg: dict) -> Path:
+def _write(tmp_path: Path, cfg: dict[str, Any]) -> Path:
     p = tmp_path / "config.yaml"
     p.write_text(yaml.safe_dump(cfg))
     return p
 
 
-def test_minimal_config_loads_with_defaults(tmp_path: Path, base: dict) -> None:
+def test_minimal_config_loads_with_defaults(tmp_path: Path, base: dict[str, Any]) -> None:
     s = load_settings(_write(tmp_path, base), env={})
     assert s.listen.proxy == "127.0.0.1:8080"
     assert s.listen.admin == "127.0.0.1:9180"
@@ -61,14 +63,15 @@ def test_minimal_config_loads_with_defaults(tmp_path: Path, base: dict) -> None:
     (lambda c: c.update(pseudonymisation={"key": "short"}), "at least 16 bytes"),
     (lambda c: c.update(records={"path": "/nonexistent-dir/records.jsonl"}), "records.path"),
 ])
-def test_bad_values_name_the_key(tmp_path: Path, base: dict, mutate, needle: str) -> None:
+def test_bad_values_name_the_key(tmp_path: Path, base: dict[str, Any],
+                                 mutate: Callable[[dict[str, Any]], object], needle: str) -> None:
     mutate(base)
     with pytest.raises(ConfigError) as exc:
         load_settings(_write(tmp_path, base), env={})
     assert needle in str(exc.value)
 
 
-def test_env_overrides_nested_keys(tmp_path: Path, base: dict) -> None:
+def test_env_overrides_nested_keys(tmp_path: Path, base: dict[str, Any]) -> None:
     s = load_settings(_write(tmp_path, base), env={"SIDECAR_OPA__TIMEOUT__READ": "0.5",
                                                    "SIDECAR_POLICY__PROFILE": "wetsvoorstel",
                                                    "SIDECAR_OPA_BIN": "/usr/bin/opa",  # make exports it
@@ -78,7 +81,7 @@ def test_env_overrides_nested_keys(tmp_path: Path, base: dict) -> None:
     assert s.policy.profile == "wetsvoorstel"
 
 
-def test_env_override_is_validated_too(tmp_path: Path, base: dict) -> None:
+def test_env_override_is_validated_too(tmp_path: Path, base: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match=r"opa\.timeout\.read"):
         load_settings(_write(tmp_path, base), env={"SIDECAR_OPA__TIMEOUT__READ": "slow"})
     with pytest.raises(ConfigError, match=r"opaa: unknown key"):
