@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import fsync
 from bench import metrics as prom
 from bench.stack import BenchStack, children, pss_kb, status_kb, tree_cpu
 from sidecar.demo import OPA_VERSION, Ports, find_opa, free_ports
@@ -182,7 +183,7 @@ def build_scenarios(stack: BenchStack, orgs: dict[int, str], quick: bool) -> lis
                  json.dumps({"input": single}).encode(), rounds=r, round_seconds=rs, group="opa", floor=True),
         Scenario("opa_batch_50", "OPA decision API, 50-item batch", "POST", OPA_PATH, opa_json, 5,
                  json.dumps({"input": batch}).encode(), rounds=2, round_seconds=2 * rs, closed=False,
-                 group="opa"),
+                 group="opa", floor=True),
         Scenario("read_allow", "single-object read (allow)", "GET", f"{DOCS}/{algemeen}", consulent, 200,
                  rounds=r, round_seconds=rs, floor=True),
         Scenario("read_allow_50", "single-object read (allow), 50/s", "GET", f"{DOCS}/{algemeen}", consulent, 50,
@@ -504,11 +505,13 @@ def main(argv: list[str] | None = None) -> int:
             results.append(r)
             log("  " + one_line(r))
         rss = procs.rss()
+        disk = fsync_floor(stack, results, args.quick)
         facts["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     finally:
         stack.stop()
     doc = {"date": dt.date.today().isoformat(), "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-           "quick": args.quick, "machine": facts, "opa_bench": policy_cost, "rss_per_worker": rss, "scenarios": results,
+           "quick": args.quick, "machine": facts, "opa_bench": policy_cost, "rss_per_worker": rss,
+           "fsync_floor": disk, "scenarios": results,
            "duration_s": round(time.monotonic() - started, 1)}
     out = args.out or RESULTS / f"{doc['date']}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -523,6 +526,17 @@ def main(argv: list[str] | None = None) -> int:
         report.write(doc, out)
         log("docs/benchmarks.md and docs/benchmarks-latency.png regenerated")
     return 0
+
+
+def fsync_floor(stack: BenchStack, results: list[dict[str, Any]], quick: bool) -> list[dict[str, Any]]:
+    """Bare append + fsync beside the records file, at the rate of each single-read scenario (the
+    floor of the record-writing target; bench/fsync.py). Runs after the scenarios, on its own."""
+    out = []
+    for rate in sorted({r["rate"] for r in results if r["key"] in ("read_allow", "read_allow_50")}):
+        seconds = 1.0 if quick else max(3.0, 400 / rate)  # ≥ 400 samples for a p99 (600 at 200/s)
+        log(f"fsync floor: append + fsync of one record-sized line at {rate:g}/s for {seconds:g} s")
+        out.append(fsync.measure(stack.workdir, rate, int(rate * seconds)))
+    return out
 
 
 def one_line(r: dict[str, Any]) -> str:

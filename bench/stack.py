@@ -94,11 +94,16 @@ class BenchStack(Stack):
 
 CONSTANT_POLICY = '''package wams.authz
 
-# Benchmark floor only: the shape of an allow, no rule evaluated.
-decision := {
+# Benchmark floor only: the shape of an allow, no rule evaluated; a batch gets the same
+# allow for every item, so the answer is as long as the real one.
+allow := {
 	"decision": true, "reasons": ["R1"], "reason_user": "Toegestaan.", "obligations": [],
 	"grondslag": null, "processing_activity": "urn:wams:verwerking:onderzoek_hulpvraag", "deny_reason": null,
 }
+
+decision := object.union(allow, {"evaluations": [allow | some _ in input.evaluations]}) if {
+	is_array(input.evaluations)
+} else := allow
 '''
 
 

@@ -180,3 +180,37 @@ def test_passthrough_floor_forwards_without_deciding(server: int) -> None:
     assert client.get("/deny").status_code == 403  # the upstream's answer, not a decision
     with pytest.raises(SystemExit):
         create_app(upstream="http://example.org:80")  # loopback only
+
+
+def test_fsync_probe_paces_appends_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    from bench.fsync import measure
+
+    started = time.perf_counter()
+    res = measure(tmp_path, rate=100, count=20, line_bytes=850)
+    elapsed = time.perf_counter() - started
+    lm = res["latency_ms"]
+    assert res["rate"] == 100 and res["line_bytes"] == 850
+    assert lm["count"] == 20 and 0 < lm["p50"] <= lm["p99"] <= lm["max"]
+    assert elapsed >= 19 / 100  # paced: the 20th append is due 0.19 s after the first
+    assert list(tmp_path.iterdir()) == []  # the probe file is removed
+    with pytest.raises(ValueError, match="must be > 0"):
+        measure(tmp_path, rate=0, count=5)
+    cli = subprocess.run([sys.executable, "-m", "bench.fsync", "--dir", str(tmp_path), "--rate", "200",
+                          "--count", "5"], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert cli.returncode == 0 and "append + fsync of a 850-byte line" in cli.stdout and "p99" in cli.stdout
+    bad = subprocess.run([sys.executable, "-m", "bench.fsync", "--dir", str(tmp_path / "missing")],
+                         capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert bad.returncode == 2 and "is not a directory" in bad.stderr
+
+
+def test_report_floors_for_the_list_and_record_targets() -> None:
+    from bench.report import DASH, TIMES, _batch_floor, _fsync_floor
+
+    batch = {"open_loop": {"targets": {"opa": {"latency_ms": {"p50": 4.9}}, "floor": {"latency_ms": {"p50": 2.5}}}}}
+    assert _batch_floor(batch) == "the batch OPA call alone: 4.90 ms (constant policy 2.50 ms)"
+    assert _batch_floor(None) == DASH
+    doc = {"fsync_floor": [{"rate": 50, "line_bytes": 850, "latency_ms": {"count": 400, "p99": 2.0}}]}
+    read50 = {"rate": 50, "added_ms": {"p99": 20.0}}
+    assert _fsync_floor(doc, read50, 2) == f"20 % (2 {TIMES} 2.00 ms bare fsync)"
+    assert _fsync_floor(doc, {"rate": 200, "added_ms": {"p99": 20.0}}, 2) == DASH  # no probe at that rate
+    assert _fsync_floor({}, read50, 2) == DASH  # results from before the probe existed
