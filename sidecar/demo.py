@@ -113,12 +113,12 @@ def free_ports(n: int) -> list[int]:
     """``n`` distinct loopback ports that nothing listens on, for tests and benchmarks.
 
     A port handed out here is only reserved once the child process binds it, which may be a
-    while later. Two things could take it in between, and both happened in CI: (1) an outgoing
-    connection (OPA polling a bundle server, a test's HTTP client) is given it as its local port,
-    because ``bind(0)`` and outgoing connections draw from the same ephemeral range; (2) a later
-    call here hands out the same port again before the first child has bound it. So ports come
-    from below the ephemeral range, where the kernel never picks them by itself, and this process
-    never hands out a port twice.
+    while later, and a CI run failed when the sidecar found its port taken. Two things can take
+    it in between: (1) an outgoing connection (OPA polling a bundle server, a test's HTTP client)
+    is given it as its local port, because ``bind(0)`` and outgoing connections draw from the
+    same ephemeral range; (2) a later call here hands out the same port again before the first
+    child has bound it. So ports come from below the ephemeral range, where the kernel never
+    picks them by itself, and this process never hands out a port twice.
     """
     import socket
 
