@@ -111,8 +111,10 @@ profile_valid if {
 #   records resource; every disclosure rule an onward read (by a subject outside the
 #   controlling organisations, tested first as it is cheaper). The conditions on the input
 #   are written on the input itself, not through wams.lib, so that OPA's rule index skips a
-#   body that does not match at almost no cost. skips_test.rego checks that a skipped package
-#   has no outcome.
+#   body that does not match at almost no cost. The same test is repeated in grants, notes,
+#   obligations and deny_texts; skips_test.rego checks on every fixture case that nothing a
+#   package decides is lost, so a rule hidden by a skip, or one copy narrower than the others,
+#   fails it.
 denies contains id if some id in purpose.deny
 
 denies contains id if some id in read.deny
