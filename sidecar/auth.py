@@ -184,20 +184,17 @@ class Authenticator:
                 self._verified.pop(token, None)
             if now > exp + leeway:
                 raise AuthError("AUTHN_EXPIRED", "Het token is verlopen.")
-        ident, claims = self._verify(token)
+        ident, claims, kid, key = self._verify(token)
         exp = float(claims["exp"])
         not_before = max(float(claims.get("nbf", 0) or 0), float(claims["iat"]))
-        kid = str(jwt.get_unverified_header(token)["kid"])  # _verify checked it is a known kid
-        trusted = self._key_for(kid)
-        if trusted is None:  # the JWKS expired between verifying and here: do not cache
-            return ident
         with self._verified_lock:
             if len(self._verified) >= _CACHE_ENTRIES:
                 self._verified.pop(next(iter(self._verified)))  # oldest first
-            self._verified[token] = (ident, exp, not_before, time.time() + _CACHE_SECONDS, kid, trusted)
+            self._verified[token] = (ident, exp, not_before, time.time() + _CACHE_SECONDS, kid, key)
         return ident
 
-    def _verify(self, token: str) -> tuple[Identity, dict[str, Any]]:
+    def _verify(self, token: str) -> tuple[Identity, dict[str, Any], str, _Key]:
+        """Check the token fully; returns its identity, claims, and the kid and key it was verified with."""
         try:
             head = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -230,7 +227,7 @@ class Authenticator:
             raise AuthError("AUTHN_NOT_YET_VALID", "Het token is nog niet geldig.")
         if not isinstance(claims.get("exp"), int | float):
             raise AuthError("AUTHN_INVALID", "Het token is ongeldig.")
-        return self._identity(claims), claims
+        return self._identity(claims), claims, kid, key
 
     def _identity(self, claims: dict[str, Any]) -> Identity:
         names = self._s.claims

@@ -24,6 +24,14 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 # may read them as ``expand`` while the sidecar would not. Which expansions a route allows, and
 # how their embedded objects are decided, is the route map's and the proxy's business.
 WIDENING_PARAMS = frozenset({"expand"})
+# Headers a client may send at most once: a second copy is an attempt to confuse someone.
+# gunicorn joins repeated headers into one environ value, and for a structured header
+# (X-Herkomst) a joined value can parse as one valid dictionary. So serve.py's pre_request hook
+# counts repeats on gunicorn's raw header list and names them in REPEATED_HEADERS_MARKER (a
+# client's own copy of the marker is dropped), and the proxy refuses the request.
+SINGLE_HEADERS = ("Authorization", "X-Doelbinding", "X-Herkomst", "X-Coordinatie", "traceparent",
+                  "Content-Length", "Host")
+REPEATED_HEADERS_MARKER = "X-Sidecar-Repeated-Headers"
 
 
 class BadTarget(ValueError):

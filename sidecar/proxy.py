@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 
 from sidecar import metrics
 from sidecar.auth import Authenticator, AuthError
-from sidecar.canonical import BadTarget, query_params, split_target
+from sidecar.canonical import REPEATED_HEADERS_MARKER, SINGLE_HEADERS, BadTarget, query_params, split_target
 from sidecar.classify import TYPE_FIELD, Catalogue
 from sidecar.coordinatie import CoordinatieError, parse_coordinatie
 from sidecar.enforce import Call, Enforcer, FailClosed, Outcome
@@ -47,9 +47,7 @@ log = logging.getLogger("sidecar.proxy")
 _PURPOSE_RX = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _UUID_TAIL = re.compile(r"/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/?$")
-# Headers a client may send at most once: a second copy is an attempt to confuse someone.
-_SINGLE_HEADERS = ("Authorization", "X-Doelbinding", "X-Herkomst", "X-Coordinatie", "traceparent",
-                   "Content-Length", "Host")
+_REPEATED_ENVIRON = "HTTP_" + REPEATED_HEADERS_MARKER.upper().replace("-", "_")  # set by serve.py's pre_request
 
 
 def _id_from_url(url: Any) -> str | None:
@@ -157,8 +155,8 @@ class Proxy:
         if call.method not in METHODS:
             raise self._deny_early(call, 405, "methode-niet-toegestaan", "METHOD",
                                    f"De methode {call.method[:16]!r} wordt niet ondersteund.")
-        repeated = environ.get("HTTP_X_SIDECAR_REPEATED_HEADERS")  # set by serve.py's pre_request hook
-        for name in _SINGLE_HEADERS:
+        repeated = environ.get(_REPEATED_ENVIRON)
+        for name in SINGLE_HEADERS:
             if (repeated and name.upper() in repeated.split(",")) or (
                     name in ("Authorization", "X-Doelbinding") and "," in request.headers.get(name, "")):
                 # gunicorn joins repeated headers with a comma; neither header may contain one.
@@ -384,12 +382,12 @@ class Proxy:
         if call.route.action == "list":
             body = self._filter_list(call, doc)
         else:
+            embedded = self._embedded(call, doc)  # checked before anything is decided, as for a list
             labels = self._labels_for([doc["url"]] if isinstance(doc, dict) and isinstance(doc.get("url"), str) else [])
             resource, subjects = self._object_resource(call, doc, labels)
             if call.route.resource == "zaak" and self._s.upstream.resolve_zaak_betrokkenen:
                 subjects += self._zaak_subjects(request, call, doc)
             self._decide(call, "response", resource, betrokkenen=subjects)
-            embedded = self._embedded(call, doc)
             if embedded:
                 # Embedded objects (expand) are decided like list items: one call, denied ones removed.
                 pairs = self._embedded_resources(call, embedded)

@@ -15,6 +15,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from sidecar.canonical import REPEATED_HEADERS_MARKER, SINGLE_HEADERS
 from sidecar.settings import Settings
 
 
@@ -30,27 +31,25 @@ def _prepare_metrics_dir(settings: Settings) -> Path:
     return d
 
 
-# Headers a client may send only once. gunicorn joins repeated headers into one environ value,
-# and for structured headers (X-Herkomst) a joined value can parse as one valid dictionary, so
-# repeats are counted here, on gunicorn's raw header list, before the environ is built.
-SINGLE_HEADERS = frozenset({"AUTHORIZATION", "X-DOELBINDING", "X-HERKOMST", "X-COORDINATIE", "TRACEPARENT",
-                            "CONTENT-LENGTH", "HOST"})
-DUPLICATES_MARKER = "X-SIDECAR-REPEATED-HEADERS"
+# gunicorn's raw header names are upper case.
+_SINGLE_UPPER = frozenset(h.upper() for h in SINGLE_HEADERS)
+_MARKER_UPPER = REPEATED_HEADERS_MARKER.upper()
 
 
 def _pre_request(worker: Any, req: Any) -> None:
+    """Count repeats of the single-use headers before gunicorn joins them (canonical.SINGLE_HEADERS)."""
     seen: dict[str, int] = {}
     kept = []
     for name, value in req.headers:
         upper = name.upper()
-        if upper == DUPLICATES_MARKER:
+        if upper == _MARKER_UPPER:
             continue  # only the sidecar sets this marker; a client's copy is dropped
-        if upper in SINGLE_HEADERS:
+        if upper in _SINGLE_UPPER:
             seen[upper] = seen.get(upper, 0) + 1
         kept.append((name, value))
     repeated = sorted(n for n, c in seen.items() if c > 1)
     if repeated:
-        kept.append((DUPLICATES_MARKER, ",".join(repeated)))
+        kept.append((_MARKER_UPPER, ",".join(repeated)))
     req.headers = kept
 
 

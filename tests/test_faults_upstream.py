@@ -114,6 +114,12 @@ class FakeUpstream(LoopbackServer):
             for d in doc["results"] if "results" in doc else [doc]:
                 d["informatieobjecttype"] = f"{self.base()}/catalogi/api/v1/informatieobjecttypen/nieuw"
             out = json.dumps(doc).encode()
+        elif mode == "unasked-expand":
+            # Embedded objects the request did not ask for (no ?expand=): never released unseen.
+            doc = self.body_for(h.path)
+            for d in doc["results"] if "results" in doc else [doc]:
+                d["_expand"] = {"informatieobjecttype": {"omschrijving": SECRET}}
+            out = json.dumps(doc).encode()
         elif mode == "array":
             out = json.dumps([self.body_for(h.path)]).encode()
         elif mode == "list-without-results":
@@ -194,6 +200,7 @@ RESPONSE_CASES = {
     "invalid-json": (502, 502),
     "html": (502, 502),
     "array": (403, 403),
+    "unasked-expand": (502, 502),
     "truncated": (502, 502),
     "bomb": (502, 502),
     "redirect": (502, 502),
@@ -238,7 +245,7 @@ def test_lists_are_filtered_whatever_the_transfer_shape(faked: tuple[Running, Fa
         ["deny", "deny"] if mode == "unknown-type" else ["allow", "deny"])
 
 
-@pytest.mark.parametrize("mode", ["list-without-results", "invalid-json", "html", "array"])
+@pytest.mark.parametrize("mode", ["list-without-results", "invalid-json", "html", "array", "unasked-expand"])
 def test_unclassifiable_lists_are_not_released(faked: tuple[Running, FakeUpstream], mode: str) -> None:
     run, fake = faked
     fake.mode = mode
@@ -248,6 +255,21 @@ def test_unclassifiable_lists_are_not_released(faked: tuple[Running, FakeUpstrea
         fake.mode = "plain"
     assert r.status == 502 and SECRET.encode() not in r.body
     assert run.metric("sidecar_fail_closed_total", cause="unclassifiable") >= 1
+
+
+def test_unasked_embedded_objects_are_refused_before_the_response_is_decided(
+        faked: tuple[Running, FakeUpstream]) -> None:
+    run, fake = faked
+    fake.mode = "unasked-expand"
+    try:
+        r = run.proxy("GET", f"{DOCS}/{ALG}", run.headers("consulent", HULP))
+    finally:
+        fake.mode = "plain"
+    assert r.status == 502 and SECRET.encode() not in r.body
+    recs = run.records_for_trace(_trace(r))
+    # No response-phase allow for an answer that was then withheld: only the request phase and
+    # the refusal.
+    assert [(x["phase"], x["decision"]) for x in recs] == [("request", "allow"), ("request", "deny")]
 
 
 def test_upstream_4xx_body_with_object_data_is_not_released(faked: tuple[Running, FakeUpstream]) -> None:
