@@ -179,8 +179,8 @@ def bounds(doc: dict[str, Any]) -> str:
         cpu = [s.get("cpu_ms_per_sidecar_request", {}).get("sidecar") for s in lists]
         opa = [s.get("cpu_ms_per_sidecar_request", {}).get("opa") for s in lists]
         ok = [(x, c, o) for x, c, o in zip(xs, cpu, opa, strict=True) if c is not None and o is not None]
-        _, b_sc = _fit([x for x, _, _ in ok], [c for _, c, _ in ok])
-        _, b_opa = _fit([x for x, _, _ in ok], [o for _, _, o in ok])
+        b_sc = _fit([x for x, _, _ in ok], [c for _, c, _ in ok])[1] if len(ok) >= 2 else 0.0
+        b_opa = _fit([x for x, _, _ in ok], [o for _, _, o in ok])[1] if len(ok) >= 2 else 0.0
         lines += ["**List size.** Added latency (p50) and CPU per request by the number of items on the page "
                   "(one in five is `medisch` and is filtered out for the consulent):", "",
                   "| items | added p50 ms | added p99 ms | sidecar CPU ms / req | OPA CPU ms / req | records / req |",

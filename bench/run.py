@@ -457,7 +457,7 @@ def machine(stack: BenchStack) -> dict[str, Any]:
         "git_commit": cmd("git", "rev-parse", "HEAD"), "git_dirty": bool(cmd("git", "status", "--porcelain")),
         "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
         "sidecar_workers": stack.workers,
-        "sidecar_threads": (stack.config_extra or {}).get("server", {}).get("threads", 8),
+        "sidecar_threads": stack.sidecar_threads,
         "upstream": f"gunicorn gthread {stack.upstream_workers}x{stack.upstream_threads} (demo upstream app)",
     }
 

@@ -30,6 +30,12 @@ class BenchStack(Stack):
     opa_floor_port: int = 0
 
     @property
+    def sidecar_threads(self) -> int:
+        """Threads per sidecar worker (``server.threads`` in the config, 8 when not set)."""
+        threads: int = (self.config_extra or {}).get("server", {}).get("threads", 8)
+        return threads
+
+    @property
     def catalogue_base(self) -> str:
         # Must equal the base write_config() puts in the sidecar's catalogue mapping.
         return f"http://127.0.0.1:{self.ports.upstream}/catalogi/api/v1"
@@ -61,14 +67,13 @@ class BenchStack(Stack):
         _wait_http(f"http://127.0.0.1:{self.ports.upstream}/zaken/api/v1/zaken", 30,
                    self.procs["upstream"], "demo upstream (gunicorn)", log)
 
-
     def start_passthrough(self, port: int) -> None:
         """The floor: the same gunicorn set-up as the sidecar, forwarding without any decision."""
         self.passthrough_port = port
         factory = f"bench.passthrough:create_app(upstream='http://127.0.0.1:{self.ports.upstream}')"
         log = self._spawn("passthrough", [
             sys.executable, "-m", "gunicorn", "--worker-class", "gthread",
-            "--workers", str(self.workers), "--threads", "8",
+            "--workers", str(self.workers), "--threads", str(self.sidecar_threads),
             "--bind", f"127.0.0.1:{port}", "--keep-alive", "5",
             "--no-control-socket", "--log-level", "warning", factory,
         ], env={"PYTHONPATH": str(Path(__file__).resolve().parents[1])})

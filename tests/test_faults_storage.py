@@ -28,7 +28,7 @@ import pytest
 
 from sidecar.demo import Ports, Stack, free_ports
 from sidecar.records import verify
-from tests.conftest import DOCS, ZAKEN, Running
+from tests.conftest import DOCS, ZAKEN, Running, start_not_ready
 from tests.test_attack_http import mark_upstream, new_lines
 
 HULP = "onderzoek_hulpvraag"
@@ -59,17 +59,7 @@ def disk_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runni
             stack.start()
         else:
             # /dev/full fails every write: the sidecar cannot get ready, start it without waiting.
-            stack.prepare()
-            stack.start_opa()
-            stack.start_upstream()
-            stack._spawn("sidecar", [sys.executable, "-m", "sidecar", "serve", "--config", str(stack.config_path)])
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    if Running(stack).admin("/-/healthz").status == 200:
-                        break
-                except OSError:
-                    time.sleep(0.2)
+            start_not_ready(stack)
         yield Running(stack), disk if mounted else None
     finally:
         stack.stop()
