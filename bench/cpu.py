@@ -24,8 +24,8 @@ from pathlib import Path
 
 from bench.run import DOCS, HULP, ROOT, seed_doc, seed_lists
 from bench.stack import BenchStack, tree_cpu
-from sidecar.demo import Ports, find_opa, free_ports
-from sidecar.keys import DEMO_ORG, mint
+from sidecar.devtools.demo import Ports, find_opa, free_ports
+from sidecar.devtools.keys import DEMO_ORG, mint
 
 
 def _run(port: int, path: str, headers: dict[str, str], n: int, pids: dict[str, int]) -> tuple[float, dict[str, float]]:

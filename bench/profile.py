@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     from bench.run import DOCS, PROVIDER_ORG, new_document, rsin, seed_doc, seed_lists
     from bench.stack import BenchStack
     from sidecar.app import create_app
-    from sidecar.demo import Ports, free_ports
-    from sidecar.keys import DEMO_ORG, mint
+    from sidecar.devtools.demo import Ports, free_ports
+    from sidecar.devtools.keys import DEMO_ORG, mint
     from sidecar.settings import load_settings
 
     p = free_ports(4)

@@ -1,10 +1,10 @@
-"""The benchmark's stack: :class:`sidecar.demo.Stack` with the demo upstream under gunicorn.
+"""The benchmark's stack: :class:`sidecar.devtools.demo.Stack` with the demo upstream under gunicorn.
 
 ``sidecar demo`` runs the demo upstream on werkzeug's threaded development server, which logs
 every request and is much slower than a production server. Measuring the sidecar's *added*
 latency against that would flatter the sidecar (the direct path would be slow) and would make
 the upstream, not the sidecar, the bottleneck of the throughput comparison. So the benchmark
-runs the same Flask app (``sidecar.demo_upstream.app:create_app``, same database and catalogue
+runs the same Flask app (``sidecar.devtools.upstream.app:create_app``, same database and catalogue
 base as the sidecar config that ``Stack`` writes) under gunicorn with gthread workers, the way
 the sidecar itself runs.
 """
@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sidecar.demo import Stack, _wait_http, find_opa
+from sidecar.devtools.demo import Stack, _wait_http, find_opa
 
 
 @dataclass
@@ -55,7 +55,7 @@ class BenchStack(Stack):
 
     def start_upstream(self) -> None:
         db = str(self.workdir / "upstream.sqlite3")
-        factory = f"sidecar.demo_upstream.app:create_app(db_path={db!r}, catalogue_base={self.catalogue_base!r})"
+        factory = f"sidecar.devtools.upstream.app:create_app(db_path={db!r}, catalogue_base={self.catalogue_base!r})"
         log = self._spawn("upstream", [
             sys.executable, "-m", "gunicorn",
             # --preload: create (and seed) the database once, in the master, before forking.

@@ -17,7 +17,7 @@ BUNDLE_REVISION     ?= $(shell \
     if [ -n "$$(git status --porcelain -- policies/ 2>/dev/null)" ]; then rev="$$rev-dirty"; fi; \
     echo "$$rev"; \
   else \
-    $(PY) -c 'from pathlib import Path; from sidecar.demo import policy_revision; print(policy_revision(Path("policies")))' 2>/dev/null; \
+    $(PY) -c 'from pathlib import Path; from sidecar.devtools.demo import policy_revision; print(policy_revision(Path("policies")))' 2>/dev/null; \
   fi)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 

@@ -22,7 +22,7 @@ Every read and write is decided by Open Policy Agent and recorded in a hash-chai
 
 
 def _workdir_arg(p: argparse.ArgumentParser) -> None:
-    from sidecar.demo import DEFAULT_WORKDIR
+    from sidecar.devtools.demo import DEFAULT_WORKDIR
 
     p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
                    help=f"the demo's folder (default: {DEFAULT_WORKDIR}; env SIDECAR_DEMO_WORKDIR)")
@@ -126,7 +126,7 @@ def _json_arg(value: str | None) -> Any:
 
 
 def _policies_dir(arg: Path | None) -> Path:
-    from sidecar.demo import REPO_ROOT
+    from sidecar.devtools.demo import REPO_ROOT
 
     for cand in (arg, Path.cwd() / "policies", REPO_ROOT / "policies"):
         if cand is not None and (cand / "wams").is_dir():
@@ -136,7 +136,7 @@ def _policies_dir(arg: Path | None) -> Path:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from sidecar.demo import DEFAULT_WORKDIR, find_opa
+    from sidecar.devtools.demo import DEFAULT_WORKDIR, find_opa
     from sidecar.explain import Evaluator, ExplainError, explain, local_evaluator
     from sidecar.herkomst import HerkomstError
     from sidecar.routes import DEFAULT_ROUTES
@@ -190,7 +190,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
-    from sidecar.demo import find_opa
+    from sidecar.devtools.demo import find_opa
     from sidecar.explain import ExplainError, profile_errors, profiles_diff
 
     policies = _policies_dir(args.policies)
@@ -225,7 +225,7 @@ def cmd_profiles(args: argparse.Namespace) -> int:
 
 def _records_source(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
-    from sidecar.demo import DEFAULT_WORKDIR
+    from sidecar.devtools.demo import DEFAULT_WORKDIR
 
     g.add_argument("--workdir", type=Path, default=None, help=f"the demo's folder (default {DEFAULT_WORKDIR})")
     g.add_argument("--config", type=Path, default=None, help="a sidecar config file")
@@ -242,7 +242,7 @@ def _load(config: Path) -> Any:
 
 
 def _settings_for_records(args: argparse.Namespace) -> Any:
-    from sidecar.demo import DEFAULT_WORKDIR
+    from sidecar.devtools.demo import DEFAULT_WORKDIR
 
     config = args.config or ((args.workdir or DEFAULT_WORKDIR) / "config.yaml")
     return _load(config)
@@ -336,7 +336,7 @@ def _access_rows(records: list[dict[str, Any]], *, with_employees: bool) -> list
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from sidecar.keys import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_ORG, key_paths, mint
+    from sidecar.devtools.keys import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_ORG, key_paths, mint
 
     priv, _ = key_paths(args.workdir)
     if not priv.exists():
@@ -371,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(settings)
     if args.cmd == "demo":
-        from sidecar.demo import run_demo
+        from sidecar.devtools.demo import run_demo
 
         return run_demo(args.workdir, args.profile)
     if args.cmd == "token":

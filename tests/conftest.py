@@ -1,6 +1,6 @@
 """Integration harness: real OPA, the demo upstream and the sidecar (gunicorn) on free ports.
 
-The stack is the same :class:`sidecar.demo.Stack` that ``sidecar demo`` runs. Requests are
+The stack is the same :class:`sidecar.devtools.demo.Stack` that ``sidecar demo`` runs. Requests are
 sent with ``http.client`` so the request target goes out byte for byte as the test wrote it.
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from sidecar.demo import Ports, Stack, find_opa, free_ports
-from sidecar.keys import mint
+from sidecar.devtools.demo import Ports, Stack, find_opa, free_ports
+from sidecar.devtools.keys import mint
 
 DOCS = "/documenten/api/v1/enkelvoudiginformatieobjecten"
 ZAKEN = "/zaken/api/v1/zaken"

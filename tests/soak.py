@@ -33,8 +33,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from sidecar.demo import Stack  # noqa: E402
-from sidecar.keys import mint  # noqa: E402
+from sidecar.devtools.demo import Stack  # noqa: E402
+from sidecar.devtools.keys import mint  # noqa: E402
 from tests.conftest import DOCS, ZAKEN, send, start_stack  # noqa: E402
 
 HULP = "onderzoek_hulpvraag"

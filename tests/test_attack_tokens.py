@@ -19,7 +19,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from sidecar.keys import DEMO_AUDIENCE, DEMO_ISSUER, kid_of, load_private
+from sidecar.devtools.keys import DEMO_AUDIENCE, DEMO_ISSUER, kid_of, load_private
 from tests.conftest import ZAKEN, LoopbackServer, Running, start_stack
 from tests.test_attack_http import mark_upstream, new_lines
 
@@ -183,7 +183,7 @@ MIN_REFRESH_S = 1
 @pytest.fixture
 def jwks_stack(tmp_path: Path) -> Iterator[tuple[Running, JwksServer]]:
     # The key pair must exist before the JWKS can serve it: make it where the stack will live.
-    from sidecar.keys import ensure_keypair
+    from sidecar.devtools.keys import ensure_keypair
 
     wd = tmp_path / "stack"
     wd.mkdir()

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sidecar import demo
-from sidecar.demo import free_ports
+from sidecar.devtools import demo
+from sidecar.devtools.demo import free_ports
 
 
 class _Scripted:

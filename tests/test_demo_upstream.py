@@ -1,4 +1,4 @@
-"""Tests of the demo upstream (``sidecar.demo_upstream``), including validation of its responses
+"""Tests of the demo upstream (``sidecar.devtools.upstream``), including validation of its responses
 against the ZGW specs in ``tests/fixtures/zgw/`` (Zaken API 1.5.1, Documenten API 1.5.0).
 
 Schema conversion, OpenAPI 3.0 → JSON Schema 2020-12: ``nullable: true`` becomes
@@ -29,7 +29,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from sidecar.demo_upstream import (
+from sidecar.devtools.upstream import (
     BENCHMARK_DOCUMENT_UUID,
     BSN_DE_VRIES,
     CATEGORIES,
@@ -37,7 +37,7 @@ from sidecar.demo_upstream import (
     create_app,
     manifest,
 )
-from sidecar.demo_upstream.__main__ import build_parser, main
+from sidecar.devtools.upstream.__main__ import build_parser, main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "zgw"
 CAT = "http://127.0.0.1:8081/catalogi/api/v1"

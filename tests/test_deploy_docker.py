@@ -182,7 +182,7 @@ def test_builder_stage_builds_an_installable_wheel(tmp_path: Path) -> None:
         names = set(z.namelist())
         entry = next(n for n in names if n.endswith("entry_points.txt"))
         assert "sidecar = sidecar.cli:main" in z.read(entry).decode()
-    assert {"sidecar/cli.py", "sidecar/serve.py", "sidecar/demo_upstream/app.py"} <= names
+    assert {"sidecar/cli.py", "sidecar/serve.py", "sidecar/devtools/upstream/app.py"} <= names
 
 
 # ---- compose -------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from sidecar.demo import free_ports
+from sidecar.devtools.demo import free_ports
 from sidecar.settings import load_settings
 from tests.test_bundles import BundleServer, _keypair, make_bundle, wait_for
 
@@ -214,7 +214,7 @@ def test_a_broken_config_is_refused(tmp_path: Path) -> None:
 def test_opa_container_args_work_with_the_real_opa(tmp_path: Path) -> None:
     """OPA started with exactly the Deployment's arguments (paths and ports moved to tmp) loads a
     signed bundle from the bundle server and reports healthy on the diagnostic port."""
-    from sidecar.demo import find_opa
+    from sidecar.devtools.demo import find_opa
 
     priv, pub = _keypair(tmp_path, "signer")
     srv_dir = tmp_path / "srv"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.demo import find_opa
+from sidecar.devtools.demo import find_opa
 
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = ROOT / "deploy" / "systemd"

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import jwt
 import pytest
 
-from sidecar.demo import free_ports
+from sidecar.devtools.demo import free_ports
 from sidecar.labels import open_label_store
 from tests.conftest import DOCS, ZAKEN, LoopbackServer, Running, start_stack
 from tests.test_e2e_provenance import ZVH_ORG, ingest
@@ -81,7 +81,7 @@ def test_zgw_upstream_gets_a_jwt_zgw_per_request_and_no_client_credentials(tmp_p
                                                                            capture_upstream: int) -> None:
     """A real ZGW upstream (Open Zaak) wants a JWT-ZGW per application. This stand-in upstream
     only records the headers it receives; OPA and the sidecar are real."""
-    from sidecar.demo import Ports, Stack
+    from sidecar.devtools.demo import Ports, Stack
 
     p = free_ports(3)
     secret = uuid.uuid4().hex

@@ -255,7 +255,7 @@ def _claims(**over: object) -> dict[str, object]:
 
 
 def _bad_tokens(knmg: Running) -> dict[str, str]:
-    from sidecar.keys import kid_of, load_private
+    from sidecar.devtools.keys import kid_of, load_private
 
     key = load_private(knmg.workdir)
     kid = kid_of(key.public_key())

@@ -76,7 +76,7 @@ decision := {"decision": true, "reasons": ["X1"], "obligations": [{"type": "bel_
 
 
 def test_malformed_decision_fails_closed_and_is_not_ready(tmp_path: Path) -> None:
-    from sidecar.demo import Ports, Stack, free_ports
+    from sidecar.devtools.demo import Ports, Stack, free_ports
     from tests.conftest import start_not_ready
 
     policies = _policy_dir(tmp_path, 'decision := {"decision": "yes please"}\n')

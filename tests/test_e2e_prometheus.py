@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sidecar.demo import free_ports, stop_process
+from sidecar.devtools.demo import free_ports, stop_process
 from tests.conftest import DOCS, ZAKEN, Running, start_stack
 from tests.test_deploy_grafana import GRAFANA_VARIABLES, queries
 

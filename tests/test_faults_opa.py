@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.demo import Ports, Stack, free_ports
+from sidecar.devtools.demo import Ports, Stack, free_ports
 from tests.conftest import DOCS, ZAKEN, Running
 from tests.test_attack_http import mark_upstream, new_lines
 

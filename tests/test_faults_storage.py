@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from sidecar.demo import Ports, Stack, free_ports
+from sidecar.devtools.demo import Ports, Stack, free_ports
 from sidecar.records import verify
 from tests.conftest import DOCS, ZAKEN, Running, start_not_ready
 from tests.test_attack_http import mark_upstream, new_lines

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from sidecar.demo import Ports, Stack, free_ports
+from sidecar.devtools.demo import Ports, Stack, free_ports
 from tests.conftest import DOCS, LoopbackServer, Running
 from tests.test_attack_http import raw_exchange
 

@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from sidecar.demo import free_ports
+from sidecar.devtools.demo import free_ports
 from sidecar.labels import (
     LabelStore,
     LabelStoreError,

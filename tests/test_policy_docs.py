@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from sidecar import policy_docs
+from sidecar.devtools import policy_docs
+from sidecar.devtools.demo import find_opa as _opa
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _opa() -> str:
-    env = os.environ.get("OPA_BIN")
-    if env:
-        return env
-    local = REPO_ROOT / ".tools" / "bin" / "opa"
-    if local.is_file():
-        return str(local)
-    found = shutil.which("opa")
-    if found is None:
-        pytest.skip("opa not available (set OPA_BIN)")
-    return found
 
 
 def test_docs_policies_md_is_current() -> None:
     expected = policy_docs.render(REPO_ROOT / "policies", _opa())
     current = (REPO_ROOT / "docs" / "policies.md").read_text(encoding="utf-8")
-    assert current == expected, "docs/policies.md is stale: run python -m sidecar.policy_docs"
+    assert current == expected, "docs/policies.md is stale: run python -m sidecar.devtools.policy_docs"
 
 
 def test_every_rules_md_id_is_documented() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sidecar.demo import free_ports
+from sidecar.devtools.demo import free_ports
 from sidecar.opa import OpaClient
 from sidecar.settings import OpaSettings
 from tests.conftest import Running
@@ -124,7 +124,7 @@ def test_a_misspelt_switch_is_an_error_at_load(tmp_path: Path) -> None:
 
 
 def test_sidecar_with_a_broken_profile_stays_not_ready_and_denies(tmp_path: Path) -> None:
-    from sidecar.demo import Ports, Stack
+    from sidecar.devtools.demo import Ports, Stack
     from tests.conftest import start_not_ready
 
     knmg = json.loads((REPO / "policies" / "profiles" / "knmg" / "data.json").read_text())

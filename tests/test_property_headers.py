@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from sidecar.auth import Authenticator, AuthError, Identity
 from sidecar.herkomst import CVP, GRONDSLAGEN, LID2, VOORWAARDEN, HerkomstError, parse_herkomst
-from sidecar.keys import DEMO_AUDIENCE, DEMO_ISSUER, ensure_keypair, key_paths, mint
+from sidecar.devtools.keys import DEMO_AUDIENCE, DEMO_ISSUER, ensure_keypair, key_paths, mint
 from sidecar.settings import JwtSettings, PemKey
 from sidecar.tracing import from_header
 
@@ -236,7 +236,7 @@ def test_mutated_token_is_refused_or_unchanged(idp: tuple[Path, Authenticator], 
 def test_claims_of_any_shape_raise_only_auth_error(idp: tuple[Path, Authenticator], overrides: dict[str, Any]) -> None:
     """Correctly signed tokens with claims of the wrong type or value: AuthError or a sane identity."""
     wd, auth = idp
-    from sidecar.keys import kid_of, load_private
+    from sidecar.devtools.keys import kid_of, load_private
 
     key = load_private(wd)
     import time

@@ -1,4 +1,4 @@
-"""``python -m sidecar.demo_upstream``: run the demo upstream (werkzeug, threaded)."""
+"""``python -m sidecar.devtools.upstream``: run the demo upstream (werkzeug, threaded)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _catalogue_default(host: str, port: int) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m sidecar.demo_upstream",
+        prog="python -m sidecar.devtools.upstream",
         description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -24,10 +24,10 @@ from typing import Any
 
 import yaml
 
-from sidecar.keys import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_ORG, ensure_keypair, key_paths
+from sidecar.devtools.keys import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_ORG, ensure_keypair, key_paths
 
 OPA_VERSION = "1.22.3"
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_WORKDIR = Path(os.environ.get("SIDECAR_DEMO_WORKDIR",
                                       Path.home() / ".local" / "state" / "wams-sidecar" / "demo"))
 CATEGORIES = ("algemeen", "medisch", "wvggz_wzd", "coordinatiedossier")
@@ -289,7 +289,7 @@ class Stack:
 
     def start_upstream(self) -> None:
         log = self._spawn("upstream", [
-            sys.executable, "-m", "sidecar.demo_upstream", "--host", "127.0.0.1",
+            sys.executable, "-m", "sidecar.devtools.upstream", "--host", "127.0.0.1",
             "--port", str(self.ports.upstream), "--db", str(self.workdir / "upstream.sqlite3"),
             "--catalogue-base", f"http://127.0.0.1:{self.ports.upstream}/catalogi/api/v1"])
         _wait_http(f"http://127.0.0.1:{self.ports.upstream}/zaken/api/v1/zaken", 30,

@@ -1,6 +1,6 @@
 """Demo upstream: a small ZGW-shaped API (Zaken API 1.5.1 / Documenten API 1.5.0 subset).
 
-Run it with ``python -m sidecar.demo_upstream --db PATH``; embed it with :func:`create_app`.
+Run it with ``python -m sidecar.devtools.upstream --db PATH``; embed it with :func:`create_app`.
 Loopback only, no authentication: in the demo the sidecar is its only client.
 """
 
