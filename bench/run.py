@@ -30,8 +30,8 @@ from bench import fsync
 from bench import metrics as prom
 from bench.stack import BenchStack, children, pss_kb, status_kb, tree_cpu
 from sidecar.devtools.demo import OPA_VERSION, Ports, find_opa, free_ports
-from sidecar.devtools.upstream import BENCHMARK_DOCUMENT_UUID
 from sidecar.devtools.keys import DEMO_ORG, mint
+from sidecar.devtools.upstream import BENCHMARK_DOCUMENT_UUID
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"

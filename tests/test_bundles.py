@@ -29,7 +29,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sidecar.devtools.demo import REPO_ROOT, Ports, Stack, build_bundle, find_opa, free_ports, stop_process, write_config
+from sidecar.devtools.demo import (
+    REPO_ROOT,
+    Ports,
+    Stack,
+    build_bundle,
+    find_opa,
+    free_ports,
+    stop_process,
+    write_config,
+)
 from tests.conftest import DOCS, Running
 
 OPA_CONFIG = REPO_ROOT / "deploy" / "opa" / "config.yaml"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from sidecar.devtools import policy_docs
 from sidecar.devtools.demo import find_opa as _opa
 

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from sidecar.auth import Authenticator, AuthError, Identity
-from sidecar.herkomst import CVP, GRONDSLAGEN, LID2, VOORWAARDEN, HerkomstError, parse_herkomst
 from sidecar.devtools.keys import DEMO_AUDIENCE, DEMO_ISSUER, ensure_keypair, key_paths, mint
+from sidecar.herkomst import CVP, GRONDSLAGEN, LID2, VOORWAARDEN, HerkomstError, parse_herkomst
 from sidecar.settings import JwtSettings, PemKey
 from sidecar.tracing import from_header
 

@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--policies", type=Path, default=DEFAULT_POLICIES)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    parser.add_argument("--opa", default=None, help="opa binary (default: $SIDECAR_OPA_BIN, opa on PATH if the pinned version, .tools/bin/opa)")
+    parser.add_argument("--opa", default=None, help="opa binary (default: as sidecar.devtools.demo.find_opa)")
     parser.add_argument("--check", action="store_true", help="exit 1 when the output file is stale")
     args = parser.parse_args(argv)
     opa: str = args.opa or find_opa()
