@@ -7,6 +7,7 @@ through the proxy port, and no proxied path can be shadowed by an admin route.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -21,10 +22,13 @@ from sidecar.auth import Authenticator
 from sidecar.classify import Catalogue
 from sidecar.enforce import Enforcer
 from sidecar.labels import LabelStore, open_label_store
+from sidecar.objects import Objects
 from sidecar.opa import OpaClient, OpaError
+from sidecar.opa_input import InputBuilder
 from sidecar.problem import problem
 from sidecar.proxy import Proxy
 from sidecar.records import RecordWriter
+from sidecar.routes import RouteMap
 from sidecar.settings import Settings
 from sidecar.upstream import UpstreamClient
 
@@ -32,24 +36,15 @@ log = logging.getLogger("sidecar.app")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-# A fixed input that every loaded policy must answer: readiness proves a decision is defined.
-_PROBE_INPUT: dict[str, Any] = {
-    "subject": {"type": "user", "id": "readiness-probe", "properties": {
-        "role": "handhaving", "org": "probe", "secrecy": "geen", "controlling_org": True}},
-    "action": {"name": "read", "properties": {"method": "GET", "phase": "request"}},
-    "resource": {"type": "zaak", "id": None, "properties": {
-        "category": None, "vertrouwelijkheidaanduiding": None, "labels": None}},
-    "context": {"purpose": "handhaving", "herkomst": None, "retention_configured": False},
-}
-
-
 class Readiness:
     """Ready = OPA answers, the decision is defined and valid, the profile exists and is valid,
     the record file and the label store are usable. Cached briefly so probes stay cheap."""
 
-    def __init__(self, settings: Settings, opa: OpaClient, writer: RecordWriter, labels: LabelStore) -> None:
+    def __init__(self, settings: Settings, opa: OpaClient, writer: RecordWriter, labels: LabelStore,
+                 inputs: InputBuilder) -> None:
         self._s = settings
         self._opa = opa
+        self._inputs = inputs
         self._writer = writer
         self._labels = labels
         self._lock = threading.Lock()
@@ -72,9 +67,7 @@ class Readiness:
         if not self._opa.healthy():
             return ["opa: not answering or bundle not activated"]
         try:
-            probe = dict(_PROBE_INPUT)
-            probe["context"] = {**_PROBE_INPUT["context"], "profile": profile}
-            self._opa.decide(probe)
+            self._opa.decide(self._inputs.probe())
             if not isinstance(self._opa.query(f"profiles/{profile}"), dict):
                 out.append(f"opa: profile {profile!r} is not loaded")
             all_errors = self._opa.query("wams/profile/errors")
@@ -108,8 +101,6 @@ def _admin_app(readiness: Readiness) -> Flask:
     @admin.get("/-/readyz")
     def _readyz() -> Response:
         ok, problems = readiness.check()
-        import json
-
         return Response(json.dumps({"status": "ready" if ok else "not-ready", "problems": problems}),
                         status=200 if ok else 503, content_type="application/json")
 
@@ -152,15 +143,17 @@ def create_app(settings: Settings) -> PortDispatcher:
     opa = OpaClient(settings.opa)
     writer = RecordWriter(settings.records.path, settings.records.head_log_interval_seconds)
     labels = open_label_store(settings.labels.dsn)
-    enforcer = Enforcer(opa=opa, writer=writer, profile=settings.policy.profile,
-                        controlling_orgs=settings.controlling_orgs,
-                        retention_configured=settings.coordination_retention_days is not None)
+    inputs = InputBuilder(profile=settings.policy.profile, controlling_orgs=settings.controlling_orgs,
+                          retention_configured=settings.coordination_retention_days is not None)
+    enforcer = Enforcer(opa=opa, writer=writer, inputs=inputs)
+    routes = RouteMap(settings.routes)
+    objects = Objects(routes=routes, labels=labels, catalogue=Catalogue(settings.catalogue),
+                      pseudo_key=settings.pseudonymisation.key_bytes())
     proxy = Proxy(settings, authenticator=Authenticator(settings.jwt), enforcer=enforcer,
-                  upstream=UpstreamClient(settings.upstream), labels=labels,
-                  catalogue=Catalogue(settings.catalogue))
+                  upstream=UpstreamClient(settings.upstream), labels=labels, objects=objects, routes=routes)
     metrics.preinitialise([r.name for r in settings.routes])
     metrics.policy_info.labels(settings.policy.profile).set(1)
-    readiness = Readiness(settings, opa, writer, labels)
+    readiness = Readiness(settings, opa, writer, labels, inputs)
     admin = _admin_app(readiness)
 
     @admin.errorhandler(404)

@@ -27,10 +27,10 @@ import urllib3
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from sidecar.settings import JwtSettings
+from sidecar.vocab import SECRECY_VALUES
 
 log = logging.getLogger("sidecar.auth")
 
-SECRECY_VALUES = ("wettelijk", "beroepscode", "geen")
 _TOKEN_RX = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _ALG_FAMILY = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
 _CACHE_ENTRIES = 4096

@@ -1,7 +1,7 @@
 """For policy authors: what would the sidecar ask OPA, and what would OPA answer?
 
 ``sidecar explain`` builds the OPA input exactly as the proxy would (same route map, same
-canonicalisation, same header parsing, same input builder), then evaluates it — by default with
+canonicalisation, same header parsing, the same builder: :mod:`sidecar.opa_input`), then evaluates it — by default with
 ``opa eval`` on the local ``policies/`` folder, so no server, token or upstream is needed.
 ``sidecar profiles diff A B`` and ``sidecar profiles check`` use the same evaluator.
 """
@@ -15,15 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sidecar.auth import SECRECY_VALUES, Identity
+from sidecar.auth import Identity
+from sidecar.call import Call
 from sidecar.canonical import BadTarget, split_target
 from sidecar.classify import TYPE_FIELD, Catalogue
 from sidecar.coordinatie import parse_coordinatie
-from sidecar.enforce import Call, build_input
 from sidecar.herkomst import parse_herkomst
+from sidecar.opa_input import InputBuilder, resource
 from sidecar.routes import RouteMap, RouteSpec
 from sidecar.settings import CatalogueSettings
 from sidecar.tracing import from_header
+from sidecar.vocab import SECRECY_VALUES
 
 Evaluator = Callable[[dict[str, Any]], Any]
 
@@ -98,30 +100,26 @@ def explain(request: dict[str, Any], *, routes: list[RouteSpec] | tuple[RouteSpe
     cat = Catalogue(catalogue)
     resource_type = match.route.resource
     labels = request.get("labels")
-    req_props: dict[str, Any] = {"category": None, "vertrouwelijkheidaanduiding": None, "labels": labels}
+    req_props: dict[str, Any] = {}
     if match.route.action == "create":
         body = request.get("body") or {}
         if resource_type in TYPE_FIELD:
-            req_props.update(cat.classify(resource_type, body))
+            req_props = cat.classify(resource_type, body)
         elif request.get("category"):
             req_props["category"] = request["category"]
         if resource_type == "rol" and body.get("roltype") in catalogue.coordinator_roltypen:
             call.extra_context["coordinator_appointment"] = True
             call.extra_context.update(parse_coordinatie(headers.get("x-coordinatie")))
-    def make(phase: str, props: dict[str, Any]) -> dict[str, Any]:
-        return build_input(call, phase, {"type": resource_type, "id": match.resource_id, "properties": props},
-                           profile=profile, controlling_orgs=controlling_orgs,
-                           retention_configured=retention_configured)
-
+    inputs = InputBuilder(profile=profile, controlling_orgs=controlling_orgs,
+                          retention_configured=retention_configured)
     phases = []
-    req_input = make("request", req_props)
+    req_input = inputs.build(call, "request", resource(resource_type, match.resource_id, req_props, labels))
     phases.append({"phase": "request", "input": req_input, "decision": evaluate(req_input)})
     if match.route.action != "create" and (request.get("object") is not None or request.get("category")):
-        props: dict[str, Any] = {"category": request.get("category"), "vertrouwelijkheidaanduiding": None}
+        props: dict[str, Any] = {"category": request.get("category")}
         if request.get("object") is not None:
             props = cat.classify(resource_type, request["object"])
-        props["labels"] = labels
-        resp_input = make("response", props)
+        resp_input = inputs.build(call, "response", resource(resource_type, match.resource_id, props, labels))
         phases.append({"phase": "response", "input": resp_input, "decision": evaluate(resp_input)})
     return {"route": match.route.name, "action": match.route.action, "phases": phases}
 

@@ -21,6 +21,9 @@ from prometheus_client import (
     multiprocess,
 )
 
+from sidecar import vocab
+from sidecar.failures import FAIL_CLOSED_CAUSES
+from sidecar.failures import SIDECAR_REASONS as _FAILURE_REASONS
 from sidecar.opa import OPA_ERROR_KINDS
 from sidecar.routes import ACTIONS
 
@@ -32,9 +35,8 @@ _REQUEST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 
 DECISIONS = ("allow", "deny")
 PHASES = ("request", "response")
-CATEGORIES = ("algemeen", "medisch", "wvggz_wzd", "coordinatiedossier", "onbekend", "none")
+CATEGORIES = (*vocab.CATEGORIES, "none")
 UPSTREAM_ERROR_KINDS = ("connect", "timeout", "status_5xx", "unreadable")
-FAIL_CLOSED_CAUSES = ("opa", "records", "upstream", "labels", "unclassifiable", "body_too_large")
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 
 decisions_total = Counter(
@@ -84,21 +86,15 @@ opa_up = Gauge(
     "sidecar_opa_up", "1 when the last readiness check found OPA answering with the policy loaded.",
     multiprocess_mode="livemax")
 
-ROLES = ("consulent", "coordinator", "medisch_adviseur", "aanbieder", "casusoverleg_deelnemer",
-         "zvh_medewerker", "handhaving", "burgemeester_wvggz", "fg")
-# Rule ids of RULES.md plus the sidecar's own deny reasons; anything else is counted as "other".
-RULE_IDS = tuple(f"{p}{n}" for p, count in (("P", 3), ("I", 9), ("R", 5), ("W", 1), ("O", 4), ("C", 2),
-                                            ("K", 3), ("L", 2)) for n in range(1, count + 1))
-SIDECAR_REASONS = ("PROFILE", "NO_RULE", "OPA_CONNECT", "OPA_TIMEOUT", "OPA_HTTP", "OPA_UNDEFINED",
-                   "OPA_MALFORMED", "OPA_OBLIGATION", "ROUTE_UNKNOWN", "REQUEST_TARGET", "METHOD",
-                   "HEADER_DUPLICATE", "REQUEST_BODY", "REQUEST_BODY_TOO_LARGE", "REQUEST_HEADER", "AUTHN",
-                   "UPSTREAM", "LABELS", "UNCLASSIFIABLE", "NOT_FOUND", "INTERNAL")
-OBLIGATION_TYPES = ("record_recipient", "review_by_fg", "sticky_conditions", "record_processing",
-                    "highest_record_level")
+ROLES = vocab.ROLES
+RULE_IDS = vocab.RULE_IDS
+# The sidecar's own deny reasons; any other reason is counted as "other".
+SIDECAR_REASONS = ("PROFILE", "NO_RULE", *(f"OPA_{k.upper()}" for k in OPA_ERROR_KINDS), *_FAILURE_REASONS)
+OBLIGATION_TYPES = vocab.OBLIGATION_TYPES
 
 AUTHN_REASONS = ("AUTHN_MISSING", "AUTHN_OVERSIZED", "AUTHN_MALFORMED", "AUTHN_ALG", "AUTHN_KID",
                  "AUTHN_EXPIRED", "AUTHN_NOT_YET_VALID", "AUTHN_ISS_AUD", "AUTHN_INVALID",
-                 "AUTHN_CLAIMS", "AUTHN_DUPLICATE")
+                 "AUTHN_CLAIMS")
 
 
 def preinitialise(route_names: list[str]) -> None:

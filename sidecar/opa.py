@@ -1,8 +1,9 @@
 """OPA client: one pooled, thread-safe HTTP connection pool with connect and read timeouts.
 
 Everything that is not a well-formed decision becomes an :class:`OpaError`, which the caller
-turns into a deny (503). There are no retries: a retry doubles the worst-case latency and a
-decision that failed once is not safer the second time.
+turns into a deny (503). A query whose pooled keep-alive connection OPA had closed is sent once
+more on a new connection (it has no side effects); nothing is retried after a timeout or an
+answer, since a retry doubles the worst-case latency.
 """
 
 from __future__ import annotations
@@ -17,12 +18,10 @@ import urllib3
 from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool
 
+from sidecar import vocab
 from sidecar.settings import OpaSettings
 
-KNOWN_OBLIGATIONS = frozenset({
-    "record_recipient", "review_by_fg", "sticky_conditions", "record_processing",
-    "highest_record_level",
-})
+KNOWN_OBLIGATIONS = frozenset(vocab.OBLIGATION_TYPES)
 
 
 class OpaError(Exception):

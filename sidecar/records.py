@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sidecar.opa import Decision
+
 log = logging.getLogger("sidecar.records")
 
 GENESIS = "0" * 64
@@ -31,30 +33,62 @@ GENESIS = "0" * 64
 # decisions (one record per item) with a wide margin.
 MIN_FREE_BYTES = 1024 * 1024
 
-RECORD_KEYS = (
+# The record format. Version 1 (files written before this field existed) has no ``format`` key;
+# version 2 adds it. ``records verify`` checks each line against the keys of its own version, so a
+# version that adds a field never breaks a file written before it.
+FORMAT_VERSION = 2
+_KEYS_V1 = (
     "time", "decision_id", "trace_id", "span_id", "phase", "decision", "enforced", "status",
     "subject", "purpose", "action", "resource", "betrokkene", "grondslag", "reasons",
     "obligations", "processing_activity", "policy", "recipient", "duration_ms",
     "prev_hash", "hash",
 )
+REQUIRED_KEYS: dict[int, tuple[str, ...]] = {1: _KEYS_V1, 2: ("format", *_KEYS_V1)}
 
 
-def access_record(*, betrokkene: str, by: str, with_employees: bool, profile: str) -> dict[str, Any]:
-    """The record of a records query: L2 (a data subject's access request, no employee
-    identities) or L1 (the FG reading records, with employee identities)."""
-    import uuid
-    from datetime import UTC, datetime
+def recipient_of(allow: bool, obligations: list[dict[str, Any]], org: str | None) -> str | None:
+    """The recipient an allow must record (obligation ``record_recipient``): the one it names,
+    else the subject's organisation."""
+    if not allow or not any(o.get("type") == "record_recipient" for o in obligations):
+        return None
+    return next((o["recipient"] for o in obligations
+                 if o.get("type") == "record_recipient" and o.get("recipient")), org)
 
+
+def build_record(*, time: str, decision_id: str, trace_id: str, span_id: str | None, phase: str, allow: bool,
+                 enforced: bool, status: int | None, subject: dict[str, Any] | None, purpose: str | None,
+                 action: str | None, resource: dict[str, Any] | None, resource_type: str | None,
+                 betrokkene: str | None, decision: Decision | None, reasons: list[str], profile: str,
+                 duration_s: float) -> dict[str, Any]:
+    """The one place a decision record is made (the proxy's decisions, the sidecar's own denies,
+    ``records query``). ``subject`` is ``{id, role, org}``; ``resource`` the OPA resource decided
+    on (or None: then ``resource_type`` names what was asked for)."""
+    obligations = decision.obligations if decision else []
+    props = (resource or {}).get("properties") or {}
     return {
-        "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "decision_id": str(uuid.uuid4()), "trace_id": uuid.uuid4().hex, "span_id": uuid.uuid4().hex[:16],
-        "phase": "request", "decision": "allow", "enforced": True, "status": None,
-        "subject": {"id": by, "role": "fg" if with_employees else None, "org": None},
-        "purpose": "verantwoording", "action": "read",
-        "resource": {"type": "records", "id": None, "category": None},
-        "betrokkene": betrokkene, "grondslag": None, "reasons": ["L1" if with_employees else "L2"],
-        "obligations": [], "processing_activity": "urn:wams:verwerking:inzage_betrokkene",
-        "policy": {"profile": profile, "revision": None}, "recipient": None, "duration_ms": 0.0,
+        "format": FORMAT_VERSION,
+        "time": time,
+        "decision_id": decision_id,
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "phase": phase,
+        "decision": "allow" if allow else "deny",
+        "enforced": enforced,
+        "status": status,
+        "subject": subject,
+        "purpose": purpose,
+        "action": action,
+        "resource": {"type": (resource or {}).get("type") or resource_type,
+                     "id": (resource or {}).get("id"),
+                     "category": props.get("category")},
+        "betrokkene": betrokkene,
+        "grondslag": decision.grondslag if decision else None,
+        "reasons": reasons,
+        "obligations": obligations,
+        "processing_activity": decision.processing_activity if decision else None,
+        "policy": {"profile": profile, "revision": decision.revision if decision else None},
+        "recipient": recipient_of(allow, obligations, (subject or {}).get("org")),
+        "duration_ms": round(duration_s * 1000, 3),
     }
 
 
@@ -270,7 +304,11 @@ def verify(path: Path) -> VerifyResult:
             return VerifyResult(False, count, prev, "not a JSON object", n)
         if not raw.endswith(b"\n"):
             return VerifyResult(False, count, prev, "incomplete line (no newline)", n)
-        missing = [k for k in RECORD_KEYS if k not in rec]
+        version = rec.get("format", 1)
+        required = REQUIRED_KEYS.get(version) if isinstance(version, int) and not isinstance(version, bool) else None
+        if required is None:
+            return VerifyResult(False, count, prev, f"unknown record format {version!r}", n)
+        missing = [k for k in required if k not in rec]
         if missing:
             return VerifyResult(False, count, prev, f"missing keys {missing}", n)
         if rec["prev_hash"] != prev:

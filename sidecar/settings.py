@@ -18,11 +18,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sidecar.routes import DEFAULT_ROUTES, RouteSpec
+from sidecar.vocab import MAPPED_CATEGORIES as CATEGORIES
 
 ENV_PREFIX = "SIDECAR_"
 # SIDECAR_* variables that are not config overrides (read by the demo and tools, not by serve).
 NON_CONFIG_ENV = frozenset({"SIDECAR_CONFIG", "SIDECAR_OPA_BIN", "SIDECAR_DEMO_WORKDIR"})
-CATEGORIES = ("algemeen", "medisch", "wvggz_wzd", "coordinatiedossier")
 SUPPORTED_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 
 

@@ -1,4 +1,8 @@
-"""The upstream client: pooled, timed, no retries, and strict about which headers cross.
+"""The upstream client: pooled, timed, strict about which headers cross; and :class:`Upstream`,
+the upstream as the request flow uses it (forwarding headers, reading answers, failing closed).
+
+A read whose pooled keep-alive connection turns out closed is sent once more on a new
+connection; a write is never resent, and nothing is retried after a timeout.
 
 Request headers are forwarded from an allow-list, not stripped from a deny-list: a header the
 sidecar does not know (an identity header, a method override, ``X-Forwarded-*`` from the
@@ -7,6 +11,7 @@ client) never reaches the upstream. The sidecar sets forwarding and trace header
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -14,9 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+import orjson
 import urllib3
+from flask import Request
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from werkzeug.wrappers import Response
 
+from sidecar import metrics
+from sidecar.call import Call
+from sidecar.failures import FailClosed
+from sidecar.problem import problem
 from sidecar.settings import UpstreamSettings
 
 # End-to-end request headers that are safe and useful for a ZGW upstream.
@@ -30,6 +42,7 @@ HOP_BY_HOP = frozenset({
 })
 # Response headers never passed back: hop-by-hop plus what the sidecar recomputes.
 _DROP_RESPONSE = HOP_BY_HOP | {"content-length", "server", "date", "content-encoding"}
+log = logging.getLogger("sidecar.upstream")
 _HOST_RX = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
 
 
@@ -46,13 +59,6 @@ class UpstreamResponse:
     status: int
     headers: list[tuple[str, str]]
     raw: urllib3.BaseHTTPResponse
-
-    def header(self, name: str) -> str | None:
-        low = name.lower()
-        for k, v in self.headers:
-            if k.lower() == low:
-                return v
-        return None
 
     def read_limited(self, limit: int) -> bytes:
         """The whole (decoded) body, or :class:`UpstreamError` past ``limit`` bytes."""
@@ -164,3 +170,82 @@ class UpstreamClient:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise UpstreamError("connect", f"upstream unreachable: {exc}") from None
         return UpstreamResponse(raw.status, list(raw.headers.items()), raw)
+
+
+def json_response(body: bytes, status: int, headers: list[tuple[str, str]]) -> Response:
+    resp = Response(body, status=status)
+    for k, v in headers:
+        if k.lower() != "content-type":
+            resp.headers.add(k, v)
+    resp.headers["Content-Type"] = "application/json"
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+class Upstream:
+    """The upstream as one request sees it: every call carries the forwarding and trace headers
+    the sidecar sets, and every failure becomes a :class:`FailClosed`."""
+
+    def __init__(self, client: UpstreamClient, max_inspect: int) -> None:
+        self._client = client
+        self._max_inspect = max_inspect
+
+    @staticmethod
+    def _forward_headers(request: Request, call: Call) -> dict[str, str]:
+        headers = filter_request_headers(list(request.headers.items()))
+        host = request.headers.get("Host")
+        if valid_host(host):
+            assert host is not None
+            headers["X-Forwarded-Host"] = host
+        headers["X-Forwarded-Proto"] = request.scheme
+        headers["X-Forwarded-For"] = request.environ.get("REMOTE_ADDR", "")
+        headers["traceparent"] = call.trace.traceparent
+        return headers
+
+    def send(self, request: Request, call: Call, method: str, target: str, body: bytes | None,
+             *, inspect: bool) -> UpstreamResponse:
+        assert call.identity is not None
+        try:
+            return self._client.request(method, target, headers=self._forward_headers(request, call),
+                                        body=body, user_id=call.identity.sub, inspect=inspect)
+        except UpstreamError as exc:
+            metrics.upstream_errors_total.labels(exc.kind).inc()
+            log.error("upstream failed", extra={"event": "upstream_error", "kind": exc.kind,
+                                                "error": str(exc), "trace_id": call.trace.trace_id})
+            raise FailClosed("upstream_timeout" if exc.kind == "timeout" else "upstream") from None
+
+    def read_json(self, resp: UpstreamResponse) -> Any:
+        """Read and parse an inspected body; anything unreadable is not released."""
+        try:
+            raw = resp.read_limited(self._max_inspect)
+        except UpstreamError as exc:
+            metrics.upstream_errors_total.labels(exc.kind).inc()
+            raise FailClosed("unclassifiable") from None
+        try:
+            return orjson.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise FailClosed("unclassifiable") from None
+
+    @staticmethod
+    def require_ok(resp: UpstreamResponse, detail: str) -> None:
+        """The sidecar's own look-ups (metadata, a rol's zaak, a zaak's rollen): anything but a 2xx
+        means the decision cannot be made, so the request fails closed (502)."""
+        if 200 <= resp.status < 300:
+            return
+        resp.release()
+        if resp.status >= 500:
+            metrics.upstream_errors_total.labels("status_5xx").inc()
+        raise FailClosed("upstream", detail)
+
+    def failure(self, resp: UpstreamResponse) -> Response | None:
+        """Non-2xx from upstream: 5xx and redirects become 502; a ZGW error object passes."""
+        if 200 <= resp.status < 300:
+            return None
+        if resp.status >= 500 or resp.status < 400:
+            resp.release()
+            metrics.upstream_errors_total.labels("status_5xx" if resp.status >= 500 else "unreadable").inc()
+            return problem(502, "upstream-fout", "De achterliggende dienst gaf een fout.")
+        doc = self.read_json(resp)
+        if not isinstance(doc, dict) or "results" in doc or "url" in doc:
+            return problem(502, "upstream-fout", "De achterliggende dienst gaf een onverwacht antwoord.")
+        return json_response(orjson.dumps(doc), resp.status, [])

@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from sidecar.records import RECORD_KEYS, RecordWriter, verify
+from sidecar.records import FORMAT_VERSION, REQUIRED_KEYS, RecordWriter, verify
 
 
 def _record(n: int, i: int) -> dict[str, object]:
-    rec: dict[str, object] = dict.fromkeys(RECORD_KEYS)
-    rec.update({"decision_id": f"{n}-{i}", "decision": "allow", "reasons": []})
+    rec: dict[str, object] = dict.fromkeys(REQUIRED_KEYS[FORMAT_VERSION])
+    rec.update({"format": FORMAT_VERSION, "decision_id": f"{n}-{i}", "decision": "allow", "reasons": []})
     return rec
 
 

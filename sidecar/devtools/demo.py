@@ -25,12 +25,12 @@ from typing import Any
 import yaml
 
 from sidecar.devtools.keys import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_ORG, ensure_keypair, key_paths
+from sidecar.vocab import MAPPED_CATEGORIES as CATEGORIES
 
 OPA_VERSION = "1.22.3"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_WORKDIR = Path(os.environ.get("SIDECAR_DEMO_WORKDIR",
                                       Path.home() / ".local" / "state" / "wams-sidecar" / "demo"))
-CATEGORIES = ("algemeen", "medisch", "wvggz_wzd", "coordinatiedossier")
 ZAAKTYPEN = ("algemeen", "coordinatiedossier")
 # Excluded from the policy bundle: tests, their fixtures, lint config.
 BUNDLE_IGNORE = ("*_test.rego", "testdata", ".regal", "*.md")

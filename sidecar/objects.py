@@ -1,0 +1,86 @@
+"""What the policy is told about an object: its category (catalogue), its stored provenance
+(label store) and its data subjects (keyed pseudonyms), turned into an OPA resource."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from sidecar.call import Call
+from sidecar.classify import Catalogue
+from sidecar.failures import FailClosed
+from sidecar.labels import LabelStore, LabelStoreError, key_for_url
+from sidecar.opa_input import public_labels, resource
+from sidecar.records import pseudonymise
+from sidecar.routes import RouteMap
+
+log = logging.getLogger("sidecar.objects")
+
+_UUID_TAIL = re.compile(r"/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/?$")
+
+
+def id_from_url(url: Any) -> str | None:
+    if not isinstance(url, str):
+        return None
+    m = _UUID_TAIL.search(url)
+    return m.group(1) if m else None
+
+
+def url_of(obj: Any) -> str | None:
+    url = obj.get("url") if isinstance(obj, dict) else None
+    return url if isinstance(url, str) else None
+
+
+class Objects:
+    def __init__(self, *, routes: RouteMap, labels: LabelStore, catalogue: Catalogue, pseudo_key: bytes) -> None:
+        self._routes = routes
+        self._labels = labels
+        self.catalogue = catalogue
+        self._pseudo_key = pseudo_key
+
+    def labels_for(self, urls: list[str]) -> dict[str, dict[str, Any]]:
+        return self.labels_for_keys([key_for_url(u) for u in urls])
+
+    def labels_for_keys(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        try:
+            return self._labels.get_many(keys)
+        except LabelStoreError as exc:
+            log.error("label store failed", extra={"event": "labels_error", "error": str(exc)})
+            raise FailClosed("labels") from None
+
+    def resource(self, rtype: str, obj: Any, labels: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+        """The OPA resource for an upstream object of type ``rtype``, and its data subjects."""
+        url = url_of(obj)
+        label = labels.get(key_for_url(url)) if url is not None else None
+        res = resource(rtype, id_from_url(url), self.catalogue.classify(rtype, obj), public_labels(label))
+        return res, self.subjects(obj, label)
+
+    def resources(self, rtypes: list[str], objs: list[Any]) -> list[tuple[dict[str, Any], list[str]]]:
+        """Resources for several objects, their labels read in one look-up."""
+        labels = self.labels_for([u for u in map(url_of, objs) if u is not None])
+        return [self.resource(t, o, labels) for t, o in zip(rtypes, objs, strict=True)]
+
+    def subjects(self, obj: Any, label: dict[str, Any] | None) -> list[str]:
+        """Data subjects: the BSN stored with the labels at ingest, and any BSN the object itself
+        carries (a rol's ``betrokkeneIdentificatie.inpBsn``). Only pseudonyms leave this function."""
+        out: list[str] = []
+        if label and isinstance(label.get("betrokkene"), str):
+            out.append(label["betrokkene"])
+        if isinstance(obj, dict):
+            ident = obj.get("betrokkeneIdentificatie")
+            bsn = ident.get("inpBsn") if isinstance(ident, dict) else None
+            if isinstance(bsn, str) and bsn.isdigit() and len(bsn) == 9:
+                out.append(pseudonymise(self._pseudo_key, bsn))
+        return out
+
+    def named(self, call: Call) -> tuple[dict[str, Any], list[str]]:
+        """The resource a request names, for the request phase (before any upstream call): its
+        type and id, and its stored labels when it has an id."""
+        assert call.route is not None
+        if call.resource_id is None:
+            return resource(call.route.resource, None), []
+        key = (self._routes.metadata_path(call.route, call.resource_id)
+               if call.route.metadata_of is not None else call.path)
+        label = self.labels_for_keys([key]).get(key)
+        return resource(call.route.resource, call.resource_id, labels=public_labels(label)), self.subjects(None, label)

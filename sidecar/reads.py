@@ -1,0 +1,189 @@
+"""Reads: the response phase and the release.
+
+A read is decided twice: on who asks for what before anything is forwarded (request phase),
+and on what the upstream actually returned (response phase: the object's category, labels and
+data subjects). Lists, search results and embedded objects (``expand``) are decided item by
+item in one OPA call; denied items are left out. Downloads are decided on the document's
+metadata before a byte of content is fetched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from flask import Request
+from werkzeug.wrappers import Response
+
+from sidecar.call import Call
+from sidecar.enforce import Enforcer
+from sidecar.failures import FailClosed
+from sidecar.objects import Objects
+from sidecar.opa_input import resource
+from sidecar.routes import RouteMap
+from sidecar.upstream import Upstream, filter_response_headers, json_response
+
+Embedded = list[tuple[str, int, Any]]  # (expansion, index, object)
+
+
+class Reads:
+    def __init__(self, *, enforcer: Enforcer, upstream: Upstream, objects: Objects, routes: RouteMap,
+                 resolve_zaak_betrokkenen: bool) -> None:
+        self._enforcer = enforcer
+        self._upstream = upstream
+        self._objects = objects
+        self._routes = routes
+        self._resolve_zaak_betrokkenen = resolve_zaak_betrokkenen
+
+    def request_phase(self, call: Call) -> None:
+        res, subjects = self._objects.named(call)
+        self._enforcer.require(call, "request", res, betrokkenen=subjects)
+
+    def read(self, request: Request, call: Call, body: bytes | None) -> Response:
+        """A detail read, a list, or a search (its JSON body goes upstream as it was checked)."""
+        assert call.route is not None
+        self.request_phase(call)
+        method = "GET" if call.method in ("GET", "HEAD") else call.method
+        resp = self._upstream.send(request, call, method, call.target, body, inspect=True)
+        failure = self._upstream.failure(resp)
+        if failure is not None:
+            return failure
+        doc = self._upstream.read_json(resp)
+        headers = filter_response_headers(resp.headers, keep_length=False)
+        if call.route.action == "list":
+            out_body = self._filter_list(call, doc)
+        else:
+            self._release_detail(request, call, doc)
+            out_body = orjson.dumps(doc)
+        out = json_response(b"" if call.method == "HEAD" else out_body, 200, headers)
+        if call.method == "HEAD":
+            out.headers["Content-Length"] = str(len(out_body))
+        return out
+
+    def _release_detail(self, request: Request, call: Call, doc: Any) -> None:
+        assert call.route is not None
+        embedded = self._embedded(call, doc)  # checked before anything is decided, as for a list
+        (res, subjects), = self._objects.resources([call.route.resource], [doc])
+        if call.route.resource == "zaak" and self._resolve_zaak_betrokkenen:
+            subjects += self._zaak_subjects(request, call, doc)
+        self._enforcer.require(call, "response", res, betrokkenen=subjects)
+        if embedded:
+            self._decide_embedded(call, [(doc, embedded)])
+
+    def _decide_items(self, call: Call, pairs: list[tuple[dict[str, Any], list[str]]]) -> list[bool]:
+        """One OPA call for a page of objects: which of them may be released."""
+        assert call.route is not None
+        outcome = self._enforcer.require(call, "response", resource(call.route.resource, None),
+                                         [r for r, _ in pairs], item_betrokkenen=[s for _, s in pairs])
+        return [release for release, _ in outcome.items]
+
+    def _filter_list(self, call: Call, doc: Any) -> bytes:
+        assert call.route is not None
+        if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
+            raise FailClosed("unclassifiable", "Het antwoord van de achterliggende dienst is geen ZGW-lijst.")
+        items = doc["results"]
+        embedded = [self._embedded(call, item) for item in items]  # checked before anything is decided
+        kept_pairs: list[tuple[Any, Embedded]] = []
+        if items:
+            pairs = self._objects.resources([call.route.resource] * len(items), items)
+            releases = self._decide_items(call, pairs)
+            kept_pairs = [(item, emb) for item, emb, release in zip(items, embedded, releases, strict=True)
+                          if release]
+            # With expand, one more call for the objects embedded in the released items (only
+            # those, so that no record claims an object was released inside a withheld one).
+            self._decide_embedded(call, kept_pairs)
+        removed = len(items) - len(kept_pairs)
+        doc["results"] = [item for item, _ in kept_pairs]
+        if isinstance(doc.get("count"), int):
+            # ZGW's count is the total over all pages; only this page's removals are known.
+            doc["count"] = max(0, doc["count"] - removed)
+        return orjson.dumps(doc)
+
+    def _embedded(self, call: Call, obj: Any) -> Embedded:
+        """Objects the upstream embedded under ``_expand``. Only the expansions the request asked
+        for and the route allows may be there; anything else is an answer the sidecar cannot
+        classify, and is not released."""
+        exp = obj.get("_expand") if isinstance(obj, dict) else None
+        if exp is None:
+            return []
+        if not isinstance(exp, dict) or not set(exp) <= set(call.expand):
+            raise FailClosed("unclassifiable", "Het antwoord bevat ingesloten objecten die niet beoordeeld kunnen "
+                                               "worden.")
+        out: Embedded = []
+        for name, value in exp.items():
+            for i, item in enumerate(value if isinstance(value, list) else [value]):
+                out.append((name, i, item))
+        return out
+
+    def _decide_embedded(self, call: Call, parents: list[tuple[Any, Embedded]]) -> None:
+        """Decide the embedded objects of released parents, each as its own resource type, in one
+        call; remove the denied ones (a single embedded object becomes null)."""
+        assert call.route is not None
+        flat = [e for _, emb in parents for e in emb]
+        if not flat:
+            return
+        pairs = self._objects.resources([call.route.expand[name] for name, _, _ in flat], [o for _, _, o in flat])
+        releases = self._decide_items(call, pairs)
+        for parent, emb in parents:
+            mine, releases = releases[:len(emb)], releases[len(emb):]
+            if not emb:
+                continue
+            exp = parent["_expand"]
+            denied = {(name, i) for (name, i, _), release in zip(emb, mine, strict=True) if not release}
+            for name in list(exp):
+                value = exp[name]
+                if isinstance(value, list):
+                    exp[name] = [o for i, o in enumerate(value) if (name, i) not in denied]
+                elif (name, 0) in denied:
+                    exp[name] = None
+
+    def _zaak_subjects(self, request: Request, call: Call, zaak: Any) -> list[str]:
+        """The data subjects of a zaak are in its rollen (``betrokkeneIdentificatie.inpBsn``): ask
+        the upstream (ZGW filter ``rollen?zaak=``) so the record names them, as pseudonyms."""
+        url = zaak.get("url") if isinstance(zaak, dict) else None
+        if not isinstance(url, str):
+            return []
+        resp = self._upstream.send(request, call, "GET", "/zaken/api/v1/rollen?" + urlencode({"zaak": url}), None,
+                                   inspect=True)
+        self._upstream.require_ok(resp, "De betrokkenen van de zaak konden niet worden bepaald.")
+        doc = self._upstream.read_json(resp)
+        results = doc.get("results") if isinstance(doc, dict) else None
+        out: list[str] = []
+        for rol in results if isinstance(results, list) else []:
+            out.extend(self._objects.subjects(rol, None))
+        return out
+
+    def metadata(self, request: Request, call: Call) -> dict[str, Any]:
+        """Read the object's detail (for downloads and writes) and decide on it."""
+        assert call.route is not None and call.resource_id is not None
+        path = self._routes.metadata_path(call.route, call.resource_id)
+        resp = self._upstream.send(request, call, "GET", path, None, inspect=True)
+        if resp.status == 404:
+            resp.release()
+            raise FailClosed("not_found")
+        self._upstream.require_ok(resp, "De achterliggende dienst gaf een fout.")
+        doc = self._upstream.read_json(resp)
+        if not isinstance(doc, dict):
+            raise FailClosed("unclassifiable")
+        (res, subjects), = self._objects.resources([call.route.resource], [doc])
+        self._enforcer.require(call, "response", res, betrokkenen=subjects)
+        return doc
+
+    def download(self, request: Request, call: Call) -> Response:
+        self.request_phase(call)
+        self.metadata(request, call)
+        resp = self._upstream.send(request, call, "GET", call.target, None, inspect=False)
+        failure = self._upstream.failure(resp)
+        if failure is not None:
+            return failure
+        headers = filter_response_headers(resp.headers, keep_length=True)
+        if call.method == "HEAD":
+            resp.release()
+            out = Response(b"", status=resp.status)
+        else:
+            out = Response(resp.stream(), status=resp.status, direct_passthrough=True)
+        for k, v in headers:
+            out.headers[k] = v
+        out.headers["Cache-Control"] = "no-store"
+        return out

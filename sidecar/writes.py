@@ -1,0 +1,162 @@
+"""Writes: creates (ingest, with provenance labels), updates and deletes.
+
+Nothing is written upstream before the policy allowed it and the decision's record is durable.
+A create is decided on the body's type (catalogue) and ``X-Herkomst``; its labels are stored
+after the upstream created the object. An update or delete is decided on the object's current
+metadata (and on the new type, if the write changes it) before the write is forwarded.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from flask import Request
+from werkzeug.wrappers import Response
+
+from sidecar.call import Call
+from sidecar.canonical import BadTarget, split_target
+from sidecar.classify import TYPE_FIELD
+from sidecar.coordinatie import CoordinatieError, parse_coordinatie
+from sidecar.enforce import Enforcer, Outcome
+from sidecar.failures import FailClosed
+from sidecar.herkomst import HerkomstError, parse_herkomst
+from sidecar.labels import LabelStore, LabelStoreError, key_for_url
+from sidecar.objects import Objects
+from sidecar.opa_input import resource
+from sidecar.reads import Reads
+from sidecar.records import pseudonymise
+from sidecar.routes import RouteMap
+from sidecar.upstream import Upstream, filter_response_headers, json_response
+
+log = logging.getLogger("sidecar.writes")
+
+
+def json_body(body: bytes | None) -> dict[str, Any]:
+    try:
+        obj = orjson.loads(body or b"")
+    except (ValueError, UnicodeDecodeError):
+        obj = None
+    if not isinstance(obj, dict):
+        raise FailClosed("body_invalid")
+    return obj
+
+
+class Writes:
+    def __init__(self, *, enforcer: Enforcer, upstream: Upstream, objects: Objects, reads: Reads, routes: RouteMap,
+                 labels: LabelStore, pseudo_key: bytes, coordinator_roltypen: frozenset[str]) -> None:
+        self._enforcer = enforcer
+        self._upstream = upstream
+        self._objects = objects
+        self._reads = reads
+        self._routes = routes
+        self._labels = labels
+        self._pseudo_key = pseudo_key
+        self._coordinator_roltypen = coordinator_roltypen
+
+    def create(self, request: Request, call: Call, body: bytes | None) -> Response:
+        assert call.route is not None
+        obj = json_body(body)
+        herkomst = request.headers.get("X-Herkomst")
+        bsn = None
+        if herkomst is not None:
+            try:
+                call.herkomst, bsn = parse_herkomst(herkomst)
+            except HerkomstError as exc:
+                raise FailClosed("herkomst_invalid", f"X-Herkomst: {exc}") from None
+        if bsn is not None:
+            call.betrokkene = pseudonymise(self._pseudo_key, bsn)
+        catalogue = self._objects.catalogue
+        if call.route.resource == "rol":
+            props = self._rol_context(request, call, obj)
+        elif call.route.resource in TYPE_FIELD:
+            props = catalogue.classify(call.route.resource, obj)
+        else:
+            props = {"category": catalogue.category_of_type(call.route.resource, None)}
+        if call.herkomst is not None and not self._labels.ping():
+            # The provenance must be storable before anything is written upstream.
+            raise FailClosed("labels", "De herkomst kan niet worden vastgelegd; er is niets opgeslagen.")
+        outcome = self._enforcer.require(call, "request", resource(call.route.resource, None, props))
+        resp = self._upstream.send(request, call, call.method, call.target, body, inspect=True)
+        failure = self._upstream.failure(resp)
+        if failure is not None:
+            return failure
+        doc = self._upstream.read_json(resp)
+        if call.herkomst is not None and isinstance(doc, dict) and isinstance(doc.get("url"), str):
+            self._store_labels(call, doc["url"], outcome)
+        # The writer sent this content: its own response goes back without a second decision.
+        return json_response(orjson.dumps(doc), resp.status, filter_response_headers(resp.headers, keep_length=False))
+
+    def _rol_context(self, request: Request, call: Call, obj: dict[str, Any]) -> dict[str, Any]:
+        """A rol is as sensitive as its zaak: read the zaak (and decide on nothing yet) to learn
+        its category; a coordinator appointment also carries the X-Coordinatie facts (K1, K2)."""
+        zaak_url = obj.get("zaak")
+        try:
+            zaak_path, _ = split_target(urlsplit(zaak_url).path) if isinstance(zaak_url, str) else ("", "")
+        except BadTarget:
+            zaak_path = ""
+        m = self._routes.match("GET", zaak_path)
+        if m is None or m.route.resource != "zaak" or m.resource_id is None:
+            raise FailClosed("body_invalid", "Een rol moet naar een bestaande zaak verwijzen (veld 'zaak').")
+        resp = self._upstream.send(request, call, "GET", zaak_path, None, inspect=True)
+        if resp.status == 404:
+            resp.release()
+            raise FailClosed("body_invalid", "De zaak van deze rol bestaat niet.")
+        self._upstream.require_ok(resp, "De achterliggende dienst gaf een fout.")
+        props = self._objects.catalogue.classify("zaak", self._upstream.read_json(resp))
+        if obj.get("roltype") in self._coordinator_roltypen:
+            call.extra_context["coordinator_appointment"] = True
+            try:
+                call.extra_context.update(parse_coordinatie(request.headers.get("X-Coordinatie")))
+            except CoordinatieError as exc:
+                raise FailClosed("coordinatie_invalid", f"X-Coordinatie: {exc}") from None
+        return props
+
+    def _store_labels(self, call: Call, url: str, outcome: Outcome) -> None:
+        assert call.herkomst is not None and call.identity is not None
+        conditions: list[str] = list(call.herkomst.get("voorwaarden", []))
+        for ob in outcome.decision.obligations:
+            if ob["type"] == "sticky_conditions":
+                conditions.extend(c for c in ob.get("conditions", []) if isinstance(c, str))
+        labels = {
+            "grondslag": call.herkomst.get("grondslag"),
+            "toestemming": call.herkomst.get("toestemming"),
+            "voorwaarden": sorted(set(conditions)),
+            "provider_sent": call.identity.role == "aanbieder",
+            "review_by_fg": any(o["type"] == "review_by_fg" for o in outcome.decision.obligations),
+            "source_role": call.identity.role,
+            "source_org": call.identity.org,
+            "betrokkene": call.betrokkene,
+        }
+        try:
+            self._labels.put(key_for_url(url), labels)
+        except LabelStoreError as exc:
+            # The upstream already holds the object; without its labels it must not be readable
+            # as unlabelled data. Log loudly; reads of it will find no labels, so the operator
+            # must repair (documented in the runbook).
+            log.error("label store write failed after create",
+                      extra={"event": "labels_write_failed", "error": str(exc), "url": url})
+            raise FailClosed("labels_not_stored") from None
+
+    def write_existing(self, request: Request, call: Call, body: bytes | None) -> Response:
+        assert call.route is not None
+        self._reads.request_phase(call)
+        current = self._reads.metadata(request, call)
+        if body is not None and call.route.resource in TYPE_FIELD:
+            new = json_body(body)
+            field = TYPE_FIELD[call.route.resource]
+            if field in new and new[field] != current.get(field):
+                # Changing the type changes the category: the new category must be allowed too.
+                self._enforcer.require(call, "request", resource(
+                    call.route.resource, call.resource_id, self._objects.catalogue.classify(call.route.resource, new)))
+        resp = self._upstream.send(request, call, call.method, call.target, body, inspect=True)
+        failure = self._upstream.failure(resp)
+        if failure is not None:
+            return failure
+        if resp.status == 204 or call.method == "DELETE":
+            resp.release()
+            return Response(b"", status=resp.status)
+        doc = self._upstream.read_json(resp)
+        return json_response(orjson.dumps(doc), resp.status, filter_response_headers(resp.headers, keep_length=False))
