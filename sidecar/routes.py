@@ -118,9 +118,6 @@ class RouteMap:
                 return Match(spec, m.groupdict().get("uuid"))
         return None
 
-    def get(self, name: str) -> RouteSpec:
-        return self._by_name[name]
-
     def metadata_path(self, spec: RouteSpec, resource_id: str) -> str:
         """The detail path that holds the metadata of ``resource_id`` for ``spec``."""
         assert spec.metadata_of is not None
