@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import functools
+import sqlite3
 import threading
 import uuid
 from pathlib import Path
@@ -29,21 +30,30 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from sidecar.devtools.keys import DEMO_ORG
 from sidecar.devtools.upstream import (
     BENCHMARK_DOCUMENT_UUID,
     BSN_DE_VRIES,
     CATEGORIES,
+    DEMO_USERS,
     GEMEENTE_RSIN,
     create_app,
     manifest,
+    relations,
+    seed,
+    store,
 )
 from sidecar.devtools.upstream.__main__ import build_parser, main
+from sidecar.devtools.upstream.validation import BETROKKENE_TYPES, OMSCHRIJVING_GENERIEK
 
 FIXTURES = Path(__file__).parent / "fixtures" / "zgw"
 CAT = "http://127.0.0.1:8081/catalogi/api/v1"
 EIO = "/documenten/api/v1/enkelvoudiginformatieobjecten"
 ZAKEN = "/zaken/api/v1/zaken"
 ROLLEN = "/zaken/api/v1/rollen"
+ZIO = "/zaken/api/v1/zaakinformatieobjecten"
+#: What the seed holds (asserted against the manifest in test_seed_counts).
+SEED_DOCS, SEED_ZAKEN, SEED_ROLLEN, SEED_ZIOS = 16, 11, 39, 18
 FWD = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "sidecar.example:8443"}
 FWD_BASE = "https://sidecar.example:8443"
 
@@ -271,7 +281,7 @@ def test_seed_first_page_has_each_category(client: FlaskClient) -> None:
 def test_seed_small_page_still_has_each_category(tmp_path: Path) -> None:
     client = create_app(str(tmp_path / "db.sqlite3"), CAT, page_size=4).test_client()
     page = client.get(EIO).get_json()
-    assert page["count"] == 10 and len(page["results"]) == 4
+    assert page["count"] == SEED_DOCS and len(page["results"]) == 4
     assert {_category(d["informatieobjecttype"]) for d in page["results"]} == set(CATEGORIES)
 
 
@@ -290,9 +300,10 @@ def test_seed_is_deterministic_and_matches_manifest(tmp_path: Path) -> None:
 
 def test_seed_zaken_and_coordinatiedossier_rollen(client: FlaskClient) -> None:
     zaken = client.get(ZAKEN).get_json()
-    assert 2 <= zaken["count"] <= 3
+    assert zaken["count"] == SEED_ZAKEN
     coord = [z for z in zaken["results"] if z["zaaktype"] == f"{CAT}/zaaktypen/coordinatiedossier"]
-    assert len(coord) == 1
+    assert len(coord) == 3  # the first one is the seed's original coordination zaak
+    assert coord[0]["identificatie"] == "ZAAK-2026-0000123"
     rollen = [client.get(_path(u)).get_json() for u in coord[0]["rollen"]]
     persons = [r for r in rollen if r["betrokkeneType"] == "natuurlijk_persoon"]
     assert persons
@@ -304,9 +315,18 @@ def test_reopen_does_not_reseed(tmp_path: Path) -> None:
     db = str(tmp_path / "db.sqlite3")
     client = create_app(db, CAT).test_client()
     first = client.get(EIO).get_json()["results"][0]["url"]
+    # a document that belongs to a zaak cannot be deleted (Documenten API: pending relations)
+    resp = client.delete(_path(first))
+    assert resp.status_code == 400
+    assert resp.get_json()["invalidParams"][0]["code"] == "pending-relations"
+    assert_valid("documenten", "ValidatieFout", resp.get_json())
+    links = client.get(ZIO, query_string={"informatieobject": first}).get_json()
+    assert len(links) == 1
+    assert client.delete(_path(links[0]["url"])).status_code == 204
     assert client.delete(_path(first)).status_code == 204
-    again = create_app(db, CAT).test_client().get(EIO).get_json()
-    assert again["count"] == 9
+    again = create_app(db, CAT).test_client()
+    assert again.get(EIO).get_json()["count"] == SEED_DOCS - 1
+    assert len(again.get(ZIO).get_json()) == SEED_ZIOS - 1
 
 
 # --- catalogue -------------------------------------------------------------------------------
@@ -322,10 +342,12 @@ def test_catalogue_informatieobjecttype(client: FlaskClient, code: str) -> None:
 
 
 def test_catalogue_zaaktypen_and_unknown(client: FlaskClient) -> None:
-    for code in ("algemeen", "coordinatiedossier"):
+    for code in CATEGORIES:  # one zaaktype per data category
         body = client.get(f"/catalogi/api/v1/zaaktypen/{code}").get_json()
         assert body["url"] == f"{CAT}/zaaktypen/{code}"
-    assert client.get("/catalogi/api/v1/zaaktypen/medisch").status_code == 404
+    listing = client.get("/catalogi/api/v1/zaaktypen").get_json()
+    assert {_category(t["url"]) for t in listing["results"]} == set(CATEGORIES)
+    assert client.get("/catalogi/api/v1/zaaktypen/onbekend").status_code == 404
     assert client.get("/catalogi/api/v1/informatieobjecttypen/onbekend").status_code == 404
     listing = client.get("/catalogi/api/v1/informatieobjecttypen").get_json()
     assert {_category(t["url"]) for t in listing["results"]} == set(CATEGORIES)
@@ -349,16 +371,16 @@ def test_pagination_shape(tmp_path: Path) -> None:
     client = create_app(str(tmp_path / "db.sqlite3"), CAT, page_size=3).test_client()
     p1 = client.get(EIO, headers=FWD).get_json()
     assert set(p1) == {"count", "next", "previous", "results"}
-    assert p1["count"] == 10 and len(p1["results"]) == 3 and p1["previous"] is None
+    assert p1["count"] == SEED_DOCS == 16 and len(p1["results"]) == 3 and p1["previous"] is None
     assert p1["next"] == f"{FWD_BASE}{EIO}?page=2"
     p2 = client.get(_path(p1["next"]), headers=FWD).get_json()
     assert p2["previous"] == f"{FWD_BASE}{EIO}?page=1"
-    p4 = client.get(f"{EIO}?page=4").get_json()
-    assert len(p4["results"]) == 1 and p4["next"] is None
-    assert p4["previous"] == f"http://localhost{EIO}?page=3"
+    p6 = client.get(f"{EIO}?page=6").get_json()
+    assert len(p6["results"]) == 1 and p6["next"] is None
+    assert p6["previous"] == f"http://localhost{EIO}?page=5"
     seen = [d["url"] for p in (p1, p2) for d in p["results"]]
     assert len(set(seen)) == 6
-    for bad in ("5", "0", "x", "-1"):
+    for bad in ("7", "0", "x", "-1"):
         resp = client.get(f"{EIO}?page={bad}")
         assert resp.status_code == 404
         assert_valid("documenten", "Fout", resp.get_json())
@@ -367,7 +389,7 @@ def test_pagination_shape(tmp_path: Path) -> None:
 def test_pagination_keeps_filters(tmp_path: Path) -> None:
     client = create_app(str(tmp_path / "db.sqlite3"), CAT, page_size=1).test_client()
     page = client.get(f"{ZAKEN}?bronorganisatie={GEMEENTE_RSIN}").get_json()
-    assert page["count"] == 3
+    assert page["count"] == SEED_ZAKEN
     assert parse_qs(urlsplit(page["next"]).query) == {
         "bronorganisatie": [GEMEENTE_RSIN], "page": ["2"],
     }
@@ -521,7 +543,7 @@ def test_validation_error_on_bad_create(client: FlaskClient) -> None:
         params = resp.get_json()["invalidParams"]
         assert {"name": name, "code": code} == {k: params[0][k] for k in ("name", "code")}
         assert_valid("documenten", "ValidatieFout", resp.get_json())
-    assert client.get(EIO).get_json()["count"] == 10  # nothing was written
+    assert client.get(EIO).get_json()["count"] == SEED_DOCS  # nothing was written
 
 
 @pytest.mark.parametrize("path", [EIO, ZAKEN, ROLLEN])
@@ -580,14 +602,14 @@ def test_rollen(client: FlaskClient) -> None:
     assert coord["category"] == "coordinatiedossier"
     zaak_url = f"http://localhost{ZAKEN}/{coord['uuid']}"
     listing = client.get(ROLLEN, query_string={"zaak": zaak_url}).get_json()
-    assert listing["count"] == 2
+    assert listing["count"] == 4  # betrokkene, regisseur, consulent, medisch adviseur
     by_bsn = client.get(
         ROLLEN, query_string={"betrokkeneIdentificatie__natuurlijkPersoon__inpBsn": BSN_DE_VRIES}
     ).get_json()
-    assert by_bsn["count"] == 2  # the Wmo initiator and the coordinatiedossier betrokkene
+    assert by_bsn["count"] == 3  # Wmo initiator, coordinatiedossier and medisch betrokkene
     bsn_filter = {"rol__betrokkeneIdentificatie__natuurlijkPersoon__inpBsn": BSN_DE_VRIES}
     zaken = client.get(ZAKEN, query_string=bsn_filter).get_json()
-    assert zaken["count"] == 2
+    assert zaken["count"] == 3
     # the sidecar's URL of the zaak works too (only the path is used)
     resp = client.post(ROLLEN, json=_rol_body(f"{FWD_BASE}{ZAKEN}/{coord['uuid']}"), headers=FWD)
     assert resp.status_code == 201
@@ -598,7 +620,7 @@ def test_rollen(client: FlaskClient) -> None:
     check_rol(rol)
     stored = client.get(_path(rol["url"])).get_json()
     assert stored["betrokkeneIdentificatie"]["inpBsn"] == "999990020"
-    assert client.get(ROLLEN, query_string={"zaak": zaak_url}).get_json()["count"] == 3
+    assert client.get(ROLLEN, query_string={"zaak": zaak_url}).get_json()["count"] == 5
     # errors
     for body, name, code in (
         (_rol_body(f"http://localhost{ZAKEN}/{uuid.uuid4()}"), "zaak", "does-not-exist"),
@@ -612,6 +634,511 @@ def test_rollen(client: FlaskClient) -> None:
         param = resp.get_json()["invalidParams"][0]
         assert (param["name"], param["code"]) == (name, code)
     assert client.get(ROLLEN, query_string={"zaak": "geen-url"}).status_code == 400
+
+
+# --- spec names ----------------------------------------------------------------------------
+
+
+def _query_params(api: str, path: str) -> set[str]:
+    """The query parameter names the spec defines for ``GET path``."""
+    params = _specs()[api]["paths"][path]["get"].get("parameters", [])
+    return {p["name"] for p in params if p.get("in") == "query"}
+
+
+def _query_enum(api: str, path: str, name: str) -> set[str]:
+    for p in _specs()[api]["paths"][path]["get"]["parameters"]:
+        if p.get("name") == name:
+            return set(p["schema"]["enum"])
+    raise AssertionError(f"{name} not a parameter of {path}")
+
+
+def test_filter_names_are_the_specs() -> None:
+    """Every list filter the demo accepts is one the spec names, spelt the same way."""
+    assert set(store.FILTERS["rollen"]) <= _query_params("zaken", "/rollen")
+    assert set(store.FILTERS["zaken"]) <= _query_params("zaken", "/zaken")
+    assert set(store.FILTERS["zaakinformatieobjecten"]) == _query_params(
+        "zaken", "/zaakinformatieobjecten") == {"zaak", "informatieobject"}
+    # the identification filters the need-to-know lookups use are all there
+    for name in ("betrokkeneIdentificatie__medewerker__identificatie",
+                 "betrokkeneIdentificatie__organisatorischeEenheid__identificatie",
+                 "betrokkeneIdentificatie__nietNatuurlijkPersoon__annIdentificatie",
+                 "betrokkeneIdentificatie__vestiging__vestigingsNummer",
+                 "betrokkeneIdentificatie__natuurlijkPersoon__inpBsn",
+                 "zaak", "betrokkeneType", "roltype", "omschrijvingGeneriek"):
+        assert name in store.FILTERS["rollen"], name
+        if name != "zaak":
+            assert f"rol__{name}" in store.FILTERS["zaken"] or name == "roltype", name
+    assert set(OMSCHRIJVING_GENERIEK) == _query_enum("zaken", "/rollen", "omschrijvingGeneriek")
+    assert set(BETROKKENE_TYPES) == _query_enum("zaken", "/rollen", "betrokkeneType")
+
+
+# --- catalogue: roltypen ---------------------------------------------------------------------
+
+ROLTYPE_CODES = ("behandelaar", "zaakcoordinator", "medisch_adviseur", "casusoverleg",
+                 "zvh_overdracht", "initiator", "belanghebbende")
+
+
+def test_catalogue_roltypen(client: FlaskClient) -> None:
+    listing = client.get("/catalogi/api/v1/roltypen").get_json()
+    assert {_category(t["url"]) for t in listing["results"]} == set(ROLTYPE_CODES)
+    generiek = _query_enum("zaken", "/rollen", "omschrijvingGeneriek")
+    for code in ROLTYPE_CODES:
+        resp = client.get(f"/catalogi/api/v1/roltypen/{code}")
+        assert resp.status_code == 200, code
+        body = resp.get_json()
+        assert body["url"] == f"{CAT}/roltypen/{code}"
+        assert body["omschrijving"] and body["omschrijvingGeneriek"] in generiek
+    assert client.get("/catalogi/api/v1/roltypen/aanbieder").status_code == 404
+    # the generic description does not name the relation kind: the roltype URL does
+    zvh = client.get("/catalogi/api/v1/roltypen/zvh_overdracht").get_json()
+    assert zvh["omschrijvingGeneriek"] == "behandelaar"
+
+
+# --- zaakinformatieobjecten ------------------------------------------------------------------
+
+
+def check_zio(obj: dict[str, Any]) -> None:
+    assert_valid("zaken", "ZaakInformatieObject", obj)
+    assert_known_keys("zaken", "ZaakInformatieObject", obj)
+
+
+def _uuid_of(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[1]
+
+
+def test_zio_list_is_a_plain_array_with_filters(client: FlaskClient) -> None:
+    resp = client.get(ZIO, headers=FWD)
+    assert resp.status_code == 200 and resp.headers["API-version"] == "1.5.1"
+    links = resp.get_json()
+    assert isinstance(links, list) and len(links) == SEED_ZIOS  # not paginated (Zaken API 1.5)
+    for link in links:
+        check_zio(link)
+        assert link["url"] == f"{FWD_BASE}{ZIO}/{link['uuid']}"
+        assert link["zaak"].startswith(f"{FWD_BASE}{ZAKEN}/")
+        assert link["informatieobject"].startswith(f"{FWD_BASE}{EIO}/")
+        assert link["aardRelatieWeergave"] == "Hoort bij, omgekeerd: kent"
+        check_zio(client.get(_path(link["url"])).get_json())
+    m = manifest(CAT)
+    assert [(_uuid_of(z["zaak"]), _uuid_of(z["informatieobject"])) for z in links] == [
+        (z["zaak"], z["informatieobject"]) for z in m["zaakinformatieobjecten"]
+    ]
+    rel = m["relations"]
+    # ?zaak= (any host: only the path counts) gives that zaak's documents
+    for zaak_uuid, docs in rel["zaak_documenten"].items():
+        got = client.get(ZIO, query_string={"zaak": f"{FWD_BASE}{ZAKEN}/{zaak_uuid}"}).get_json()
+        assert [_uuid_of(z["informatieobject"]) for z in got] == docs
+        assert all(_uuid_of(z["zaak"]) == zaak_uuid for z in got)
+    # ?informatieobject= gives the zaken a document belongs to
+    for doc_uuid, zaken in rel["document_zaken"].items():
+        got = client.get(ZIO, query_string={"informatieobject": f"http://x.example{EIO}/{doc_uuid}"})
+        assert sorted(_uuid_of(z["zaak"]) for z in got.get_json()) == sorted(zaken)
+    two = rel["examples"]["document_in_two_zaken"]
+    both = client.get(ZIO, query_string={"informatieobject": f"http://localhost{EIO}/{two}"})
+    assert len(both.get_json()) == 2
+    one_zaak = _uuid_of(both.get_json()[0]["zaak"])
+    combined = client.get(ZIO, query_string={"informatieobject": f"http://localhost{EIO}/{two}",
+                                             "zaak": f"http://localhost{ZAKEN}/{one_zaak}"})
+    assert len(combined.get_json()) == 1
+    nothing = client.get(ZIO, query_string={"zaak": f"http://localhost{ZAKEN}/{uuid.uuid4()}"})
+    assert nothing.status_code == 200 and nothing.get_json() == []
+
+
+def test_zio_list_refuses_bad_and_unknown_filters(client: FlaskClient) -> None:
+    for query, name, code in (
+        ({"zaak": "geen-url"}, "zaak", "invalid"),
+        ({"zaak": f"http://localhost{EIO}/{uuid.uuid4()}"}, "zaak", "invalid"),
+        ({"informatieobject": f"http://localhost{ZAKEN}/{uuid.uuid4()}"}, "informatieobject",
+         "invalid"),
+        ({"zaak_url": "http://localhost/x"}, "nonFieldErrors", "unknown-parameters"),
+        ({"page": "1"}, "nonFieldErrors", "unknown-parameters"),  # not a paginated list
+    ):
+        resp = client.get(ZIO, query_string=query)
+        assert resp.status_code == 400, query
+        err = resp.get_json()
+        assert_valid("zaken", "ValidatieFout", err)
+        assert (err["invalidParams"][0]["name"], err["invalidParams"][0]["code"]) == (name, code)
+
+
+def test_zio_create_read_delete(client: FlaskClient) -> None:
+    zaak = client.post(ZAKEN, json=zaak_body()).get_json()
+    doc = client.post(EIO, json=eio_body()).get_json()
+    body = {"zaak": f"{FWD_BASE}{ZAKEN}/{zaak['uuid']}", "informatieobject": doc["url"],
+            "titel": "Indicatiebesluit", "beschrijving": "kopie",
+            # read-only fields are the server's
+            "uuid": str(uuid.uuid4()), "registratiedatum": "2000-01-01T00:00:00Z",
+            "aardRelatieWeergave": "bla"}
+    resp = client.post(ZIO, json=body, headers=FWD)
+    assert resp.status_code == 201 and resp.headers["API-version"] == "1.5.1"
+    zio = resp.get_json()
+    check_zio(zio)
+    assert zio["url"] == resp.headers["Location"] == f"{FWD_BASE}{ZIO}/{zio['uuid']}"
+    assert zio["uuid"] != body["uuid"] and str(uuid.UUID(zio["uuid"])) == zio["uuid"]
+    assert zio["zaak"] == f"{FWD_BASE}{ZAKEN}/{zaak['uuid']}"
+    assert zio["informatieobject"] == f"{FWD_BASE}{_path(doc['url'])}"
+    assert zio["aardRelatieWeergave"] == "Hoort bij, omgekeerd: kent"
+    assert zio["registratiedatum"] != body["registratiedatum"]
+    assert dt.datetime.fromisoformat(zio["registratiedatum"]).year >= 2026
+    assert (zio["titel"], zio["beschrijving"]) == ("Indicatiebesluit", "kopie")
+    path = _path(zio["url"])
+    read = client.get(path).get_json()
+    assert read == {**zio, "url": f"http://localhost{path}",
+                    "zaak": f"http://localhost{ZAKEN}/{zaak['uuid']}",
+                    "informatieobject": f"http://localhost{_path(doc['url'])}"}
+    # the zaak lists it, the filters find it
+    zaak_now = client.get(f"{ZAKEN}/{zaak['uuid']}").get_json()
+    assert zaak_now["zaakinformatieobjecten"] == [read["url"]]
+    check_zaak(zaak_now)
+    assert [z["uuid"] for z in client.get(ZIO, query_string={"zaak": zaak_now["url"]}).get_json()] == [
+        zio["uuid"]]
+    # linked: the document cannot be deleted; after the link is gone it can
+    assert client.delete(_path(doc["url"])).status_code == 400
+    assert client.delete(path).status_code == 204
+    assert client.get(path).status_code == 404
+    assert client.delete(path).status_code == 404
+    assert client.get(f"{ZAKEN}/{zaak['uuid']}").get_json()["zaakinformatieobjecten"] == []
+    assert client.get(ZIO, query_string={"zaak": zaak_now["url"]}).get_json() == []
+    assert client.delete(_path(doc["url"])).status_code == 204
+
+
+def test_zio_create_errors(client: FlaskClient) -> None:
+    zaak = client.post(ZAKEN, json=zaak_body()).get_json()
+    doc = client.post(EIO, json=eio_body()).get_json()
+    ok = {"zaak": zaak["url"], "informatieobject": doc["url"]}
+    assert client.post(ZIO, json=ok).status_code == 201
+    archived = client.post(ZAKEN, json=zaak_body(archiefstatus="gearchiveerd")).get_json()
+    cases: list[tuple[dict[str, Any], set[tuple[str, str]]]] = [
+        ({}, {("zaak", "required"), ("informatieobject", "required")}),
+        ({**ok, "zaak": f"http://localhost{ZAKEN}/{uuid.uuid4()}"}, {("zaak", "does-not-exist")}),
+        ({**ok, "informatieobject": f"http://localhost{EIO}/{uuid.uuid4()}"},
+         {("informatieobject", "does-not-exist")}),
+        ({"zaak": f"http://localhost{ZAKEN}/{uuid.uuid4()}",
+          "informatieobject": f"http://localhost{EIO}/{uuid.uuid4()}"},
+         {("zaak", "does-not-exist"), ("informatieobject", "does-not-exist")}),
+        ({**ok, "zaak": doc["url"]}, {("zaak", "bad-url")}),
+        ({**ok, "informatieobject": "https://drc.example/api/v1/documenten/1"},
+         {("informatieobject", "bad-url")}),
+        ({**ok, "informatieobject": "geen url"}, {("informatieobject", "invalid")}),
+        ({**ok, "titel": "x" * 201}, {("titel", "max_length")}),
+        ({**ok, "vernietigingsdatum": "2030-01-01"}, {("vernietigingsdatum", "invalid")}),
+        (ok, {("nonFieldErrors", "unique")}),  # the same pair again
+        ({**ok, "zaak": archived["url"]}, {("nonFieldErrors", "zaak-archiefstatus-invalid")}),
+    ]
+    for body, expected in cases:
+        resp = client.post(ZIO, json=body)
+        assert resp.status_code == 400, body
+        assert resp.content_type == "application/problem+json"
+        err = resp.get_json()
+        assert_valid("zaken", "ValidatieFout", err)
+        assert {(p["name"], p["code"]) for p in err["invalidParams"]} == expected, body
+    for data in (b"{not json", b"[1]"):
+        assert client.post(ZIO, data=data, content_type="application/json").status_code == 400
+    assert len(client.get(ZIO, query_string={"zaak": zaak["url"]}).get_json()) == 1
+    assert len(client.get(ZIO).get_json()) == SEED_ZIOS + 1  # nothing else was written
+    later = client.post(ZIO, json={**ok, "informatieobject": client.post(
+        EIO, json=eio_body()).get_json()["url"], "vernietigingsdatum": "2036-01-01T00:00:00Z"})
+    assert later.status_code == 201 and later.get_json()["vernietigingsdatum"] == (
+        "2036-01-01T00:00:00Z")
+    check_zio(later.get_json())
+
+
+def test_deleting_a_zaak_takes_its_links_along(client: FlaskClient) -> None:
+    zaak = client.post(ZAKEN, json=zaak_body()).get_json()
+    doc = client.post(EIO, json=eio_body()).get_json()
+    zio = client.post(ZIO, json={"zaak": zaak["url"], "informatieobject": doc["url"]}).get_json()
+    assert client.delete(_path(zaak["url"])).status_code == 204
+    assert client.get(_path(zio["url"])).status_code == 404
+    assert client.get(ZIO, query_string={"informatieobject": doc["url"]}).get_json() == []
+    assert client.get(_path(doc["url"])).status_code == 200  # the document stays
+    assert client.delete(_path(doc["url"])).status_code == 204
+
+
+def test_zio_routes_405_and_404(client: FlaskClient) -> None:
+    link = client.get(ZIO).get_json()[0]
+    assert client.put(_path(link["url"]), json={}).status_code == 405
+    assert client.delete(ZIO).status_code == 405
+    resp = client.get(f"{ZIO}/{uuid.uuid4()}")
+    assert resp.status_code == 404 and resp.content_type == "application/problem+json"
+    assert client.get(f"{ZIO}/not-a-uuid").status_code == 404
+
+
+# --- rollen: betrokkenen, filters, delete ----------------------------------------------------
+
+#: betrokkeneType → (rollen filter, key in betrokkeneIdentificatie)
+IDENT_FILTERS = {
+    "medewerker": ("betrokkeneIdentificatie__medewerker__identificatie", "identificatie"),
+    "organisatorische_eenheid": (
+        "betrokkeneIdentificatie__organisatorischeEenheid__identificatie", "identificatie"),
+    "niet_natuurlijk_persoon": (
+        "betrokkeneIdentificatie__nietNatuurlijkPersoon__annIdentificatie", "annIdentificatie"),
+    "vestiging": ("betrokkeneIdentificatie__vestiging__vestigingsNummer", "vestigingsNummer"),
+}
+
+
+def _all(client: FlaskClient, path: str, query: dict[str, str]) -> list[dict[str, Any]]:
+    """Every item of a paginated list (following ``next``)."""
+    out: list[dict[str, Any]] = []
+    resp = client.get(path, query_string=query)
+    assert resp.status_code == 200, resp.get_json()
+    page = resp.get_json()
+    out += page["results"]
+    while page["next"]:
+        page = client.get(_path(page["next"])).get_json()
+        out += page["results"]
+    return out
+
+
+def test_rollen_identification_filters_match_the_seed(tmp_path: Path) -> None:
+    # a small page size: the sidecar has to follow `next` too
+    client = create_app(str(tmp_path / "db.sqlite3"), CAT, page_size=2).test_client()
+    rel = manifest(CAT)["relations"]["betrokkenen"]
+    assert set(rel) == set(IDENT_FILTERS)
+    for kind, (name, key) in IDENT_FILTERS.items():
+        for value, zaken in rel[kind].items():
+            rollen = _all(client, ROLLEN, {name: value})
+            assert rollen, (kind, value)
+            for rol in rollen:
+                check_rol(rol)
+                assert rol["betrokkeneType"] == kind
+                assert rol["betrokkeneIdentificatie"][key] == value
+            got: dict[str, list[str]] = {}
+            for rol in rollen:
+                got.setdefault(_uuid_of(rol["zaak"]), []).append(_category(rol["roltype"]))
+            assert got == zaken, (kind, value)
+            # the zaken list's rol__ filter gives the same zaken
+            listed = _all(client, ZAKEN, {f"rol__{name}": value})
+            assert {z["uuid"] for z in listed} == set(zaken)
+    # a filter matches its own betrokkeneType only: team-jeugd is no medewerker
+    medewerker, _ = IDENT_FILTERS["medewerker"]
+    assert client.get(ROLLEN, query_string={medewerker: "team-jeugd"}).get_json()["count"] == 0
+    assert client.get(ROLLEN, query_string={medewerker: "nobody"}).get_json()["count"] == 0
+
+
+def test_rollen_other_filters(client: FlaskClient) -> None:
+    m = manifest(CAT)
+    counts: dict[str, int] = {}
+    for r in m["rollen"]:
+        counts[r["betrokkeneType"]] = counts.get(r["betrokkeneType"], 0) + 1
+    for kind, n in counts.items():
+        assert client.get(ROLLEN, query_string={"betrokkeneType": kind}).get_json()["count"] == n
+    roltype = f"{CAT}/roltypen/zaakcoordinator"
+    coordinators = client.get(ROLLEN, query_string={"roltype": roltype}).get_json()
+    assert coordinators["count"] == sum(1 for r in m["rollen"] if r["roltype"] == roltype) >= 3
+    generiek = client.get(ROLLEN, query_string={"omschrijvingGeneriek": "adviseur"}).get_json()
+    assert {_category(r["roltype"]) for r in generiek["results"]} == {
+        "medisch_adviseur", "casusoverleg"}
+    by_omschrijving = client.get(ROLLEN, query_string={"omschrijving": "Medisch adviseur"})
+    assert {_category(r["roltype"]) for r in by_omschrijving.get_json()["results"]} == {
+        "medisch_adviseur"}
+    coord = m["zaken"][2]["uuid"]
+    both = client.get(ROLLEN, query_string={"zaak": f"http://localhost{ZAKEN}/{coord}",
+                                            "roltype": roltype}).get_json()
+    assert [r["betrokkeneIdentificatie"]["identificatie"] for r in both["results"]] == [
+        "regisseur-014"]
+    for query, name, code in (
+        ({"betrokkeneType": "robot"}, "betrokkeneType", "invalid_choice"),
+        ({"omschrijvingGeneriek": "medisch_adviseur"}, "omschrijvingGeneriek", "invalid_choice"),
+        ({"roltype": "zaakcoordinator"}, "roltype", "invalid"),
+        ({"betrokkene": "iemand"}, "betrokkene", "invalid"),
+        ({"zaak": f"http://localhost{EIO}/{coord}"}, "zaak", "invalid"),
+        ({"betrokkeneIdentificatie__medewerker__id": "c.jansen"}, "nonFieldErrors",
+         "unknown-parameters"),
+    ):
+        resp = client.get(ROLLEN, query_string=query)
+        assert resp.status_code == 400, query
+        err = resp.get_json()
+        assert_valid("zaken", "ValidatieFout", err)
+        assert (err["invalidParams"][0]["name"], err["invalidParams"][0]["code"]) == (name, code)
+
+
+def test_rol_written_directly_and_deleted(client: FlaskClient) -> None:
+    """Like Open Zaak, another application writes and removes rollen directly."""
+    rel = manifest(CAT)["relations"]
+    zaak_uuid = rel["examples"]["unrelated"]["algemeen"]
+    zaak_url = f"http://localhost{ZAKEN}/{zaak_uuid}"
+    name, _ = IDENT_FILTERS["medewerker"]
+    before = client.get(ROLLEN, query_string={name: "c.jansen"}).get_json()["count"]
+    resp = client.post(ROLLEN, json=_rol_body(
+        zaak_url, betrokkeneType="medewerker", roltype=f"{CAT}/roltypen/behandelaar",
+        betrokkeneIdentificatie={"identificatie": "c.jansen", "achternaam": "Jansen"}))
+    assert resp.status_code == 201
+    rol = resp.get_json()
+    check_rol(rol)
+    now = client.get(ROLLEN, query_string={name: "c.jansen"}).get_json()
+    assert now["count"] == before + 1 and rol["url"] in {r["url"] for r in now["results"]}
+    assert rol["url"] in client.get(_path(zaak_url)).get_json()["rollen"]
+    assert client.delete(_path(rol["url"])).status_code == 204
+    assert client.get(_path(rol["url"])).status_code == 404
+    assert client.delete(_path(rol["url"])).status_code == 404
+    assert client.get(ROLLEN, query_string={name: "c.jansen"}).get_json()["count"] == before
+    assert rol["url"] not in client.get(_path(zaak_url)).get_json()["rollen"]
+    # a seeded rol can be removed as well: the team's zaak then has no relation left
+    team_zaak = rel["examples"]["team_only"]
+    team_rollen = client.get(ROLLEN, query_string={
+        "zaak": f"http://localhost{ZAKEN}/{team_zaak}",
+        "betrokkeneType": "organisatorische_eenheid"}).get_json()["results"]
+    assert len(team_rollen) == 1
+    assert client.delete(_path(team_rollen[0]["url"])).status_code == 204
+    assert client.get(ZAKEN, query_string={
+        "rol__betrokkeneIdentificatie__organisatorischeEenheid__identificatie": "team-jeugd",
+    }).get_json()["count"] == 0
+    resp = client.delete(f"{ROLLEN}/{uuid.uuid4()}")
+    assert resp.status_code == 404 and resp.headers["API-version"] == "1.5.1"
+
+
+# --- seed: relations (need-to-know) ----------------------------------------------------------
+
+
+def test_seed_counts() -> None:
+    m = manifest(CAT)
+    assert (len(m["documenten"]), len(m["zaken"]), len(m["rollen"]),
+            len(m["zaakinformatieobjecten"])) == (SEED_DOCS, SEED_ZAKEN, SEED_ROLLEN, SEED_ZIOS)
+    assert len({r["uuid"] for r in m["rollen"]}) == SEED_ROLLEN
+    assert len({z["uuid"] for z in m["zaakinformatieobjecten"]}) == SEED_ZIOS
+
+
+def _relations_from_api(client: FlaskClient) -> dict[str, dict[str, dict[str, list[str]]]]:
+    """betrokkeneType → naming value → zaak uuid → roltype codes, read from the rollen list."""
+    out: dict[str, dict[str, dict[str, list[str]]]] = {}
+    for rol in _all(client, ROLLEN, {}):
+        kind = rol["betrokkeneType"]
+        if kind == "natuurlijk_persoon":
+            continue
+        value = rol["betrokkeneIdentificatie"][IDENT_FILTERS[kind][1]]
+        zaken = out.setdefault(kind, {}).setdefault(value, {})
+        zaken.setdefault(_uuid_of(rol["zaak"]), []).append(_category(rol["roltype"]))
+    return out
+
+
+def test_seed_relations(client: FlaskClient) -> None:
+    m = manifest(CAT)
+    rel = m["relations"]
+    api = _relations_from_api(client)
+    assert api == rel["betrokkenen"] == relations()["betrokkenen"]
+    zaken = {z["uuid"]: z for z in client.get(ZAKEN).get_json()["results"]}
+    assert set(zaken) == {z["uuid"] for z in m["zaken"]}
+    category = {u: _category(z["zaaktype"]) for u, z in zaken.items()}
+    ex = rel["examples"]
+    unrelated = set(ex["unrelated"].values())
+    assert {category[u] for u in unrelated} == set(CATEGORIES) == set(ex["unrelated"])
+    assert all(category[u] == cat for cat, u in ex["unrelated"].items())
+    medewerkers = api["medewerker"]
+    # (a) the common test users relate (as medewerker, with their kind) to every zaak except the
+    # unrelated ones, the team's zaak and, for the coordinator, the externally coordinated one
+    assert rel["users"]["consulent"] == DEMO_USERS["consulent"] == "c.jansen"
+    expected_kind = {"consulent": "behandelaar", "medisch_adviseur": "medisch_adviseur",
+                     "coordinator": "zaakcoordinator"}
+    for role, sub in DEMO_USERS.items():
+        others = unrelated | {ex["team_only"]}
+        if role == "coordinator":
+            others.add(ex["coordinator_external"])
+        assert medewerkers[sub] == {u: [expected_kind[role]] for u in zaken if u not in others}
+    # the unrelated zaken: only the dedicated other users relate to them
+    for u in unrelated:
+        names = {(kind, value) for kind, by in api.items() for value, zs in by.items() if u in zs}
+        assert names <= {("medewerker", rel["users"]["other_consulent"]),
+                         ("medewerker", rel["users"]["other_coordinator"])}, names
+        assert names
+    # (b) a zaak related only through a team
+    team_names = {(kind, value) for kind, by in api.items() for value, zs in by.items()
+                  if ex["team_only"] in zs}
+    assert team_names == {("organisatorische_eenheid", "team-jeugd")} == {
+        ("organisatorische_eenheid", rel["teams"]["jeugd"])}
+    # (c) handed over to a ZVH, (d) a casusoverleg rol, each on one zaak
+    assert api["niet_natuurlijk_persoon"]["zvh-midden"] == {ex["zvh_overdracht"]: ["zvh_overdracht"]}
+    assert api["niet_natuurlijk_persoon"]["wijkteam-noord"] == {ex["casusoverleg"]: ["casusoverleg"]}
+    # (e) coordination zaken: one coordinated by an external organisation, one by a medewerker
+    coordinators: dict[str, set[tuple[str, str]]] = {}
+    for kind, by in api.items():
+        for value, zs in by.items():
+            for u, kinds in zs.items():
+                if "zaakcoordinator" in kinds:
+                    coordinators.setdefault(u, set()).add((kind, value))
+    assert category[ex["coordinator_external"]] == category[ex["coordinator_medewerker"]] == (
+        "coordinatiedossier")
+    assert coordinators[ex["coordinator_external"]] == {("niet_natuurlijk_persoon", "wijkteam-oost")}
+    assert coordinators[ex["coordinator_medewerker"]] == {("medewerker", "regisseur-014")}
+    # the organisations are external; nothing names the controlling organisation
+    orgs = set(api["niet_natuurlijk_persoon"]) | set(api["vestiging"])
+    assert rel["orgs"]["controlling"] == DEMO_ORG == "gemeente-demo" and DEMO_ORG not in orgs
+    assert {"huisarts-de-linde", "thuiszorg-zuid"} <= orgs
+
+
+def test_seed_every_document_belongs_to_a_zaak(client: FlaskClient) -> None:
+    rel = manifest(CAT)["relations"]
+    docs = client.get(EIO).get_json()["results"]
+    assert len(docs) == SEED_DOCS
+    linked: dict[str, set[str]] = {}
+    for z in client.get(ZIO).get_json():
+        linked.setdefault(_uuid_of(z["informatieobject"]), set()).add(_uuid_of(z["zaak"]))
+    assert set(linked) == {_uuid_of(d["url"]) for d in docs}
+    assert any(len(zs) == 2 for zs in linked.values())
+    assert {d: set(zs) for d, zs in rel["document_zaken"].items()} == linked
+    # zaak detail: zaakinformatieobjecten names the same links
+    for zaak_uuid, doc_uuids in rel["zaak_documenten"].items():
+        zaak = client.get(f"{ZAKEN}/{zaak_uuid}").get_json()
+        check_zaak(zaak)
+        assert [_uuid_of(client.get(_path(u)).get_json()["informatieobject"])
+                for u in zaak["zaakinformatieobjecten"]] == doc_uuids
+    # one document per category that belongs only to zaken the demo users do not relate to
+    unrelated = set(rel["examples"]["unrelated"].values())
+    assert set(rel["examples"]["unrelated_documenten"]) == set(CATEGORIES)
+    for cat, doc_uuid in rel["examples"]["unrelated_documenten"].items():
+        assert linked[doc_uuid] <= unrelated
+        body = client.get(f"{EIO}/{doc_uuid}").get_json()
+        assert _category(body["informatieobjecttype"]) == cat
+
+
+def test_seed_first_document_of_each_category_is_related(client: FlaskClient) -> None:
+    """The integration tests pick the first listed document of a category (below 1 MB): it
+    belongs to zaken the common test users relate to, and the first algemeen one to the zaak
+    handed over to the ZVH and discussed in the casusoverleg."""
+    rel = manifest(CAT)["relations"]
+    mine = {sub: set(rel["betrokkenen"]["medewerker"][sub]) for sub in DEMO_USERS.values()}
+    first: dict[str, str] = {}
+    for d in client.get(EIO).get_json()["results"]:
+        if d["bestandsomvang"] < 1_000_000:
+            first.setdefault(_category(d["informatieobjecttype"]), _uuid_of(d["url"]))
+    assert set(first) == set(CATEGORIES)
+    for doc_uuid in first.values():
+        zaken = set(rel["document_zaken"][doc_uuid])
+        for sub, related in mine.items():
+            assert zaken <= related, (sub, doc_uuid)
+    algemeen = set(rel["document_zaken"][first["algemeen"]])
+    assert {rel["examples"]["zvh_overdracht"], rel["examples"]["casusoverleg"]} <= algemeen
+
+
+def test_seed_upgrade_adds_what_an_older_seed_lacks(tmp_path: Path) -> None:
+    """A database seeded before relations existed gets the new seed objects once."""
+    db = str(tmp_path / "db.sqlite3")
+    client = create_app(db, CAT).test_client()
+    # what version 1 seeded: the first 3 zaken, 4 rollen and 10 documents
+    keep_zaken = {z.uuid for z in seed.ZAKEN[:3]}
+    keep_rollen = {r.uuid for r in seed.ROLLEN[:4]}
+    keep_docs = {d.uuid for d in seed.DOCUMENTEN[:10]}
+    assert seed.ROLLEN[3].key == "coordinatie-regisseur" and seed.DOCUMENTEN[9].key == "benchmark-1mib"
+    conn = sqlite3.connect(db)
+    try:
+        # roll the file back to what seed version 1 left: no links, no new objects, no version
+        conn.execute("DELETE FROM zaakinformatieobjecten")
+        for table, keep in (("rollen", keep_rollen), ("documenten", keep_docs),
+                            ("zaken", keep_zaken)):
+            marks = ",".join("?" for _ in keep)
+            conn.execute(f"DELETE FROM {table} WHERE uuid NOT IN ({marks})", list(keep))  # noqa: S608
+        conn.execute("DELETE FROM meta WHERE key = 'seed_version'")
+        conn.commit()
+    finally:
+        conn.close()
+    assert client.get(ZIO).get_json() == []
+    upgraded = create_app(db, CAT).test_client()
+    assert upgraded.get(EIO).get_json()["count"] == SEED_DOCS
+    assert upgraded.get(ZAKEN).get_json()["count"] == SEED_ZAKEN
+    assert upgraded.get(ROLLEN).get_json()["count"] == SEED_ROLLEN
+    assert len(upgraded.get(ZIO).get_json()) == SEED_ZIOS
+    assert _relations_from_api(upgraded) == relations()["betrokkenen"]
+    # once: deleting a seeded rol afterwards does not bring it back
+    rol = upgraded.get(ROLLEN).get_json()["results"][-1]
+    assert upgraded.delete(_path(rol["url"])).status_code == 204
+    assert create_app(db, CAT).test_client().get(ROLLEN).get_json()["count"] == SEED_ROLLEN - 1
 
 
 # --- schema validation -----------------------------------------------------------------------
@@ -630,7 +1157,8 @@ def test_schema_zaken_list_detail_create(client: FlaskClient) -> None:
 def test_schema_rollen_list_detail_create(client: FlaskClient) -> None:
     page = client.get(ROLLEN).get_json()
     assert_valid("zaken", "PaginatedRolList", page)
-    assert {r["betrokkeneType"] for r in page["results"]} == {"natuurlijk_persoon", "medewerker"}
+    assert page["count"] == len(page["results"]) == SEED_ROLLEN
+    assert {r["betrokkeneType"] for r in page["results"]} == set(ROL_SCHEMAS)
     for rol in page["results"]:
         check_rol(rol)
         check_rol(client.get(_path(rol["url"])).get_json())
@@ -690,7 +1218,7 @@ def test_concurrent_requests(app: Flask) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert app.test_client().get(EIO).get_json()["count"] == 10 + 8 * 5
+    assert app.test_client().get(EIO).get_json()["count"] == SEED_DOCS + 8 * 5
 
 
 def test_cli_help(capsys: pytest.CaptureFixture[str]) -> None:

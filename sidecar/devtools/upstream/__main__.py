@@ -19,15 +19,18 @@ is its only client. Do not expose it.
 
 Routes:
   /zaken/api/v1/zaken[/{uuid}]        GET list, POST; GET/PUT/PATCH/DELETE one
-  /zaken/api/v1/rollen[/{uuid}]       GET list, POST; GET one
+  /zaken/api/v1/rollen[/{uuid}]       GET list, POST; GET/DELETE one
+  /zaken/api/v1/zaakinformatieobjecten[/{uuid}]
+                                      GET list (a plain array), POST; GET/DELETE one
   /documenten/api/v1/enkelvoudiginformatieobjecten[/{uuid}[/download]]
                                       GET list, POST (inhoud base64); GET/PUT/PATCH/DELETE;
                                       GET download (raw bytes)
   /catalogi/api/v1/{informatieobjecttypen|zaaktypen|roltypen}[/{code}]
 
 Object URLs follow X-Forwarded-Proto/X-Forwarded-Host when present; type URLs are
-{catalogue-base}/informatieobjecttypen/{algemeen|medisch|wvggz_wzd|coordinatiedossier}
-and {catalogue-base}/zaaktypen/{algemeen|coordinatiedossier}.
+{catalogue-base}/{informatieobjecttypen|zaaktypen}/{algemeen|medisch|wvggz_wzd|coordinatiedossier}
+and {catalogue-base}/roltypen/{code}. The seed relates demo users, a team and organisations to
+some zaken (rollen) and links every document to a zaak: see README.md in this package.
 """
 
 

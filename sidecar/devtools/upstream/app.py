@@ -25,13 +25,17 @@ from werkzeug.http import dump_options_header
 from . import catalogue, seed, store
 from .validation import (
     BETROKKENE_IDENTIFICATIE,
+    BETROKKENE_TYPES,
     EIO_FIELDS,
     IMMUTABLE,
+    OMSCHRIJVING_GENERIEK,
     ROL_FIELDS,
     ZAAK_FIELDS,
+    ZIO_FIELDS,
     InvalidParam,
     ValidationFailed,
     clean,
+    is_http_url,
 )
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,9 @@ ZAKEN = "/zaken/api/v1"
 DOCUMENTEN = "/documenten/api/v1"
 CATALOGI = "/catalogi/api/v1"
 EIO_PATH = f"{DOCUMENTEN}/enkelvoudiginformatieobjecten"
+ZIO_PATH = f"{ZAKEN}/zaakinformatieobjecten"
+#: The spec's ``aardRelatieWeergave`` of a zaakinformatieobject (``aardRelatie`` ``hoort_bij``).
+AARD_RELATIE_HOORT_BIJ = "Hoort bij, omgekeerd: kent"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
 _HOST_RE = re.compile(
@@ -188,7 +195,7 @@ def immutable_check(kind: str, existing: Mapping[str, Any], data: Mapping[str, A
 
 
 def render_zaak(
-    zaak_uuid: str, d: Mapping[str, Any], base: str, rollen: list[str]
+    zaak_uuid: str, d: Mapping[str, Any], base: str, rollen: list[str], zios: list[str]
 ) -> dict[str, Any]:
     betaling = d.get("betalingsindicatie", "")
     return {
@@ -219,7 +226,7 @@ def render_zaak(
         "rollen": [f"{base}{ZAKEN}/rollen/{r}" for r in rollen],
         "status": None,
         "resultaat": None,
-        "zaakinformatieobjecten": [],
+        "zaakinformatieobjecten": [f"{base}{ZIO_PATH}/{z}" for z in zios],
         "zaakobjecten": [],
         "kenmerken": [],
     }
@@ -246,6 +253,23 @@ def render_rol(rol_uuid: str, d: Mapping[str, Any], base: str) -> dict[str, Any]
         "betrokkeneIdentificatie": dict(d.get("betrokkeneIdentificatie") or {}),
     })
     return out
+
+
+def render_zio(zio_uuid: str, d: Mapping[str, Any], base: str) -> dict[str, Any]:
+    """A zaakinformatieobject; ``zaak`` and ``informatieobject`` are stored as uuids (this demo
+    serves both APIs on one host) and rendered on the request's base, like every object URL."""
+    return {
+        "url": f"{base}{ZIO_PATH}/{zio_uuid}",
+        "uuid": zio_uuid,
+        "informatieobject": f"{base}{EIO_PATH}/{d['_document']}",
+        "zaak": f"{base}{ZAKEN}/zaken/{d['_zaak']}",
+        "aardRelatieWeergave": AARD_RELATIE_HOORT_BIJ,
+        "titel": d.get("titel", ""),
+        "beschrijving": d.get("beschrijving", ""),
+        "registratiedatum": d["registratiedatum"],
+        "vernietigingsdatum": d.get("vernietigingsdatum"),
+        "status": None,
+    }
 
 
 def render_document(doc_uuid: str, d: Mapping[str, Any], base: str) -> dict[str, Any]:
@@ -293,7 +317,7 @@ def create_app(
         raise ValueError("page_size must be >= 1")
     cat_base = catalogue.normalise_base(catalogue_base)
     db = store.Store(db_path)
-    db.initialise(lambda conn: seed.seed(conn, cat_base))
+    db.initialise(lambda conn: seed.seed(conn, cat_base), seed.SEED_VERSION)
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -392,6 +416,47 @@ def create_app(
             (name, request.args[name]) for name in store.FILTERS[table] if name in request.args
         ]
 
+    def strict_filters(table: str, *, allowed: tuple[str, ...] = ("page",)) -> list[tuple[str, str]]:
+        """The list filters of ``table``; an unknown query parameter is a 400, as in Open Zaak.
+
+        Used for the lists another application derives relations from (rollen,
+        zaakinformatieobjecten): a misspelt filter must not silently widen the answer to all.
+        """
+        unknown = sorted(set(request.args) - set(store.FILTERS[table]) - set(allowed))
+        if unknown:
+            raise ValidationFailed([InvalidParam(
+                "nonFieldErrors", "unknown-parameters",
+                f"Onbekende query parameters: {', '.join(unknown)}")])
+        return known_filters(table)
+
+    def url_filter(
+        filters: list[tuple[str, str]], name: str, collection_path: str
+    ) -> list[tuple[str, str]]:
+        """Replace the URL of filter ``name`` by the uuid it names (path only, any host)."""
+        out = []
+        for key, value in filters:
+            if key == name:
+                object_uuid = uuid_from_url(value, collection_path)
+                if object_uuid is None:
+                    raise ValidationFailed(
+                        [InvalidParam(name, "invalid", "Voer een geldige URL in.")]
+                    )
+                value = object_uuid
+            out.append((key, value))
+        return out
+
+    def choice_filter(filters: list[tuple[str, str]], name: str, choices: tuple[str, ...]) -> None:
+        for key, value in filters:
+            if key == name and value not in choices:
+                raise ValidationFailed([InvalidParam(
+                    name, "invalid_choice",
+                    f"Selecteer een geldige keuze. {value} is geen beschikbare keuze.")])
+
+    def uri_filter(filters: list[tuple[str, str]], name: str) -> None:
+        for key, value in filters:
+            if key == name and not is_http_url(value):
+                raise ValidationFailed([InvalidParam(name, "invalid", "Voer een geldige URL in.")])
+
     crs = {"Content-Crs": "EPSG:4326"}
 
     # --- zaken ---
@@ -419,8 +484,13 @@ def create_app(
         c: sqlite3.Connection, rows: list[tuple[str, dict[str, Any]]], base: str
     ) -> list[dict[str, Any]]:
         asked = expansions()
-        rollen = store.rol_uuids_by_zaak(c, [u for u, _ in rows])
-        return [with_expand(c, render_zaak(u, d, base, rollen[u]), rollen[u], base, asked) for u, d in rows]
+        zaak_uuids = [u for u, _ in rows]
+        rollen = store.uuids_by_zaak(c, "rollen", zaak_uuids)
+        zios = store.uuids_by_zaak(c, "zaakinformatieobjecten", zaak_uuids)
+        return [
+            with_expand(c, render_zaak(u, d, base, rollen[u], zios[u]), rollen[u], base, asked)
+            for u, d in rows
+        ]
 
     def zaak_defaults(data: dict[str, Any], existing: Mapping[str, Any] | None) -> dict[str, Any]:
         out = dict(data)
@@ -444,9 +514,12 @@ def create_app(
         data = store.get(c, "zaken", zaak_uuid)
         if data is None:
             raise NotFoundError("Niet gevonden.")
-        rollen = store.rol_uuids_by_zaak(c, [zaak_uuid])[zaak_uuid]
+        rollen = store.uuids_by_zaak(c, "rollen", [zaak_uuid])[zaak_uuid]
+        zios = store.uuids_by_zaak(c, "zaakinformatieobjecten", [zaak_uuid])[zaak_uuid]
         base = base_url()
-        zaak = with_expand(c, render_zaak(zaak_uuid, data, base, rollen), rollen, base, expansions())
+        zaak = with_expand(
+            c, render_zaak(zaak_uuid, data, base, rollen, zios), rollen, base, expansions()
+        )
         return json_response(zaak, headers=crs)
 
     @app.get(f"{ZAKEN}/zaken")
@@ -472,7 +545,7 @@ def create_app(
         c = conn()
         with db.write(c):
             store.insert(c, "zaken", zaak_uuid, data)
-        body = render_zaak(zaak_uuid, data, base_url(), [])
+        body = render_zaak(zaak_uuid, data, base_url(), [], [])
         return json_response(body, 201, headers={**crs, "Location": body["url"]})
 
     @app.get(f"{ZAKEN}/zaken/<uuid:zaak_id>")
@@ -512,15 +585,11 @@ def create_app(
 
     @app.get(f"{ZAKEN}/rollen")
     def rollen_list() -> Response:
-        filters = known_filters("rollen")
-        for i, (name, value) in enumerate(filters):
-            if name == "zaak":
-                zaak_uuid = uuid_from_url(value, f"{ZAKEN}/zaken")
-                if zaak_uuid is None:
-                    raise ValidationFailed(
-                        [InvalidParam("zaak", "invalid", "Voer een geldige zaak-URL in.")]
-                    )
-                filters[i] = (name, zaak_uuid)
+        filters = url_filter(strict_filters("rollen"), "zaak", f"{ZAKEN}/zaken")
+        choice_filter(filters, "betrokkeneType", BETROKKENE_TYPES)
+        choice_filter(filters, "omschrijvingGeneriek", OMSCHRIJVING_GENERIEK)
+        uri_filter(filters, "roltype")
+        uri_filter(filters, "betrokkene")
         return listing("rollen", filters, rollen_rows)
 
     @app.post(f"{ZAKEN}/rollen")
@@ -570,6 +639,82 @@ def create_app(
         if data is None:
             raise NotFoundError("Niet gevonden.")
         return json_response(render_rol(str(rol_id), data, base_url()))
+
+    @app.delete(f"{ZAKEN}/rollen/<uuid:rol_id>")
+    def rol_delete(rol_id: uuid.UUID) -> Response:
+        c = conn()
+        with db.write(c):
+            if not store.delete(c, "rollen", str(rol_id)):
+                raise NotFoundError("Niet gevonden.")
+        return Response(status=204)
+
+    # --- zaakinformatieobjecten ---
+
+    @app.get(ZIO_PATH)
+    def zios_list() -> Response:
+        # The spec's list is a plain JSON array (not paginated in Zaken API 1.5).
+        filters = url_filter(strict_filters("zaakinformatieobjecten", allowed=()),
+                             "zaak", f"{ZAKEN}/zaken")
+        filters = url_filter(filters, "informatieobject", EIO_PATH)
+        c = conn()
+        base = base_url()
+        with db.read(c):
+            rows = store.every(c, "zaakinformatieobjecten", filters)
+        return json_response([render_zio(u, d, base) for u, d in rows])
+
+    @app.post(ZIO_PATH)
+    def zio_create() -> Response:
+        data = clean(json_body(), ZIO_FIELDS, partial=False)
+        zaak_uuid = uuid_from_url(data.pop("zaak"), f"{ZAKEN}/zaken")
+        doc_uuid = uuid_from_url(data.pop("informatieobject"), EIO_PATH)
+        if zaak_uuid is None or doc_uuid is None:
+            raise ValidationFailed([
+                InvalidParam(name, "bad-url", "Geen geldige URL van dit object.")
+                for name, found in (("zaak", zaak_uuid), ("informatieobject", doc_uuid))
+                if found is None
+            ])
+        zio: dict[str, Any] = {
+            "_zaak": zaak_uuid, "_document": doc_uuid, **data, "registratiedatum": _now(),
+        }
+        zio_uuid = str(uuid.uuid4())
+        c = conn()
+        with db.write(c):
+            zaak = store.get(c, "zaken", zaak_uuid)
+            doc_exists = store.exists(c, "documenten", doc_uuid)
+            if zaak is None or not doc_exists:
+                raise ValidationFailed([
+                    InvalidParam(name, "does-not-exist", "Het object bestaat niet.")
+                    for name, found in (("zaak", zaak is not None), ("informatieobject", doc_exists))
+                    if not found
+                ])
+            if zaak.get("archiefstatus", "nog_te_archiveren") != "nog_te_archiveren":
+                raise ValidationFailed([InvalidParam(
+                    "nonFieldErrors", "zaak-archiefstatus-invalid",
+                    "De huidige zaak archiefstatus staat dit request niet toe. Archiefstatus"
+                    " moet gelijk zijn aan 'nog_te_archiveren'")])
+            if store.zio_pair(c, zaak_uuid, doc_uuid):
+                raise ValidationFailed([InvalidParam(
+                    "nonFieldErrors", "unique",
+                    "De velden zaak, informatieobject moeten een unieke set zijn.")])
+            store.insert(c, "zaakinformatieobjecten", zio_uuid, zio,
+                         zaak_uuid=zaak_uuid, document_uuid=doc_uuid)
+        out = render_zio(zio_uuid, zio, base_url())
+        return json_response(out, 201, headers={"Location": out["url"]})
+
+    @app.get(f"{ZIO_PATH}/<uuid:zio_id>")
+    def zio_read(zio_id: uuid.UUID) -> Response:
+        data = store.get(conn(), "zaakinformatieobjecten", str(zio_id))
+        if data is None:
+            raise NotFoundError("Niet gevonden.")
+        return json_response(render_zio(str(zio_id), data, base_url()))
+
+    @app.delete(f"{ZIO_PATH}/<uuid:zio_id>")
+    def zio_delete(zio_id: uuid.UUID) -> Response:
+        c = conn()
+        with db.write(c):
+            if not store.delete(c, "zaakinformatieobjecten", str(zio_id)):
+                raise NotFoundError("Niet gevonden.")
+        return Response(status=204)
 
     # --- enkelvoudiginformatieobjecten ---
 
@@ -655,8 +800,14 @@ def create_app(
     def document_delete(doc_id: uuid.UUID) -> Response:
         c = conn()
         with db.write(c):
-            if not store.delete(c, "documenten", str(doc_id)):
+            if not store.exists(c, "documenten", str(doc_id)):
                 raise NotFoundError("Niet gevonden.")
+            # The Documenten API refuses while relations exist (Open Zaak: pending-relations).
+            if store.document_has_relations(c, str(doc_id)):
+                raise ValidationFailed([InvalidParam(
+                    "nonFieldErrors", "pending-relations",
+                    "Object kan niet verwijderd worden: er zijn nog zaakinformatieobjecten.")])
+            store.delete(c, "documenten", str(doc_id))
         return Response(status=204)
 
     @app.get(f"{EIO_PATH}/<uuid:doc_id>/download")

@@ -1,7 +1,8 @@
 """The demo upstream's minimal catalogue (a tiny stand-in for the ZGW Catalogi API).
 
-One ``informatieobjecttype`` per data category, its URL ending in the category code, two
-``zaaktypen`` and a handful of ``roltypen``. Type URLs are ``{catalogue_base}/<kind>/<code>``;
+One ``informatieobjecttype`` and one ``zaaktype`` per data category, their URLs ending in the
+category code, and the ``roltypen`` the sidecar's need-to-know check maps to relation kinds (URLs
+ending in the roltype code). Type URLs are ``{catalogue_base}/<kind>/<code>``;
 they are identifiers (the sidecar's catalogue mapping turns them into categories), so they are
 built from the configured ``catalogue_base``, never from the request's host.
 """
@@ -40,11 +41,18 @@ INFORMATIEOBJECTTYPEN: dict[str, TypeEntry] = {
 
 ZAAKTYPEN: dict[str, TypeEntry] = {
     "algemeen": TypeEntry("algemeen", "Algemene zaak sociaal domein", "zaakvertrouwelijk"),
+    "medisch": TypeEntry(
+        "medisch", "Medische advisering sociaal domein (gegevens over gezondheid)", "vertrouwelijk"
+    ),
+    "wvggz_wzd": TypeEntry("wvggz_wzd", "Verplichte zorg (Wvggz/Wzd)", "confidentieel"),
     "coordinatiedossier": TypeEntry(
         "coordinatiedossier", "Coördinatie meervoudige problematiek (Wams)", "vertrouwelijk"
     ),
 }
 
+#: ``omschrijvingGeneriek`` is one of the eight values the ZGW specs allow, so it does not tell
+#: ``medisch_adviseur`` from ``casusoverleg`` (both ``adviseur``) nor ``zvh_overdracht`` from
+#: ``behandelaar``: a relation kind comes from the roltype URL, never from this field.
 ROLTYPEN: dict[str, TypeEntry] = {
     "initiator": TypeEntry("initiator", "Aanvrager", "zaakvertrouwelijk", "initiator"),
     "belanghebbende": TypeEntry(
@@ -53,6 +61,16 @@ ROLTYPEN: dict[str, TypeEntry] = {
     "behandelaar": TypeEntry("behandelaar", "Consulent", "zaakvertrouwelijk", "behandelaar"),
     "zaakcoordinator": TypeEntry(
         "zaakcoordinator", "Regisseur", "zaakvertrouwelijk", "zaakcoordinator"
+    ),
+    "medisch_adviseur": TypeEntry(
+        "medisch_adviseur", "Medisch adviseur", "zaakvertrouwelijk", "adviseur"
+    ),
+    "casusoverleg": TypeEntry(
+        "casusoverleg", "Deelnemer casusoverleg", "zaakvertrouwelijk", "adviseur"
+    ),
+    "zvh_overdracht": TypeEntry(
+        "zvh_overdracht", "Overdracht aan Zorg- en Veiligheidshuis", "zaakvertrouwelijk",
+        "behandelaar",
     ),
 }
 

@@ -4,7 +4,9 @@ One connection per request (see :mod:`.app`), WAL journal, ``busy_timeout`` for 
 processes (gunicorn workers) and a per-process lock that serialises this process's writers.
 Objects are stored as JSON (only the stored fields; URLs are rendered per request, because they
 depend on the ``X-Forwarded-*`` headers). Document content is a separate BLOB column so that
-lists never load it.
+lists never load it. Rollen and zaakinformatieobjecten keep the uuid of their zaak (and document)
+in columns of their own, so that a zaak's deletion takes them along and a linked document cannot
+be deleted (foreign keys).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-TABLES: tuple[str, ...] = ("zaken", "rollen", "documenten")
+TABLES: tuple[str, ...] = ("zaken", "rollen", "documenten", "zaakinformatieobjecten")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -39,7 +41,49 @@ CREATE TABLE IF NOT EXISTS documenten (
     data TEXT NOT NULL,
     inhoud BLOB
 );
+CREATE TABLE IF NOT EXISTS zaakinformatieobjecten (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid TEXT NOT NULL UNIQUE,
+    zaak_uuid TEXT NOT NULL REFERENCES zaken(uuid) ON DELETE CASCADE,
+    document_uuid TEXT NOT NULL REFERENCES documenten(uuid),
+    data TEXT NOT NULL,
+    UNIQUE (zaak_uuid, document_uuid)
+);
+CREATE INDEX IF NOT EXISTS zio_document ON zaakinformatieobjecten(document_uuid);
 """
+
+#: The identification filters of the spec: (name after ``betrokkeneIdentificatie__``,
+#: ``betrokkeneType``, key in ``betrokkeneIdentificatie``). Each also requires the type, as the
+#: real API's join on the type's own table does: a medewerker's ``identificatie`` never matches
+#: an organisatorische eenheid's.
+IDENTIFICATION_FILTERS: tuple[tuple[str, str, str], ...] = (
+    ("natuurlijkPersoon__inpBsn", "natuurlijk_persoon", "inpBsn"),
+    ("natuurlijkPersoon__anpIdentificatie", "natuurlijk_persoon", "anpIdentificatie"),
+    ("natuurlijkPersoon__inpA_nummer", "natuurlijk_persoon", "inpA_nummer"),
+    ("nietNatuurlijkPersoon__innNnpId", "niet_natuurlijk_persoon", "innNnpId"),
+    ("nietNatuurlijkPersoon__annIdentificatie", "niet_natuurlijk_persoon", "annIdentificatie"),
+    ("vestiging__vestigingsNummer", "vestiging", "vestigingsNummer"),
+    ("organisatorischeEenheid__identificatie", "organisatorische_eenheid", "identificatie"),
+    ("medewerker__identificatie", "medewerker", "identificatie"),
+)
+
+
+def _identification(kind: str, key: str) -> str:
+    return (
+        f"json_extract(data, '$.betrokkeneType') = '{kind}'"
+        f" AND json_extract(data, '$.betrokkeneIdentificatie.{key}') = ?"
+    )
+
+
+_ROL_FILTERS: dict[str, str] = {
+    "betrokkene": "json_extract(data, '$.betrokkene') = ?",
+    "betrokkeneType": "json_extract(data, '$.betrokkeneType') = ?",
+    "omschrijvingGeneriek": "json_extract(data, '$.omschrijvingGeneriek') = ?",
+    **{
+        f"betrokkeneIdentificatie__{name}": _identification(kind, key)
+        for name, kind, key in IDENTIFICATION_FILTERS
+    },
+}
 
 #: List filters: query parameter → SQL condition with one ``?`` (fixed strings, never user input).
 FILTERS: dict[str, dict[str, str]] = {
@@ -47,29 +91,25 @@ FILTERS: dict[str, dict[str, str]] = {
         "identificatie": "json_extract(data, '$.identificatie') = ?",
         "bronorganisatie": "json_extract(data, '$.bronorganisatie') = ?",
         "zaaktype": "json_extract(data, '$.zaaktype') = ?",
-        "rol__betrokkeneIdentificatie__natuurlijkPersoon__inpBsn": (
-            "uuid IN (SELECT zaak_uuid FROM rollen"
-            " WHERE json_extract(data, '$.betrokkeneIdentificatie.inpBsn') = ?)"
-        ),
+        # zaken with a rol that matches (the spec's ``rol__`` filters)
+        **{
+            f"rol__{name}": f"uuid IN (SELECT zaak_uuid FROM rollen WHERE {cond})"  # noqa: S608
+            for name, cond in _ROL_FILTERS.items()
+        },
     },
     "rollen": {
         "zaak": "zaak_uuid = ?",
-        "betrokkene": "json_extract(data, '$.betrokkene') = ?",
-        "betrokkeneType": "json_extract(data, '$.betrokkeneType') = ?",
         "roltype": "json_extract(data, '$.roltype') = ?",
-        "omschrijvingGeneriek": "json_extract(data, '$.omschrijvingGeneriek') = ?",
-        "betrokkeneIdentificatie__natuurlijkPersoon__inpBsn": (
-            "json_extract(data, '$.betrokkeneType') = 'natuurlijk_persoon'"
-            " AND json_extract(data, '$.betrokkeneIdentificatie.inpBsn') = ?"
-        ),
-        "betrokkeneIdentificatie__medewerker__identificatie": (
-            "json_extract(data, '$.betrokkeneType') = 'medewerker'"
-            " AND json_extract(data, '$.betrokkeneIdentificatie.identificatie') = ?"
-        ),
+        "omschrijving": "json_extract(data, '$.omschrijving') = ?",
+        **_ROL_FILTERS,
     },
     "documenten": {
         "identificatie": "json_extract(data, '$.identificatie') = ?",
         "bronorganisatie": "json_extract(data, '$.bronorganisatie') = ?",
+    },
+    "zaakinformatieobjecten": {
+        "zaak": "zaak_uuid = ?",
+        "informatieobject": "document_uuid = ?",
     },
 }
 
@@ -97,8 +137,9 @@ class Store:
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
-    def initialise(self, seed: Callable[[sqlite3.Connection], None]) -> bool:
-        """Create the schema; run ``seed`` once on a fresh database. True when it seeded."""
+    def initialise(self, seed: Callable[[sqlite3.Connection], None], version: int = 1) -> bool:
+        """Create the schema; run ``seed`` on a fresh database, or once more on a database seeded
+        by an older seed ``version`` (``seed`` only adds what is missing). True when it seeded."""
         Path(self.db_path).parent.mkdir(parents=True, exist_ok=True)
         conn = self.connect()
         try:
@@ -107,11 +148,16 @@ class Store:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-                row = conn.execute("SELECT value FROM meta WHERE key = 'seeded'").fetchone()
-                if row is not None:
+                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+                # A database from before seed versions were kept was seeded with version 1.
+                seeded = int(meta.get("seed_version", "1")) if "seeded" in meta else 0
+                if seeded >= version:
                     return False
                 seed(conn)
-                conn.execute("INSERT INTO meta (key, value) VALUES ('seeded', '1')")
+                conn.executemany(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    [("seeded", "1"), ("seed_version", str(version))],
+                )
                 return True
         finally:
             conn.close()
@@ -148,10 +194,17 @@ def insert(
     data: dict[str, Any],
     *,
     zaak_uuid: str | None = None,
+    document_uuid: str | None = None,
     inhoud: bytes | None = None,
 ) -> None:
     payload = json.dumps(data, ensure_ascii=False)
-    if table == "rollen":
+    if table == "zaakinformatieobjecten":
+        conn.execute(
+            "INSERT INTO zaakinformatieobjecten (uuid, zaak_uuid, document_uuid, data)"
+            " VALUES (?, ?, ?, ?)",
+            (uuid, zaak_uuid, document_uuid, payload),
+        )
+    elif table == "rollen":
         conn.execute(
             "INSERT INTO rollen (uuid, zaak_uuid, data) VALUES (?, ?, ?)",
             (uuid, zaak_uuid, payload),
@@ -163,6 +216,14 @@ def insert(
         )
     else:
         conn.execute("INSERT INTO zaken (uuid, data) VALUES (?, ?)", (uuid, payload))
+
+
+def exists(conn: sqlite3.Connection, table: str, uuid: str) -> bool:
+    row = conn.execute(
+        f"SELECT 1 FROM {_table(table)} WHERE uuid = ?",  # noqa: S608 - fixed table names
+        (uuid,),
+    ).fetchone()
+    return row is not None
 
 
 def get(conn: sqlite3.Connection, table: str, uuid: str) -> dict[str, Any] | None:
@@ -234,13 +295,47 @@ def page(
     return int(count), [(str(r[0]), json.loads(r[1])) for r in rows]
 
 
-def rol_uuids_by_zaak(conn: sqlite3.Connection, zaak_uuids: Sequence[str]) -> dict[str, list[str]]:
+def every(
+    conn: sqlite3.Connection, table: str, filters: Sequence[tuple[str, str]]
+) -> list[tuple[str, dict[str, Any]]]:
+    """All matching ``(uuid, data)`` in insertion order (for the spec's unpaginated lists)."""
+    known = FILTERS[_table(table)]
+    where = " AND ".join(f"({known[name]})" for name, _ in filters) or "1 = 1"
+    rows = conn.execute(
+        f"SELECT uuid, data FROM {table} WHERE {where} ORDER BY seq",  # noqa: S608 - fixed
+        [value for _, value in filters],
+    ).fetchall()
+    return [(str(r[0]), json.loads(r[1])) for r in rows]
+
+
+def zio_pair(conn: sqlite3.Connection, zaak_uuid: str, document_uuid: str) -> bool:
+    """Whether the zaak already holds a zaakinformatieobject for the document."""
+    row = conn.execute(
+        "SELECT 1 FROM zaakinformatieobjecten WHERE zaak_uuid = ? AND document_uuid = ?",
+        (zaak_uuid, document_uuid),
+    ).fetchone()
+    return row is not None
+
+
+def document_has_relations(conn: sqlite3.Connection, document_uuid: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM zaakinformatieobjecten WHERE document_uuid = ? LIMIT 1", (document_uuid,)
+    ).fetchone()
+    return row is not None
+
+
+def uuids_by_zaak(
+    conn: sqlite3.Connection, table: str, zaak_uuids: Sequence[str]
+) -> dict[str, list[str]]:
+    """The uuids of the rollen or zaakinformatieobjecten of each zaak, in insertion order."""
+    if table not in ("rollen", "zaakinformatieobjecten"):
+        raise ValueError(f"no zaak column in {table!r}")
     out: dict[str, list[str]] = {u: [] for u in zaak_uuids}
     if not zaak_uuids:
         return out
     marks = ",".join("?" for _ in zaak_uuids)
     rows = conn.execute(
-        f"SELECT zaak_uuid, uuid FROM rollen WHERE zaak_uuid IN ({marks})"  # noqa: S608
+        f"SELECT zaak_uuid, uuid FROM {table} WHERE zaak_uuid IN ({marks})"  # noqa: S608
         " ORDER BY seq",
         list(zaak_uuids),
     ).fetchall()

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-Kind = Literal["str", "date", "uri", "enum", "bool", "int", "base64", "strlist", "rsin", "bsn"]
+Kind = Literal[
+    "str", "date", "datetime", "uri", "enum", "bool", "int", "base64", "strlist", "rsin", "bsn"
+]
 
 VERTROUWELIJKHEID: tuple[str, ...] = (
     "openbaar", "beperkt_openbaar", "intern", "zaakvertrouwelijk",
@@ -118,6 +120,13 @@ def _check(name: str, spec: F, value: Any) -> tuple[Any, InvalidParam | None]:
             dt.date.fromisoformat(value)
         except ValueError:
             return bad("invalid", "Datum heeft het verkeerde formaat (JJJJ-MM-DD).")
+    if spec.kind == "datetime":
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is None or "T" not in value or parsed.tzinfo is None:
+            return bad("invalid", "Datetime heeft het verkeerde formaat (ISO 8601 met tijdzone).")
     if spec.kind == "uri" and not is_http_url(value):
         return bad("invalid", "Voer een geldige URL in.")
     if spec.kind == "rsin":
@@ -200,6 +209,21 @@ ROL_FIELDS: dict[str, F] = {
     "roltoelichting": F("str", required=True, max_length=1000, allow_blank=False),
     "afwijkendeNaamBetrokkene": F("str", max_length=625),
     "indicatieMachtiging": F("enum", choices=("gemachtigde", "machtiginggever")),
+}
+
+#: The spec's ``omschrijvingGeneriek`` values (the ``rollen`` list filter's enum).
+OMSCHRIJVING_GENERIEK: tuple[str, ...] = (
+    "adviseur", "behandelaar", "belanghebbende", "beslisser", "initiator", "klantcontacter",
+    "zaakcoordinator", "mede_initiator",
+)
+
+#: Writable fields of a zaakinformatieobject (``status`` is left out: no statussen here).
+ZIO_FIELDS: dict[str, F] = {
+    "zaak": F("uri", required=True, max_length=1000, allow_blank=False),
+    "informatieobject": F("uri", required=True, max_length=1000, allow_blank=False),
+    "titel": F("str", max_length=200),
+    "beschrijving": F("str"),
+    "vernietigingsdatum": F("datetime", nullable=True),
 }
 
 #: ``betrokkeneIdentificatie`` per ``betrokkeneType`` (subset: flat string fields only).
