@@ -28,6 +28,7 @@ from sidecar.opa_input import InputBuilder
 from sidecar.problem import problem
 from sidecar.proxy import Proxy
 from sidecar.records import RecordWriter
+from sidecar.relations import Relations
 from sidecar.routes import RouteMap
 from sidecar.settings import Settings
 from sidecar.upstream import UpstreamClient
@@ -147,10 +148,13 @@ def create_app(settings: Settings) -> PortDispatcher:
                           retention_configured=settings.coordination_retention_days is not None)
     enforcer = Enforcer(opa=opa, writer=writer, inputs=inputs)
     routes = RouteMap(settings.routes)
-    objects = Objects(routes=routes, labels=labels, catalogue=Catalogue(settings.catalogue),
-                      pseudo_key=settings.pseudonymisation.key_bytes())
+    catalogue = Catalogue(settings.catalogue)
+    upstream = UpstreamClient(settings.upstream)
+    relations = Relations(client=upstream, labels=labels, catalogue=catalogue, settings=settings)
+    objects = Objects(routes=routes, labels=labels, catalogue=catalogue,
+                      pseudo_key=settings.pseudonymisation.key_bytes(), relations=relations)
     proxy = Proxy(settings, authenticator=Authenticator(settings.jwt), enforcer=enforcer,
-                  upstream=UpstreamClient(settings.upstream), labels=labels, objects=objects, routes=routes)
+                  upstream=upstream, labels=labels, objects=objects, routes=routes)
     metrics.preinitialise([r.name for r in settings.routes])
     metrics.policy_info.labels(settings.policy.profile).set(1)
     readiness = Readiness(settings, opa, writer, labels, inputs)

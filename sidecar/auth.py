@@ -53,6 +53,9 @@ class Identity:
     role: str
     org: str
     secrecy: str
+    # Organisational units the user works in (claim ``teams``, optional): a rol naming one of
+    # them as ``organisatorische_eenheid`` relates the user to that zaak.
+    teams: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,5 +241,9 @@ class Authenticator:
                 raise AuthError("AUTHN_CLAIMS", f"Het token mist een geldige claim '{label}'.")
         if secrecy not in SECRECY_VALUES:
             raise AuthError("AUTHN_CLAIMS", "De claim 'secrecy' heeft een onbekende waarde.")
+        teams = claims.get(names.teams, [])
+        if not isinstance(teams, list) or len(teams) > 64 or not all(
+                isinstance(t, str) and t and len(t) <= 256 for t in teams):
+            raise AuthError("AUTHN_CLAIMS", "De claim 'teams' moet een lijst van team-identificaties zijn.")
         assert isinstance(sub, str) and isinstance(role, str) and isinstance(org, str)
-        return Identity(sub=sub, role=role, org=org, secrecy=str(secrecy))
+        return Identity(sub=sub, role=role, org=org, secrecy=str(secrecy), teams=tuple(dict.fromkeys(teams)))

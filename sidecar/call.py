@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sidecar.auth import Identity
 from sidecar.routes import RouteSpec
 from sidecar.tracing import Trace
+
+if TYPE_CHECKING:
+    from sidecar.relations import CallerRelations
 
 
 @dataclass
@@ -27,6 +30,9 @@ class Call:
     expand: list[str] = field(default_factory=list)  # ZGW expand names the route allowed
     # "user" for a token holder; "data_subject" for a citizen's own access request (L2).
     subject_type: str = "user"
+    # Need-to-know, read once per request when first needed (sidecar.relations).
+    relations: CallerRelations | None = None
+    document_zaken: dict[str, list[str]] | None = None
 
     @property
     def route_name(self) -> str:

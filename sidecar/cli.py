@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--role", required=True, help="role claim, e.g. consulent, medisch_adviseur")
     t.add_argument("--org", default=None, help="organisation (default: the demo's controlling org)")
     t.add_argument("--secrecy", choices=["wettelijk", "beroepscode", "geen"], default=None)
+    t.add_argument("--teams", default=None, metavar="T1,T2",
+                   help="the teams (organisational units) the user works in, comma-separated (claim teams)")
     t.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
     _workdir_arg(t)
 
@@ -86,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
                     "      4f0d6a1e-8c1b-4e5a-9d55-0c2f3b7a1e01 --role consulent --org gemeente-demo \\\n"
                     "      --header 'X-Doelbinding: onderzoek_hulpvraag' --category medisch\n\n"
                     "A JSON file (--file) holds the same: {method, path, headers, claims:{sub,role,org,secrecy},\n"
-                    "body, object, category, labels}; flags override it.")
+                    "body, object, category, labels, relation}; flags override it.")
     e.add_argument("--file", type=Path, help="request description as JSON")
     e.add_argument("--method", help="HTTP method (default GET)")
     e.add_argument("--path", help="request path with query, e.g. /zaken/api/v1/zaken")
@@ -99,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--object", help="the upstream object (JSON text or @FILE), for the response phase")
     e.add_argument("--category", help="the object's category, for the response phase (instead of --object)")
     e.add_argument("--labels", help="stored provenance labels (JSON text or @FILE)")
+    e.add_argument("--relation", help="the caller's relation to the object's zaken (need-to-know), as JSON: "
+                                      "kinds (list), zaken (list of uuids), writer (bool)")
     e.add_argument("--profile", help="policy profile (default: the config's, else knmg)")
     e.add_argument("--policies", type=Path, default=None, help="policy folder for opa eval (default: ./policies)")
     e.add_argument("--opa-url", help="ask a running OPA instead of opa eval")
@@ -148,7 +152,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
             req[key] = getattr(args, key)
     if args.header:
         req["headers"] = [*(f"{k}: {v}" for k, v in (req.get("headers") or {}).items()), *args.header]
-    for key, value in (("body", args.body), ("object", args.object), ("labels", args.labels)):
+    for key, value in (("body", args.body), ("object", args.object), ("labels", args.labels),
+                       ("relation", args.relation)):
         if value is not None:
             req[key] = _json_arg(value)
     if args.category:
@@ -409,8 +414,9 @@ def cmd_token(args: argparse.Namespace) -> int:
     if args.ttl <= 0:
         print("sidecar: --ttl must be positive", file=sys.stderr)
         return 2
+    teams = [t.strip() for t in args.teams.split(",") if t.strip()] if args.teams else None
     print(mint(args.workdir, sub=args.sub, role=args.role, org=args.org or org, secrecy=args.secrecy,
-               ttl=args.ttl, issuer=issuer, audience=audience))
+               ttl=args.ttl, issuer=issuer, audience=audience, extra={"teams": teams} if teams else None))
     return 0
 
 

@@ -75,9 +75,9 @@ def _headers(raw: Any) -> dict[str, str]:
 def explain(request: dict[str, Any], *, routes: list[RouteSpec] | tuple[RouteSpec, ...],
             catalogue: CatalogueSettings, profile: str, controlling_orgs: list[str], retention_configured: bool,
             evaluate: Evaluator) -> dict[str, Any]:
-    """``request``: method, path, headers, claims (sub, role, org, secrecy), and optionally the
-    request ``body`` (creates) and the upstream ``object`` (or just its ``category``) for the
-    response phase."""
+    """``request``: method, path, headers, claims (sub, role, org, secrecy, teams), and optionally
+    the request ``body`` (creates), the upstream ``object`` (or just its ``category``) for the
+    response phase, the stored ``labels`` and the caller's ``relation`` to the object's zaken."""
     method = str(request.get("method", "GET")).upper()
     try:
         path, query = split_target(str(request.get("path", "")))
@@ -100,6 +100,9 @@ def explain(request: dict[str, Any], *, routes: list[RouteSpec] | tuple[RouteSpe
     cat = Catalogue(catalogue)
     resource_type = match.route.resource
     labels = request.get("labels")
+    # The caller's relation to the object's zaken (need-to-know): the sidecar reads it from the
+    # upstream; here it is given, as {"kinds": [...], "zaken": [...], "writer": bool}.
+    relation = request.get("relation")
     req_props: dict[str, Any] = {}
     if match.route.action == "create":
         body = request.get("body") or {}
@@ -107,6 +110,10 @@ def explain(request: dict[str, Any], *, routes: list[RouteSpec] | tuple[RouteSpe
             req_props = cat.classify(resource_type, body)
         elif request.get("category"):
             req_props["category"] = request["category"]
+        if resource_type in ("rol", "zaakinformatieobject"):
+            req_props["relation"] = relation
+            if request.get("document_relation") is not None:
+                req_props["document_relation"] = request["document_relation"]
         if resource_type == "rol" and body.get("roltype") in catalogue.coordinator_roltypen:
             call.extra_context["coordinator_appointment"] = True
             call.extra_context.update(parse_coordinatie(headers.get("x-coordinatie")))
@@ -119,6 +126,7 @@ def explain(request: dict[str, Any], *, routes: list[RouteSpec] | tuple[RouteSpe
         props: dict[str, Any] = {"category": request.get("category")}
         if request.get("object") is not None:
             props = cat.classify(resource_type, request["object"])
+        props["relation"] = relation
         resp_input = inputs.build(call, "response", resource(resource_type, match.resource_id, props, labels))
         phases.append({"phase": "response", "input": resp_input, "decision": evaluate(resp_input)})
     return {"route": match.route.name, "action": match.route.action, "phases": phases}

@@ -38,6 +38,41 @@ class LabelStore(Protocol):
 
     def ping(self) -> bool: ...
 
+    # Need-to-know: what a subject made through the sidecar (``creator`` of a zaak, ``writer`` of
+    # a document), and a counter that every relation write through any replica raises, so that
+    # every worker drops its cached relations at once.
+    def add_link(self, key: str, subject: str, kind: str) -> None: ...
+
+    def relation_state(self, subject: str) -> tuple[int, dict[str, set[str]]]: ...
+
+    def bump_generation(self) -> None: ...
+
+
+# Both backends: the tables beside ``labels`` (IF NOT EXISTS: an older store gains them).
+_LINKS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS subject_links (
+    subject TEXT NOT NULL,
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    PRIMARY KEY (subject, key, kind)
+);
+CREATE TABLE IF NOT EXISTS relation_generation (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    generation BIGINT NOT NULL
+)"""
+_LINK_INSERT = "INSERT INTO subject_links(subject, key, kind) VALUES ({p}, {p}, {p}) ON CONFLICT DO NOTHING"
+_GEN_SELECT = "SELECT generation FROM relation_generation WHERE id = 1"
+_GEN_BUMP = ("INSERT INTO relation_generation(id, generation) VALUES (1, 1) "
+             "ON CONFLICT (id) DO UPDATE SET generation = relation_generation.generation + 1")
+_LINKS_SELECT = "SELECT key, kind FROM subject_links WHERE subject = {p}"
+
+
+def _links(rows: Any) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for key, kind in rows:
+        out.setdefault(key, set()).add(kind)
+    return out
+
 
 def key_for_url(url: str) -> str:
     """The label key of an upstream object URL: its path."""
@@ -58,6 +93,7 @@ class SqliteLabelStore:
         try:
             with self._conn() as conn:
                 conn.execute(self._SCHEMA)
+                conn.executescript(_LINKS_SCHEMA)
         except sqlite3.Error as exc:
             raise LabelStoreError(f"cannot open label store {path}: {exc}") from None
 
@@ -98,6 +134,26 @@ class SqliteLabelStore:
                 "INSERT INTO labels(key, labels) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET labels = excluded.labels",
                 (key, json.dumps(labels, sort_keys=True)))
+        except sqlite3.Error as exc:
+            raise LabelStoreError(f"label store write failed: {exc}") from None
+
+    def add_link(self, key: str, subject: str, kind: str) -> None:
+        try:
+            self._conn().execute(_LINK_INSERT.format(p="?"), (subject, key, kind))
+        except sqlite3.Error as exc:
+            raise LabelStoreError(f"label store write failed: {exc}") from None
+
+    def relation_state(self, subject: str) -> tuple[int, dict[str, set[str]]]:
+        try:
+            conn = self._conn()
+            row = conn.execute(_GEN_SELECT).fetchone()
+            return (int(row[0]) if row else 0), _links(conn.execute(_LINKS_SELECT.format(p="?"), (subject,)))
+        except sqlite3.Error as exc:
+            raise LabelStoreError(f"label store read failed: {exc}") from None
+
+    def bump_generation(self) -> None:
+        try:
+            self._conn().execute(_GEN_BUMP)
         except sqlite3.Error as exc:
             raise LabelStoreError(f"label store write failed: {exc}") from None
 
@@ -192,11 +248,13 @@ class PostgresLabelStore:
             if not self._schema_ready:
                 # Look first: CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when the
                 # table is there, and a least-privilege user (SELECT/INSERT/UPDATE only) lacks it.
-                row = conn.execute("SELECT to_regclass('labels') IS NOT NULL").fetchone()
+                row = conn.execute("SELECT to_regclass('labels') IS NOT NULL AND "
+                                   "to_regclass('relation_generation') IS NOT NULL").fetchone()
                 if not (row and row[0]):
                     with conn.transaction():
                         conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._SCHEMA_LOCK,))
                         conn.execute(self._SCHEMA)
+                        conn.execute(_LINKS_SCHEMA)
                 self._schema_ready = True
         except BaseException:
             conn.close()
@@ -282,6 +340,20 @@ class PostgresLabelStore:
                 (key, Jsonb(labels)))
 
         self._run("write", upsert)
+
+    def add_link(self, key: str, subject: str, kind: str) -> None:
+        self._run("write", lambda conn: conn.execute(_LINK_INSERT.format(p="%s"), (subject, key, kind)))
+
+    def relation_state(self, subject: str) -> tuple[int, dict[str, set[str]]]:
+        def select(conn: psycopg.Connection[Any]) -> tuple[int, dict[str, set[str]]]:
+            row = conn.execute(_GEN_SELECT).fetchone()
+            links = _links(conn.execute(_LINKS_SELECT.format(p="%s"), (subject,)).fetchall())
+            return (int(row[0]) if row else 0), links
+
+        return self._run("read", select)
+
+    def bump_generation(self) -> None:
+        self._run("write", lambda conn: conn.execute(_GEN_BUMP))
 
     def ping(self) -> bool:
         try:

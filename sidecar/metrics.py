@@ -82,6 +82,11 @@ policy_info = Gauge(
     "sidecar_policy_info", "The configured policy profile (value 1).", ["profile"], multiprocess_mode="livemax")
 jwks_fetch_errors_total = Counter(
     "sidecar_jwks_fetch_errors_total", "JWKS fetches that failed (tokens fail closed once the cache expires).")
+relation_cache_total = Counter(
+    "sidecar_relation_cache_total", "Need-to-know relation cache look-ups, by cache and result (hit, miss).",
+    ["cache", "result"])
+relation_lookups_total = Counter(
+    "sidecar_relation_lookups_total", "Upstream calls made to read relations (rollen, zaakinformatieobjecten, zaken).")
 opa_up = Gauge(
     "sidecar_opa_up", "1 when the last readiness check found OPA answering with the policy loaded.",
     multiprocess_mode="livemax")
@@ -123,6 +128,10 @@ def preinitialise(route_names: list[str]) -> None:
             denies_total.labels(reason, role, "none")
     for t in OBLIGATION_TYPES:
         obligations_total.labels(t)
+    for cache in ("caller", "zaak_documents", "zaak_category"):
+        for result in ("hit", "miss"):
+            relation_cache_total.labels(cache, result)
+    relation_lookups_total.inc(0)
     break_glass_total.inc(0)
     jwks_fetch_errors_total.inc(0)
     opa_up.set(0)

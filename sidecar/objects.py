@@ -13,6 +13,7 @@ from sidecar.failures import FailClosed
 from sidecar.labels import LabelStore, LabelStoreError, key_for_url
 from sidecar.opa_input import public_labels, resource
 from sidecar.records import pseudonymise
+from sidecar.relations import ZAAK_BOUND, CallerRelations, Relations
 from sidecar.routes import RouteMap
 
 log = logging.getLogger("sidecar.objects")
@@ -33,11 +34,13 @@ def url_of(obj: Any) -> str | None:
 
 
 class Objects:
-    def __init__(self, *, routes: RouteMap, labels: LabelStore, catalogue: Catalogue, pseudo_key: bytes) -> None:
+    def __init__(self, *, routes: RouteMap, labels: LabelStore, catalogue: Catalogue, pseudo_key: bytes,
+                 relations: Relations) -> None:
         self._routes = routes
         self._labels = labels
         self.catalogue = catalogue
         self._pseudo_key = pseudo_key
+        self.relations = relations
 
     def labels_for(self, urls: list[str]) -> dict[str, dict[str, Any]]:
         return self.labels_for_keys([key_for_url(u) for u in urls])
@@ -49,17 +52,53 @@ class Objects:
             log.error("label store failed", extra={"event": "labels_error", "error": str(exc)})
             raise FailClosed("labels") from None
 
-    def resource(self, rtype: str, obj: Any, labels: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
-        """The OPA resource for an upstream object of type ``rtype``, and its data subjects."""
-        url = url_of(obj)
-        label = labels.get(key_for_url(url)) if url is not None else None
-        res = resource(rtype, id_from_url(url), self.catalogue.classify(rtype, obj), public_labels(label))
-        return res, self.subjects(obj, label)
-
-    def resources(self, rtypes: list[str], objs: list[Any]) -> list[tuple[dict[str, Any], list[str]]]:
-        """Resources for several objects, their labels read in one look-up."""
+    def resources(self, call: Call, rtypes: list[str], objs: list[Any]) -> list[tuple[dict[str, Any], list[str]]]:
+        """The OPA resources for upstream objects (of types ``rtypes``) and their data subjects:
+        category, labels (read in one look-up) and, for zaak-bound types, the caller's relation."""
         labels = self.labels_for([u for u in map(url_of, objs) if u is not None])
-        return [self.resource(t, o, labels) for t, o in zip(rtypes, objs, strict=True)]
+        out = []
+        for rtype, obj in zip(rtypes, objs, strict=True):
+            url = url_of(obj)
+            label = labels.get(key_for_url(url)) if url is not None else None
+            props = self.catalogue.classify(rtype, obj)
+            if rtype in ZAAK_BOUND:
+                zaak_keys = self._zaken_of(call, rtype, obj, url)
+                caller = self.caller(call)
+                props["relation"] = caller.relation(zaak_keys, key_for_url(url) if url else None)
+                if rtype in ("rol", "zaakinformatieobject"):
+                    props["category"] = self.zaak_category(call, zaak_keys[0])
+            out.append((resource(rtype, id_from_url(url), props, public_labels(label)), self.subjects(obj, label)))
+        return out
+
+    def caller(self, call: Call) -> CallerRelations:
+        """The caller's relations, read once per request."""
+        if call.relations is None:
+            assert call.identity is not None
+            call.relations = self.relations.of_caller(call.identity, call.trace.traceparent)
+        return call.relations
+
+    def document_zaken(self, call: Call, doc_key: str) -> list[str]:
+        """The caller's zaken a document is linked to."""
+        if call.document_zaken is None:
+            call.document_zaken = self.relations.zaken_of_documents(self.caller(call), call.trace.traceparent)
+        return call.document_zaken.get(doc_key, [])
+
+    def zaak_category(self, call: Call, zaak_key: str) -> str:
+        """A rol or link is as sensitive as its zaak. The zaak is read (cached) only when the caller
+        relates to it; otherwise the object is ``onbekend``, the strictest category, and need-to-know
+        denies it anyway."""
+        if zaak_key not in self.caller(call).zaken:
+            return "onbekend"
+        return self.relations.zaak_category(zaak_key, call.trace.traceparent)
+
+    def _zaken_of(self, call: Call, rtype: str, obj: Any, url: str | None) -> list[str]:
+        if rtype == "zaak":
+            return [key_for_url(url)] if url else []
+        if rtype == "enkelvoudiginformatieobject":
+            return self.document_zaken(call, key_for_url(url)) if url else []
+        if not isinstance(obj, dict):
+            raise FailClosed("unclassifiable")
+        return [self.relations.zaak_key(obj)]
 
     def subjects(self, obj: Any, label: dict[str, Any] | None) -> list[str]:
         """Data subjects: the BSN stored with the labels at ingest, and any BSN the object itself

@@ -23,10 +23,11 @@ def now_rfc3339() -> str:
 
 def resource(rtype: str, rid: str | None, props: dict[str, Any] | None = None,
              labels: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An OPA resource. ``category`` and ``vertrouwelijkheidaanduiding`` are always present
-    (null while unknown, e.g. in the request phase of a read); ``labels`` are the stored
-    provenance without the data subject's pseudonym."""
-    p: dict[str, Any] = {"category": None, "vertrouwelijkheidaanduiding": None}
+    """An OPA resource. ``category``, ``vertrouwelijkheidaanduiding`` and ``relation`` are always
+    present (null while unknown, e.g. in the request phase of a read); ``labels`` are the stored
+    provenance without the data subject's pseudonym; ``relation`` the caller's relation to the
+    zaken the object belongs to (sidecar.relations)."""
+    p: dict[str, Any] = {"category": None, "vertrouwelijkheidaanduiding": None, "relation": None}
     p.update(props or {})
     p["labels"] = labels
     return {"type": rtype, "id": rid, "properties": p}

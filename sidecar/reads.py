@@ -64,7 +64,7 @@ class Reads:
     def _release_detail(self, request: Request, call: Call, doc: Any) -> None:
         assert call.route is not None
         embedded = self._embedded(call, doc)  # checked before anything is decided, as for a list
-        (res, subjects), = self._objects.resources([call.route.resource], [doc])
+        (res, subjects), = self._objects.resources(call, [call.route.resource], [doc])
         if call.route.resource == "zaak" and self._resolve_zaak_betrokkenen:
             subjects += self._zaak_subjects(request, call, doc)
         self._enforcer.require(call, "response", res, betrokkenen=subjects)
@@ -79,22 +79,28 @@ class Reads:
         return [release for release, _ in outcome.items]
 
     def _filter_list(self, call: Call, doc: Any) -> bytes:
+        """A ZGW page (``count``/``next``/``results``) or a plain array (some ZGW lists, such as
+        zaakinformatieobjecten, are not paginated), with the denied items left out."""
         assert call.route is not None
-        if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
+        page = isinstance(doc, dict) and isinstance(doc.get("results"), list)
+        if not page and not isinstance(doc, list):
             raise FailClosed("unclassifiable", "Het antwoord van de achterliggende dienst is geen ZGW-lijst.")
-        items = doc["results"]
+        items: list[Any] = doc["results"] if page else doc
         embedded = [self._embedded(call, item) for item in items]  # checked before anything is decided
         kept_pairs: list[tuple[Any, Embedded]] = []
         if items:
-            pairs = self._objects.resources([call.route.resource] * len(items), items)
+            pairs = self._objects.resources(call, [call.route.resource] * len(items), items)
             releases = self._decide_items(call, pairs)
             kept_pairs = [(item, emb) for item, emb, release in zip(items, embedded, releases, strict=True)
                           if release]
             # With expand, one more call for the objects embedded in the released items (only
             # those, so that no record claims an object was released inside a withheld one).
             self._decide_embedded(call, kept_pairs)
-        removed = len(items) - len(kept_pairs)
-        doc["results"] = [item for item, _ in kept_pairs]
+        kept = [item for item, _ in kept_pairs]
+        if not page:
+            return orjson.dumps(kept)
+        removed = len(items) - len(kept)
+        doc["results"] = kept
         if isinstance(doc.get("count"), int):
             # ZGW's count is the total over all pages; only this page's removals are known.
             doc["count"] = max(0, doc["count"] - removed)
@@ -123,7 +129,7 @@ class Reads:
         flat = [e for _, emb in parents for e in emb]
         if not flat:
             return
-        pairs = self._objects.resources([call.route.expand[name] for name, _, _ in flat], [o for _, _, o in flat])
+        pairs = self._objects.resources(call, [call.route.expand[name] for name, _, _ in flat], [o for _, _, o in flat])
         releases = self._decide_items(call, pairs)
         for parent, emb in parents:
             mine, releases = releases[:len(emb)], releases[len(emb):]
@@ -166,7 +172,7 @@ class Reads:
         doc = self._upstream.read_json(resp)
         if not isinstance(doc, dict):
             raise FailClosed("unclassifiable")
-        (res, subjects), = self._objects.resources([call.route.resource], [doc])
+        (res, subjects), = self._objects.resources(call, [call.route.resource], [doc])
         self._enforcer.require(call, "response", res, betrokkenen=subjects)
         return doc
 

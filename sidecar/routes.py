@@ -68,6 +68,7 @@ def _r(name: str, methods: list[str], path: str, resource: str, action: Action,
 _Z = "/zaken/api/v1"
 _D = "/documenten/api/v1/enkelvoudiginformatieobjecten"
 _EIO = "enkelvoudiginformatieobject"
+_ZIO = "zaakinformatieobject"
 
 DEFAULT_ROUTES: tuple[RouteSpec, ...] = (
     _r("zaken_list", ["GET", "HEAD"], f"{_Z}/zaken", "zaak", "list", expand={"rollen": "rol"}),
@@ -80,6 +81,13 @@ DEFAULT_ROUTES: tuple[RouteSpec, ...] = (
     _r("rollen_list", ["GET", "HEAD"], f"{_Z}/rollen", "rol", "list"),
     _r("rol_create", ["POST"], f"{_Z}/rollen", "rol", "create"),
     _r("rol_read", ["GET", "HEAD"], f"{_Z}/rollen/{{uuid}}", "rol", "read"),
+    _r("rol_delete", ["DELETE"], f"{_Z}/rollen/{{uuid}}", "rol", "delete", "rol_read"),
+    # Links between documents and zaken: who may see a document follows them (need-to-know).
+    _r("zaakinformatieobjecten_list", ["GET", "HEAD"], f"{_Z}/zaakinformatieobjecten", _ZIO, "list"),
+    _r("zaakinformatieobject_create", ["POST"], f"{_Z}/zaakinformatieobjecten", _ZIO, "create"),
+    _r("zaakinformatieobject_read", ["GET", "HEAD"], f"{_Z}/zaakinformatieobjecten/{{uuid}}", _ZIO, "read"),
+    _r("zaakinformatieobject_delete", ["DELETE"], f"{_Z}/zaakinformatieobjecten/{{uuid}}", _ZIO, "delete",
+       "zaakinformatieobject_read"),
     _r("documenten_list", ["GET", "HEAD"], _D, _EIO, "list"),
     _r("document_create", ["POST"], _D, _EIO, "create"),
     _r("document_read", ["GET", "HEAD"], f"{_D}/{{uuid}}", _EIO, "read"),

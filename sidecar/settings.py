@@ -165,6 +165,7 @@ class ClaimNames(_Strict):
     role: str = "role"
     org: str = "org"
     secrecy: str = "secrecy"
+    teams: str = "teams"
 
 
 class JwtSettings(_Strict):
@@ -209,6 +210,18 @@ class CatalogueSettings(_Strict):
     defaults: dict[str, str] = {"rol": "algemeen"}
     # Roltype URLs whose creation is a coordinator appointment (rules K1, K2).
     coordinator_roltypen: list[str] = []
+    # Roltype URL → the relation kind the policy sees for a rol of that type naming the caller
+    # (need-to-know: behandelaar, coordinator, medisch_adviseur, casusoverleg, zvh_overdracht, …).
+    # A coordinator roltype is kind ``coordinator`` unless mapped here; any other roltype ``overig``.
+    roltypen: dict[str, str] = {}
+
+    @field_validator("roltypen", mode="after")
+    @classmethod
+    def _kinds(cls, v: dict[str, str]) -> dict[str, str]:
+        for url, kind in v.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", kind) or kind in ("creator", "writer"):
+                raise ValueError(f"{url}: a relation kind is a lower-case code (not creator/writer), got {kind!r}")
+        return v
 
     @field_validator("informatieobjecttypen", "zaaktypen", "defaults", mode="after")
     @classmethod
@@ -256,6 +269,17 @@ class LabelSettings(_Strict):
         return v
 
 
+class RelationSettings(_Strict):
+    """Need-to-know: the caller's relations to zaken, read from the upstream (rollen,
+    zaakinformatieobjecten) with the sidecar's own credentials and cached per caller and per
+    zaak. A rol removed directly in the upstream keeps its access for at most ``cache_ttl_seconds``;
+    writes through the sidecar invalidate the caches of every worker at once."""
+
+    cache_ttl_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # Upper bound of rollen / links read for one caller; more is treated as an inconsistent answer.
+    max_items: int = Field(default=5000, ge=10, le=1_000_000)
+
+
 class MetricsSettings(_Strict):
     multiproc_dir: Path | None = None
 
@@ -273,6 +297,7 @@ class Settings(_Strict):
     records: RecordSettings = RecordSettings()
     pseudonymisation: PseudonymSettings
     labels: LabelSettings = LabelSettings()
+    relations: RelationSettings = RelationSettings()
     metrics: MetricsSettings = MetricsSettings()
     coordination_retention_days: int | None = Field(default=None, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"

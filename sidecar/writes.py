@@ -71,6 +71,8 @@ class Writes:
         catalogue = self._objects.catalogue
         if call.route.resource == "rol":
             props = self._rol_context(request, call, obj)
+        elif call.route.resource == "zaakinformatieobject":
+            props = self._link_context(call, obj)
         elif call.route.resource in TYPE_FIELD:
             props = catalogue.classify(call.route.resource, obj)
         else:
@@ -84,14 +86,46 @@ class Writes:
         if failure is not None:
             return failure
         doc = self._upstream.read_json(resp)
-        if call.herkomst is not None and isinstance(doc, dict) and isinstance(doc.get("url"), str):
-            self._store_labels(call, doc["url"], outcome)
+        url = doc.get("url") if isinstance(doc, dict) else None
+        if isinstance(url, str):
+            self._remember(call, url)
+        if call.herkomst is not None and isinstance(url, str):
+            self._store_labels(call, url, outcome)
         # The writer sent this content: its own response goes back without a second decision.
         return json_response(orjson.dumps(doc), resp.status, filter_response_headers(resp.headers, keep_length=False))
 
+    def _remember(self, call: Call, url: str) -> None:
+        """Need-to-know after a create: its creator relates to a new zaak, its writer to a new
+        document; a new rol or link changes relations, so every cached one is dropped."""
+        assert call.route is not None and call.identity is not None
+        rtype = call.route.resource
+        if rtype == "zaak":
+            self._objects.relations.remember(key_for_url(url), call.identity, "creator")
+        elif rtype == "enkelvoudiginformatieobject":
+            self._objects.relations.remember(key_for_url(url), call.identity, "writer")
+        elif rtype in ("rol", "zaakinformatieobject"):
+            self._objects.relations.invalidate()
+
+    def _link_context(self, call: Call, obj: dict[str, Any]) -> dict[str, Any]:
+        """Linking a document to a zaak (N4): the caller's relation to the zaak and to the document."""
+        zaak, doc = obj.get("zaak"), obj.get("informatieobject")
+        if not isinstance(zaak, str) or not isinstance(doc, str) or not doc.startswith(("http://", "https://")):
+            raise FailClosed("body_invalid", "Een zaakinformatieobject noemt een zaak en een informatieobject (URL's).")
+        try:
+            zaak_key = self._objects.relations.zaak_key(obj)
+        except FailClosed:
+            raise FailClosed("body_invalid", "Het veld 'zaak' is geen zaak van deze dienst.") from None
+        caller = self._objects.caller(call)
+        doc_key = key_for_url(doc)
+        return {"category": self._objects.zaak_category(call, zaak_key),
+                "relation": caller.relation([zaak_key], None),
+                "document_relation": caller.relation(self._objects.document_zaken(call, doc_key), doc_key)}
+
     def _rol_context(self, request: Request, call: Call, obj: dict[str, Any]) -> dict[str, Any]:
         """A rol is as sensitive as its zaak: read the zaak (and decide on nothing yet) to learn
-        its category; a coordinator appointment also carries the X-Coordinatie facts (K1, K2)."""
+        its category; the caller's relation to the zaak decides who may add people to it (N1, N2);
+        a coordinator appointment also carries the X-Coordinatie facts (K1, K2), a handover to a
+        Zorg- en Veiligheidshuis its recipient."""
         zaak_url = obj.get("zaak")
         try:
             zaak_path, _ = split_target(urlsplit(zaak_url).path) if isinstance(zaak_url, str) else ("", "")
@@ -106,6 +140,14 @@ class Writes:
             raise FailClosed("body_invalid", "De zaak van deze rol bestaat niet.")
         self._upstream.require_ok(resp, "De achterliggende dienst gaf een fout.")
         props = self._objects.catalogue.classify("zaak", self._upstream.read_json(resp))
+        props["relation"] = self._objects.caller(call).relation([key_for_url(str(zaak_url))], None)
+        if self._objects.relations.kind_of(obj.get("roltype")) == "zvh_overdracht":
+            ident = obj.get("betrokkeneIdentificatie")
+            recipient = None
+            if isinstance(ident, dict):
+                recipient = ident.get("annIdentificatie") or ident.get("vestigingsNummer")
+            call.extra_context["handover"] = True
+            call.extra_context["handover_recipient"] = recipient if isinstance(recipient, str) else None
         if obj.get("roltype") in self._coordinator_roltypen:
             call.extra_context["coordinator_appointment"] = True
             try:
@@ -155,6 +197,8 @@ class Writes:
         failure = self._upstream.failure(resp)
         if failure is not None:
             return failure
+        if call.route.resource in ("rol", "zaakinformatieobject"):
+            self._objects.relations.invalidate()
         if resp.status == 204 or call.method == "DELETE":
             resp.release()
             return Response(b"", status=resp.status)

@@ -31,7 +31,11 @@ OPA_VERSION = "1.22.3"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_WORKDIR = Path(os.environ.get("SIDECAR_DEMO_WORKDIR",
                                       Path.home() / ".local" / "state" / "wams-sidecar" / "demo"))
-ZAAKTYPEN = ("algemeen", "coordinatiedossier")
+ZAAKTYPEN = CATEGORIES
+# The demo upstream's roltypen (URL ends in the code) → the relation kind the policy sees.
+ROLTYPE_KINDS = {"behandelaar": "behandelaar", "zaakcoordinator": "coordinator",
+                 "medisch_adviseur": "medisch_adviseur", "casusoverleg": "casusoverleg",
+                 "zvh_overdracht": "zvh_overdracht", "initiator": "overig", "belanghebbende": "overig"}
 # Excluded from the policy bundle: tests, their fixtures, lint config.
 BUNDLE_IGNORE = ("*_test.rego", "testdata", ".regal", "*.md")
 
@@ -175,6 +179,7 @@ def write_config(workdir: Path, ports: Ports, *, profile: str, workers: int = 2,
             "informatieobjecttypen": {f"{base}/informatieobjecttypen/{c}": c for c in CATEGORIES},
             "zaaktypen": {f"{base}/zaaktypen/{c}": c for c in ZAAKTYPEN},
             "coordinator_roltypen": [f"{base}/roltypen/zaakcoordinator"],
+            "roltypen": {f"{base}/roltypen/{code}": kind for code, kind in ROLTYPE_KINDS.items()},
         },
         "controlling_orgs": [DEMO_ORG],
         "policy": {"profile": profile},
