@@ -8,15 +8,11 @@
 #   source: docs/decision-api.md; RULES.md
 package wams.authz
 
-import data.wams.casusoverleg
-import data.wams.coordination
 import data.wams.disclosure
-import data.wams.ingest
 import data.wams.lib
 import data.wams.profile
 import data.wams.purpose
 import data.wams.read
-import data.wams.records
 
 # METADATA
 # title: Decision
@@ -70,7 +66,7 @@ result := {
 	"decision": true,
 	"reasons": reasons,
 	"reason_user": "Toegestaan.",
-	"obligations": [o | some o in obligations],
+	"obligations": [o | some o in fired_obligations],
 	"grondslag": grondslag,
 	"processing_activity": processing_activity,
 	"deny_reason": null,
@@ -102,140 +98,87 @@ profile_valid if {
 
 # METADATA
 # scope: document
+# title: Consulted packages
+# description: >-
+#   The packages whose rules can fire for this input, besides purpose and read (whose denies,
+#   and read's grants, are asked on every request). This is the one place that names the
+#   condition under which each package is asked: for speed, a package whose condition does not
+#   hold is skipped without evaluating any of its rules. Every ingest rule needs a create;
+#   every coordination rule a rol (the appointment: K1, K2) or coordination-dossier data (K3);
+#   every casusoverleg rule the purpose casusoverleg; every records rule the records resource;
+#   every disclosure rule an onward read (by a subject outside the controlling organisations,
+#   tested first as it is cheaper); purpose's notes and obligations (P3 allowed) the purpose
+#   onderzoek_zonder_hulpvraag. The conditions are written on the input itself, not through
+#   wams.lib, so that OPA's rule index skips a body that does not match at almost no cost.
+#   denies, grants, fired_notes, fired_obligations and deny_texts ask each consulted package
+#   through data.wams[pkg]. skips_test.rego checks on every fixture case, and variants of it,
+#   that nothing a package decides is lost, so a rule that can fire outside its package's
+#   condition fails it: widen the condition here.
+consulted contains "purpose" if input.context.purpose == "onderzoek_zonder_hulpvraag"
+
+consulted contains "ingest" if input.action.name == "create"
+
+consulted contains "coordination" if input.resource.type == "rol"
+
+consulted contains "coordination" if input.resource.properties.category == "coordinatiedossier"
+
+consulted contains "casusoverleg" if input.context.purpose == "casusoverleg"
+
+consulted contains "records" if input.resource.type == "records"
+
+consulted contains "disclosure" if {
+	not lib.controlling_org
+	disclosure.onward
+}
+
+# METADATA
+# scope: document
 # title: Deny reasons
 # description: >-
-#   Ids of all deny rules that fired. For speed, a package is skipped without evaluating any
-#   of its rules when the input shows that none of them can fire: every ingest rule needs a
-#   create; every coordination rule a rol (the appointment: K1, K2) or coordination-dossier
-#   data (K3); every casusoverleg rule the purpose casusoverleg; every records rule the
-#   records resource; every disclosure rule an onward read (by a subject outside the
-#   controlling organisations, tested first as it is cheaper). The conditions on the input
-#   are written on the input itself, not through wams.lib, so that OPA's rule index skips a
-#   body that does not match at almost no cost. The same test is repeated in grants, notes,
-#   obligations and deny_texts; skips_test.rego checks on every fixture case that nothing a
-#   package decides is lost, so a rule hidden by a skip, or one copy narrower than the others,
-#   fails it.
+#   Ids of all deny rules that fired: purpose and read always, the other packages when
+#   consulted.
 denies contains id if some id in purpose.deny
 
 denies contains id if some id in read.deny
 
 denies contains id if {
-	input.action.name == "create"
-	some id in ingest.deny
-}
-
-denies contains id if {
-	input.resource.type == "rol"
-	some id in coordination.deny
-}
-
-denies contains id if {
-	input.resource.properties.category == "coordinatiedossier"
-	some id in coordination.deny
-}
-
-denies contains id if {
-	input.context.purpose == "casusoverleg"
-	some id in casusoverleg.deny
-}
-
-denies contains id if {
-	input.resource.type == "records"
-	some id in records.deny
-}
-
-denies contains id if {
-	not lib.controlling_org
-	disclosure.onward
-	some id in disclosure.deny
+	some pkg in consulted
+	some id in data.wams[pkg].deny
 }
 
 # METADATA
 # scope: document
 # title: Grants
 # description: >-
-#   Ids of all rules that grant access to the data. Packages are skipped as for the deny
-#   reasons (the coordination grant K1 is an appointment, so it needs a rol).
+#   Ids of all rules that grant access to the data: read always, the other packages when
+#   consulted (purpose grants nothing).
 grants contains id if some id in read.allow
 
 grants contains id if {
-	input.action.name == "create"
-	some id in ingest.allow
-}
-
-grants contains id if {
-	input.resource.type == "rol"
-	some id in coordination.allow
-}
-
-grants contains id if {
-	input.context.purpose == "casusoverleg"
-	some id in casusoverleg.allow
-}
-
-grants contains id if {
-	input.resource.type == "records"
-	some id in records.allow
-}
-
-grants contains id if {
-	not lib.controlling_org
-	disclosure.onward
-	some id in disclosure.allow
+	some pkg in consulted
+	some id in data.wams[pkg].allow
 }
 
 # METADATA
 # scope: document
 # title: Notes
 # description: >-
-#   Ids of rules that fired without granting or denying (P3 allowed, C2, K2 allowed).
-#   Packages are skipped as for the deny reasons; P3 needs the purpose
-#   onderzoek_zonder_hulpvraag and K2 (an appointment) a rol.
-notes contains id if {
-	input.context.purpose == "onderzoek_zonder_hulpvraag"
-	some id in purpose.notes
-}
-
-notes contains id if {
-	input.context.purpose == "casusoverleg"
-	some id in casusoverleg.notes
-}
-
-notes contains id if {
-	input.resource.type == "rol"
-	some id in coordination.notes
+#   Ids of rules that fired without granting or denying (P3 allowed, C2, K2 allowed), from
+#   the consulted packages. Not named notes: data.wams[pkg].notes would then include this rule.
+fired_notes contains id if {
+	some pkg in consulted
+	some id in data.wams[pkg].notes
 }
 
 # METADATA
 # scope: document
 # title: Obligations
 # description: >-
-#   Union of the obligations the packages attach to the rules that fired; only an allow
-#   carries them. Packages are skipped as for the deny reasons and the notes.
-obligations contains o if {
-	input.context.purpose == "onderzoek_zonder_hulpvraag"
-	some o in purpose.obligations
-}
-
-obligations contains o if {
-	input.action.name == "create"
-	some o in ingest.obligations
-}
-
-obligations contains o if {
-	input.context.purpose == "casusoverleg"
-	some o in casusoverleg.obligations
-}
-
-obligations contains o if {
-	input.resource.type == "records"
-	some o in records.obligations
-}
-
-obligations contains o if {
-	not lib.controlling_org
-	disclosure.onward
-	some o in disclosure.obligations
+#   Union of the obligations the consulted packages attach to the rules that fired; only an
+#   allow carries them. Not named obligations, for the reason given at fired_notes.
+fired_obligations contains o if {
+	some pkg in consulted
+	some o in data.wams[pkg].obligations
 }
 
 # METADATA
@@ -266,7 +209,7 @@ allowed if {
 # description: Sorted ids of the rules that fired, deny and allow; ["PROFILE"] for a bad profile.
 default reasons := ["PROFILE"]
 
-reasons := sort(((denies | grants) | notes)) if profile_valid
+reasons := sort(((denies | grants) | fired_notes)) if profile_valid
 
 # METADATA
 # scope: document
@@ -294,7 +237,7 @@ deny_priority := [
 # description: >-
 #   The Dutch user text of each deny that fired, from the messages of the package that owns
 #   the rule id (reason_user asks only for the most important one, so only that package's
-#   texts are evaluated). Packages are skipped as for the deny reasons.
+#   texts are evaluated). Only the consulted packages are asked, as for the deny reasons.
 deny_texts[id] := "Het ingestelde beleidsprofiel ontbreekt of is ongeldig; de toegang is geweigerd." if {
 	id := "PROFILE"
 	not profile_valid
@@ -304,35 +247,9 @@ deny_texts[id] := purpose.messages[id] if some id in purpose.deny
 
 deny_texts[id] := read.messages[id] if some id in read.deny
 
-deny_texts[id] := ingest.messages[id] if {
-	input.action.name == "create"
-	some id in ingest.deny
-}
-
-deny_texts[id] := coordination.messages[id] if {
-	input.resource.type == "rol"
-	some id in coordination.deny
-}
-
-deny_texts[id] := coordination.messages[id] if {
-	input.resource.properties.category == "coordinatiedossier"
-	some id in coordination.deny
-}
-
-deny_texts[id] := casusoverleg.messages[id] if {
-	input.context.purpose == "casusoverleg"
-	some id in casusoverleg.deny
-}
-
-deny_texts[id] := records.messages[id] if {
-	input.resource.type == "records"
-	some id in records.deny
-}
-
-deny_texts[id] := disclosure.messages[id] if {
-	not lib.controlling_org
-	disclosure.onward
-	some id in disclosure.deny
+deny_texts[id] := data.wams[pkg].messages[id] if {
+	some pkg in consulted
+	some id in data.wams[pkg].deny
 }
 
 # METADATA
