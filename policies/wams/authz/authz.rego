@@ -5,7 +5,7 @@
 #   concern packages: a deny wins over an allow, and anything not explicitly allowed is
 #   denied. The result shape is docs/decision-api.md.
 # custom:
-#   source: docs/decision-api.md; RULES.md
+#   source: docs/decision-api.md; docs/rules.md
 package wams.authz
 
 import data.wams.disclosure

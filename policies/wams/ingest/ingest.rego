@@ -210,7 +210,7 @@ i8_beroepscode_lid1 if {
 #   answers 400.
 # custom:
 #   id: I9
-#   source: Wams art. 5.4.2; RULES.md I9 (herkomst must be recorded)
+#   source: Wams art. 5.4.2; docs/rules.md I9 (herkomst must be recorded)
 #   outcome: {"wetsvoorstel": "D", "knmg": "D"}
 i9_zonder_herkomst if {
 	lib.action == "create"

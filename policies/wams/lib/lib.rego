@@ -3,9 +3,9 @@
 # description: >-
 #   Normalises the decision input of docs/decision-api.md into named facts (role, purpose,
 #   category, labels, herkomst, profile, ...) so the rule packages never repeat the
-#   fail-closed defaults. Holds no rules of RULES.md itself.
+#   fail-closed defaults. Holds no rules of docs/rules.md itself.
 # custom:
-#   source: docs/decision-api.md; RULES.md "Vocabulary"
+#   source: docs/decision-api.md; docs/rules.md "Vocabulary"
 package wams.lib
 
 # METADATA

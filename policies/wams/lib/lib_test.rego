@@ -7,7 +7,7 @@ import data.wams.lib
 
 # METADATA
 # title: Profiles under test
-# description: Both profile columns of RULES.md.
+# description: Both profile columns of docs/rules.md.
 profiles := ["knmg", "wetsvoorstel"]
 
 # METADATA

@@ -1,11 +1,11 @@
 # METADATA
 # title: Profile validation
 # description: >-
-#   Checks each profile under data.profiles against the switches of RULES.md. errors[name]
+#   Checks each profile under data.profiles against the switches of docs/rules.md. errors[name]
 #   is the set of problems (missing, unknown or mistyped switches); empty when valid. The
 #   sidecar refuses to become ready when its profile has errors or does not exist.
 # custom:
-#   source: RULES.md "Profile switches"; docs/decision-api.md "Profiles"
+#   source: docs/rules.md "Profile switches"; docs/decision-api.md "Profiles"
 package wams.profile
 
 # METADATA
@@ -42,12 +42,12 @@ problems(p) := (missing(p) | unknown(p)) | mistyped(p)
 
 # METADATA
 # title: Missing switches
-# description: Switches of RULES.md that the profile lacks.
+# description: Switches of docs/rules.md that the profile lacks.
 missing(p) := {sprintf("missing switch %s", [k]) | some k, _ in switches; not k in object.keys(p)}
 
 # METADATA
 # title: Unknown switches
-# description: Keys of the profile that are not switches of RULES.md.
+# description: Keys of the profile that are not switches of docs/rules.md.
 unknown(p) := {sprintf("unknown switch %s", [k]) | some k, _ in p; not switches[k]}
 
 # METADATA

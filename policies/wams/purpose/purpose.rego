@@ -5,14 +5,14 @@
 #   for; enforcement (handhaving) never uses Wams data; investigation without a help request
 #   depends on the profile.
 # custom:
-#   source: RULES.md "Purposes each role may act for"; brief KNMG c.s. 2 maart 2023
+#   source: docs/rules.md "Purposes each role may act for"; brief KNMG c.s. 2 maart 2023
 package wams.purpose
 
 import data.wams.lib
 
 # METADATA
 # title: Known purposes
-# description: The X-Doelbinding values of RULES.md.
+# description: The X-Doelbinding values of docs/rules.md.
 known_purposes := {
 	"onderzoek_hulpvraag",
 	"onderzoek_zonder_hulpvraag",
@@ -26,7 +26,7 @@ known_purposes := {
 # METADATA
 # title: Role to purpose table
 # description: >-
-#   The purposes each role may act for (RULES.md); consulent, medisch_adviseur and aanbieder
+#   The purposes each role may act for (docs/rules.md); consulent, medisch_adviseur and aanbieder
 #   share the purposes of the college and the providers. handhaving has none: every Wams
 #   request by it is denied (P1). onderzoek_zonder_hulpvraag is further limited by P3.
 #   Written out in full, so that OPA holds it as one constant.
@@ -66,11 +66,11 @@ p1_handhaving if lib.role == "handhaving"
 # METADATA
 # title: P2 no or unknown purpose
 # description: >-
-#   X-Doelbinding is absent or not a purpose of RULES.md. Not applied to a data subject's
+#   X-Doelbinding is absent or not a purpose of docs/rules.md. Not applied to a data subject's
 #   access request (L2), which has no employee and no X-Doelbinding.
 # custom:
 #   id: P2
-#   source: AVG art. 5 lid 1 onder b (doelbinding); Wams art. 5.4.1; RULES.md P2
+#   source: AVG art. 5 lid 1 onder b (doelbinding); Wams art. 5.4.1; docs/rules.md P2
 #   outcome: {"wetsvoorstel": "D", "knmg": "D"}
 p2_doel_onbekend if {
 	not lib.purpose in known_purposes
@@ -84,7 +84,7 @@ p2_doel_onbekend if {
 #   unknown or absent role. handhaving is left to P1.
 # custom:
 #   id: P2
-#   source: AVG art. 5 lid 1 onder b (doelbinding); RULES.md "Purposes each role may act for"
+#   source: AVG art. 5 lid 1 onder b (doelbinding); docs/rules.md "Purposes each role may act for"
 #   outcome: {"wetsvoorstel": "D", "knmg": "D"}
 p2_rol_doel if {
 	not permitted

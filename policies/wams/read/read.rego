@@ -22,7 +22,7 @@ non_medical_roles := {"consulent", "coordinator"}
 #   our reading, as the college is the controller of that data.
 # custom:
 #   id: R1
-#   source: Wams art. 2.3a.1 en 5.4.1; RULES.md R1
+#   source: Wams art. 2.3a.1 en 5.4.1; docs/rules.md R1
 #   outcome: {"wetsvoorstel": "A", "knmg": "A"}
 r1_algemeen if {
 	lib.category == "algemeen"

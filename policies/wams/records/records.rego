@@ -23,7 +23,7 @@ on_records if lib.resource_type == "records"
 #   use of the records endpoint by an employee role is denied under L1.
 # custom:
 #   id: L1
-#   source: AVG art. 5 lid 2 en 30; BIO 8.15; RULES.md L1
+#   source: AVG art. 5 lid 2 en 30; BIO 8.15; docs/rules.md L1
 #   outcome: {"wetsvoorstel": "AO", "knmg": "AO"}
 l1_fg if {
 	on_records

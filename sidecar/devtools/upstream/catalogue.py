@@ -14,7 +14,7 @@ from typing import Any
 
 DEFAULT_CATALOGUE_BASE = "http://127.0.0.1:8081/catalogi/api/v1"
 
-#: Data categories of RULES.md that the catalogue knows (``onbekend`` is the sidecar's, not ours).
+#: Data categories of docs/rules.md that the catalogue knows (``onbekend`` is the sidecar's, not ours).
 CATEGORIES: tuple[str, ...] = ("algemeen", "medisch", "wvggz_wzd", "coordinatiedossier")
 
 
