@@ -295,15 +295,16 @@ def cmd_query(args: argparse.Namespace) -> int:
         who = args.door or getpass.getuser()
     except (KeyError, OSError):
         who = "onbekend"
-    refusal = _decide_records_access(settings, pseudonym=pseudonym, who=who, with_employees=args.met_medewerkers)
-    if refusal is not None:
-        print(f"sidecar: {refusal}", file=sys.stderr)
-        return 1
     matches = []
     if path.exists():
         for _, rec, _ in iter_records(path):
             if rec is not None and rec.get("betrokkene") == pseudonym:
                 matches.append(rec)
+    # Nothing is shown before the query itself is decided and recorded.
+    refusal = _decide_records_access(settings, pseudonym=pseudonym, who=who, with_employees=args.met_medewerkers)
+    if refusal is not None:
+        print(f"sidecar: {refusal}", file=sys.stderr)
+        return 1
     for row in _access_rows(matches, with_employees=args.met_medewerkers):
         print(json.dumps(row, ensure_ascii=False))
     return 0

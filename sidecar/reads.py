@@ -82,8 +82,8 @@ class Reads:
         """A ZGW page (``count``/``next``/``results``) or a plain array (some ZGW lists, such as
         zaakinformatieobjecten, are not paginated), with the denied items left out."""
         assert call.route is not None
-        page = isinstance(doc, dict) and isinstance(doc.get("results"), list)
-        if not page and not isinstance(doc, list):
+        page = call.route.paginated
+        if not (isinstance(doc, dict) and isinstance(doc.get("results"), list) if page else isinstance(doc, list)):
             raise FailClosed("unclassifiable", "Het antwoord van de achterliggende dienst is geen ZGW-lijst.")
         items: list[Any] = doc["results"] if page else doc
         embedded = [self._embedded(call, item) for item in items]  # checked before anything is decided

@@ -38,6 +38,9 @@ class RouteSpec(BaseModel):
     # ZGW ``expand`` names this route accepts, each decided as its own resource type in the
     # response phase (``{"rollen": "rol"}``); any other expansion is refused (400).
     expand: dict[str, str] = {}
+    # A list the upstream answers as a ZGW page (count/next/results); False for the ZGW lists that
+    # are plain arrays (zaakinformatieobjecten). Any other shape is not released.
+    paginated: bool = True
 
     @field_validator("methods")
     @classmethod
@@ -60,9 +63,9 @@ class RouteSpec(BaseModel):
 
 
 def _r(name: str, methods: list[str], path: str, resource: str, action: Action,
-       metadata_of: str | None = None, expand: dict[str, str] | None = None) -> RouteSpec:
+       metadata_of: str | None = None, expand: dict[str, str] | None = None, paginated: bool = True) -> RouteSpec:
     return RouteSpec(name=name, methods=methods, path=path, resource=resource, action=action,
-                     metadata_of=metadata_of, expand=expand or {})
+                     metadata_of=metadata_of, expand=expand or {}, paginated=paginated)
 
 
 _Z = "/zaken/api/v1"
@@ -83,7 +86,8 @@ DEFAULT_ROUTES: tuple[RouteSpec, ...] = (
     _r("rol_read", ["GET", "HEAD"], f"{_Z}/rollen/{{uuid}}", "rol", "read"),
     _r("rol_delete", ["DELETE"], f"{_Z}/rollen/{{uuid}}", "rol", "delete", "rol_read"),
     # Links between documents and zaken: who may see a document follows them (need-to-know).
-    _r("zaakinformatieobjecten_list", ["GET", "HEAD"], f"{_Z}/zaakinformatieobjecten", _ZIO, "list"),
+    _r("zaakinformatieobjecten_list", ["GET", "HEAD"], f"{_Z}/zaakinformatieobjecten", _ZIO, "list",
+       paginated=False),
     _r("zaakinformatieobject_create", ["POST"], f"{_Z}/zaakinformatieobjecten", _ZIO, "create"),
     _r("zaakinformatieobject_read", ["GET", "HEAD"], f"{_Z}/zaakinformatieobjecten/{{uuid}}", _ZIO, "read"),
     _r("zaakinformatieobject_delete", ["DELETE"], f"{_Z}/zaakinformatieobjecten/{{uuid}}", _ZIO, "delete",

@@ -7,6 +7,7 @@ exactly what crossed the sidecar (method, path, headers, body).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import time
@@ -14,16 +15,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from sidecar.devtools.demo import Ports, Stack, free_ports
-from tests.conftest import DOCS, LoopbackServer, Running
-from tests.test_attack_http import raw_exchange
+from tests.helpers import DOCS, HULP, PROVIDER_ORG, LoopbackServer, Running, raw_exchange, start_stack_before
 
-HULP = "onderzoek_hulpvraag"
 ALG = "11111111-1111-4111-8111-111111111111"
 MED = "22222222-2222-4222-8222-222222222222"
+ZAAK = "/zaken/api/v1/zaken/33333333-3333-4333-8333-333333333333"
+RELATION_LISTS = ("/zaken/api/v1/rollen", "/zaken/api/v1/zaakinformatieobjecten")
 SECRET = "GEHEIM-MEDISCH-DOSSIER"  # the marker that must never reach a consulent
 
 
@@ -42,10 +43,20 @@ class FakeUpstream(LoopbackServer):
     mode: str = "plain"
     delay: float = 0.0
     requests: list[Seen] = field(default_factory=list)
+    relation_lookups: list[str] = field(default_factory=list)
     port: int = 0
 
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @contextlib.contextmanager
+    def answering(self, mode: str) -> Iterator[None]:
+        """Shape the responses as ``mode`` for the ``with`` block, then plain again."""
+        self.mode = mode
+        try:
+            yield
+        finally:
+            self.mode = "plain"
 
     def doc(self, uid: str, category: str, titel: str) -> dict[str, Any]:
         return {"url": f"{self.base()}{DOCS}/{uid}", "titel": titel, "vertrouwelijkheidaanduiding": "vertrouwelijk",
@@ -71,6 +82,9 @@ class FakeUpstream(LoopbackServer):
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if urlsplit(self.path).path in RELATION_LISTS:
+                    outer.relations(self)
+                    return
                 outer.requests.append(Seen(self.command, self.path, dict(self.headers.items()), body))
                 if outer.delay:
                     time.sleep(outer.delay)
@@ -79,6 +93,28 @@ class FakeUpstream(LoopbackServer):
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
         self.serve(Handler, port)
+
+    def relations(self, h: BaseHTTPRequestHandler) -> None:
+        """Need-to-know look-ups, answered plainly whatever the mode (the modes shape the
+        documents): every caller has one rol, on the one zaak that holds both documents."""
+        self.relation_lookups.append(h.path)
+        path, query = urlsplit(h.path).path, parse_qs(urlsplit(h.path).query)
+        if path.endswith("/zaakinformatieobjecten"):
+            body: Any = [{"url": f"{self.base()}/zaken/api/v1/zaakinformatieobjecten/{uid}", "zaak": self.base() + ZAAK,
+                          "informatieobject": f"{self.base()}{DOCS}/{uid}"} for uid in (ALG, MED)]
+        else:
+            sub = query.get("betrokkeneIdentificatie__medewerker__identificatie")
+            rollen = [{"url": f"{self.base()}/zaken/api/v1/rollen/r", "zaak": self.base() + ZAAK,
+                       "roltype": f"{self.base()}/catalogi/api/v1/roltypen/behandelaar",
+                       "betrokkeneType": "medewerker",
+                       "betrokkeneIdentificatie": {"identificatie": sub[0]}}] if sub else []
+            body = {"count": len(rollen), "next": None, "previous": None, "results": rollen}
+        data = json.dumps(body).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
 
     def respond(self, h: BaseHTTPRequestHandler) -> None:
         mode = self.mode
@@ -166,27 +202,16 @@ class FakeUpstream(LoopbackServer):
 def faked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, FakeUpstream]]:
     fake = FakeUpstream()
     fake.start()
-    p = free_ports(3)
-    stack = Stack(workdir=tmp_path_factory.mktemp("fake-upstream"),
-                  ports=Ports(proxy=p[0], admin=p[1], opa=p[2], upstream=fake.port), workers=1,
-                  config_extra={"upstream": {"url": fake.base(), "timeout": {"connect": 0.5, "read": 0.7},
-                                             "max_request_body_bytes": 2048,
-                                             "max_inspected_response_bytes": 65536}})
-    stack.prepare()
     try:
-        stack.start_opa()
-        stack.start_sidecar()  # the Stack's own demo upstream is not started: the fake is the upstream
+        stack = start_stack_before(fake.port, tmp_path_factory.mktemp("fake-upstream"), workers=1, upstream={
+            "timeout": {"connect": 0.5, "read": 0.7}, "max_request_body_bytes": 2048,
+            "max_inspected_response_bytes": 65536})
     except BaseException:
-        stack.stop()
         fake.stop()
         raise
     yield Running(stack), fake
     stack.stop()
     fake.stop()
-
-
-def _trace(r: Any) -> str:
-    return str(r.headers["traceparent"].split("-")[1])
 
 
 # mode → (status for a consulent reading the medical document, status reading the general one)
@@ -211,36 +236,30 @@ RESPONSE_CASES = {
 @pytest.mark.parametrize("mode", sorted(RESPONSE_CASES))
 def test_protected_responses_are_inspected(faked: tuple[Running, FakeUpstream], mode: str) -> None:
     run, fake = faked
-    fake.mode = mode
-    try:
+    with fake.answering(mode):
         for uid, want in zip((MED, ALG), RESPONSE_CASES[mode], strict=True):
             r = run.proxy("GET", f"{DOCS}/{uid}", run.headers("consulent", HULP))
             assert r.status == want, (mode, uid, r.status, r.body[:200])
             assert SECRET.encode() not in r.body, (mode, "medical content released")
-            recs = run.records_for_trace(_trace(r))
+            recs = run.records_of(r)
             assert recs and recs[0]["phase"] == "request"
             if r.status == 200:
                 # Released only with a durable response-phase allow, and decoded (no gzip bytes).
                 assert recs[-1]["phase"] == "response" and recs[-1]["decision"] == "allow"
                 assert r.json()["titel"] == "gewone brief"
                 assert "content-encoding" not in r.headers
-    finally:
-        fake.mode = "plain"
 
 
 @pytest.mark.parametrize("mode", ["plain", "gzip", "chunked", "chunked-gzip", "unknown-type", "no-type"])
 def test_lists_are_filtered_whatever_the_transfer_shape(faked: tuple[Running, FakeUpstream], mode: str) -> None:
     run, fake = faked
-    fake.mode = mode
-    try:
+    with fake.answering(mode):
         r = run.proxy("GET", DOCS, run.headers("consulent", HULP))
-    finally:
-        fake.mode = "plain"
     assert r.status == 200, r.body[:300]
     assert SECRET.encode() not in r.body
     titles = [d["titel"] for d in r.json()["results"]]
     assert titles == ([] if mode == "unknown-type" else ["gewone brief"])
-    recs = run.records_for_trace(_trace(r))
+    recs = run.records_of(r)
     assert [x["decision"] for x in recs if x["phase"] == "response"] == (
         ["deny", "deny"] if mode == "unknown-type" else ["allow", "deny"])
 
@@ -248,25 +267,20 @@ def test_lists_are_filtered_whatever_the_transfer_shape(faked: tuple[Running, Fa
 @pytest.mark.parametrize("mode", ["list-without-results", "invalid-json", "html", "array", "unasked-expand"])
 def test_unclassifiable_lists_are_not_released(faked: tuple[Running, FakeUpstream], mode: str) -> None:
     run, fake = faked
-    fake.mode = mode
-    try:
+    before = run.metric("sidecar_fail_closed_total", cause="unclassifiable")
+    with fake.answering(mode):
         r = run.proxy("GET", DOCS, run.headers("consulent", HULP))
-    finally:
-        fake.mode = "plain"
     assert r.status == 502 and SECRET.encode() not in r.body
-    assert run.metric("sidecar_fail_closed_total", cause="unclassifiable") >= 1
+    assert run.metric("sidecar_fail_closed_total", cause="unclassifiable") == before + 1
 
 
 def test_unasked_embedded_objects_are_refused_before_the_response_is_decided(
         faked: tuple[Running, FakeUpstream]) -> None:
     run, fake = faked
-    fake.mode = "unasked-expand"
-    try:
+    with fake.answering("unasked-expand"):
         r = run.proxy("GET", f"{DOCS}/{ALG}", run.headers("consulent", HULP))
-    finally:
-        fake.mode = "plain"
     assert r.status == 502 and SECRET.encode() not in r.body
-    recs = run.records_for_trace(_trace(r))
+    recs = run.records_of(r)
     # No response-phase allow for an answer that was then withheld: only the request phase and
     # the refusal.
     assert [(x["phase"], x["decision"]) for x in recs] == [("request", "allow"), ("request", "deny")]
@@ -274,11 +288,8 @@ def test_unasked_embedded_objects_are_refused_before_the_response_is_decided(
 
 def test_upstream_4xx_body_with_object_data_is_not_released(faked: tuple[Running, FakeUpstream]) -> None:
     run, fake = faked
-    fake.mode = "error-403-with-data"
-    try:
+    with fake.answering("error-403-with-data"):
         r = run.proxy("GET", f"{DOCS}/{MED}", run.headers("consulent", HULP))
-    finally:
-        fake.mode = "plain"
     assert r.status == 502 and SECRET.encode() not in r.body
 
 
@@ -312,7 +323,8 @@ def test_only_allow_listed_headers_cross(faked: tuple[Running, FakeUpstream]) ->
 def test_request_body_over_the_limit_is_413_and_not_forwarded(faked: tuple[Running, FakeUpstream]) -> None:
     run, fake = faked
     n = len(fake.requests)
-    h = run.headers("aanbieder", HULP, org="huisarts-de-linde")
+    too_large = run.metric("sidecar_fail_closed_total", cause="body_too_large")
+    h = run.headers("aanbieder", HULP, org=PROVIDER_ORG)
     h.update({"Content-Type": "application/json", "X-Herkomst": 'grondslag=toestemming, toestemming="T-1"'})
     big = json.dumps({"titel": "x" * 5000}).encode()
     r = run.proxy("POST", DOCS, h, big)
@@ -327,7 +339,7 @@ def test_request_body_over_the_limit_is_413_and_not_forwarded(faked: tuple[Runni
     replies = raw_exchange(run.stack.ports.proxy, head + chunks)
     assert replies[0][0] == 413
     assert fake.requests[n:] == []
-    assert run.metric("sidecar_fail_closed_total", cause="body_too_large") >= 2
+    assert run.metric("sidecar_fail_closed_total", cause="body_too_large") == too_large + 2
 
 
 def test_upstream_slow_is_504_and_down_is_502(faked: tuple[Running, FakeUpstream]) -> None:
@@ -341,7 +353,7 @@ def test_upstream_slow_is_504_and_down_is_502(faked: tuple[Running, FakeUpstream
     finally:
         fake.delay = 0.0
     assert run.metric("sidecar_upstream_errors_total", kind="timeout") == before + 1
-    recs = run.records_for_trace(_trace(r))
+    recs = run.records_of(r)
     # Decided and recorded (the allow), then the failure recorded as a deny with its status;
     # no response-phase allow, so nothing was released.
     assert [(x["phase"], x["decision"]) for x in recs] == [("request", "allow"), ("request", "deny")]
@@ -356,7 +368,7 @@ def test_upstream_slow_is_504_and_down_is_502(faked: tuple[Running, FakeUpstream
         assert run.metric("sidecar_upstream_errors_total", kind="connect") == before + 1
     finally:
         fake.start(port)
-    log = (run.workdir / "sidecar.log").read_text()
+    log = run.log()
     assert '"upstream_error"' in log and '"timeout"' in log and '"connect"' in log
     assert run.proxy("GET", f"{DOCS}/{ALG}", run.headers("consulent", HULP)).status == 200
 

@@ -1,18 +1,12 @@
 """The label store: one suite, run against both backends (SQLite file, real PostgreSQL server).
 
-The PostgreSQL run starts its own throwaway server (initdb + pg_ctl into a temp dir, loopback
-only, a free port) once per session; `make test` installs the binaries first (mk/postgres.mk).
+The PostgreSQL run uses the session's throwaway server (``pg_server`` in conftest.py: initdb +
+pg_ctl into a temp dir, loopback only, a free port); `make test` installs the binaries first (mk/postgres.mk).
 Without them the PostgreSQL cases fail, never skip: a skipped backend would look like a pass.
 """
 
 from __future__ import annotations
 
-import os
-import pwd
-import re
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -26,6 +20,7 @@ import pytest
 
 from sidecar.devtools.demo import free_ports
 from sidecar.labels import (
+    _LINKS_SCHEMA,
     LabelStore,
     LabelStoreError,
     PostgresLabelStore,
@@ -33,112 +28,9 @@ from sidecar.labels import (
     key_for_url,
     open_label_store,
 )
+from tests.helpers import DOCS, PG_PASSWORD, PgServer
 
-DOCS = "/documenten/api/v1/enkelvoudiginformatieobjecten"
-PG_PASSWORD = "s3cret-label-pw"
 CONNECT_TIMEOUT = 2  # PostgresLabelStore's default connect_timeout, in seconds
-
-
-# ---- a throwaway PostgreSQL server -----------------------------------------------------------
-
-def _pg_bindir() -> Path:
-    """Where initdb and pg_ctl are: on PATH, else Debian's /usr/lib/postgresql/<newest>/bin."""
-    on_path = [shutil.which("initdb"), shutil.which("pg_ctl")]
-    if all(on_path):
-        return Path(on_path[0]).resolve().parent  # type: ignore[arg-type]
-
-    def version(p: Path) -> tuple[int, ...]:
-        return tuple(int(x) for x in re.findall(r"\d+", p.parent.name))
-
-    for bindir in sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=version, reverse=True):
-        if (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file():
-            return bindir
-    pytest.fail("PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or under "
-                "/usr/lib/postgresql/<version>/bin. Install them with `make deps-postgres` "
-                "(`make test` does this first); the label store must be tested against a real server.",
-                pytrace=False)
-
-
-@dataclass
-class PgServer:
-    bindir: Path
-    root: Path
-    port: int
-    as_postgres: list[str]
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    def dsn(self, dbname: str = "postgres") -> str:
-        return f"postgresql://postgres:{PG_PASSWORD}@127.0.0.1:{self.port}/{dbname}"
-
-    def _ctl(self, *args: str) -> None:
-        cmd = [*self.as_postgres, str(self.bindir / "pg_ctl"), "-D", str(self.data), *args]
-        done = subprocess.run(cmd, cwd=self.root, capture_output=True, text=True, timeout=60, check=False)
-        if done.returncode != 0:
-            log = (self.root / "server.log")
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            pytest.fail(f"pg_ctl {args[0]} failed ({done.returncode}): {done.stdout}{done.stderr}\n{tail}",
-                        pytrace=False)
-
-    def start(self) -> None:
-        # Loopback TCP only, the unix socket in our temp dir (not /var/run/postgresql, which may
-        # be missing or belong to a system cluster); fsync off: a test server needs no durability.
-        opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
-        self._ctl("start", "-w", "-t", "30", "-l", str(self.root / "server.log"), "-o", opts)
-
-    def stop(self) -> None:
-        self._ctl("stop", "-w", "-t", "30", "-m", "fast")
-
-    def create_database(self) -> str:
-        name = f"labels_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(self.dsn(), autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return name
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    bindir = _pg_bindir()
-    # initdb refuses to run as root; the server then runs as the `postgres` OS user, which needs
-    # to own the directory. mkdtemp under /tmp (not pytest's tmp, whose parent is mode 0700).
-    as_postgres: list[str] = []
-    owner: tuple[int, int] | None = None
-    if os.geteuid() == 0:
-        try:
-            pw = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.fail("running as root, and there is no `postgres` OS user to run the test PostgreSQL "
-                        "server as (the Debian package creates it: `make deps-postgres`)", pytrace=False)
-        runuser = shutil.which("runuser")
-        if runuser is None:
-            pytest.fail("running as root and `runuser` (util-linux) is missing", pytrace=False)
-        as_postgres = [runuser, "-u", "postgres", "--"]
-        owner = (pw.pw_uid, pw.pw_gid)
-    root = Path(tempfile.mkdtemp(prefix="sidecar-labels-pg-"))
-    pwfile = root / "pw"
-    pwfile.write_text(PG_PASSWORD + "\n")
-    if owner is not None:
-        for p in (root, pwfile):
-            os.chown(p, *owner)
-    init = subprocess.run(
-        [*as_postgres, str(bindir / "initdb"), "-D", str(root / "data"), "-U", "postgres",
-         "--pwfile", str(pwfile), "--auth-host=scram-sha-256", "--auth-local=trust",
-         "-E", "UTF8", "--locale=C", "--no-sync"],
-        cwd=root, capture_output=True, text=True, timeout=120, check=False)
-    if init.returncode != 0:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.fail(f"initdb failed ({init.returncode}): {init.stdout}{init.stderr}", pytrace=False)
-    server = PgServer(bindir, root, free_ports(1)[0], as_postgres)
-    server.start()
-    try:
-        yield server
-    finally:
-        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(root / "data"), "stop", "-m", "immediate"],
-                       cwd=root, capture_output=True, timeout=60, check=False)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 # ---- one store per test, per backend ---------------------------------------------------------
@@ -494,7 +386,8 @@ def test_postgresql_least_privilege_user_with_precreated_table(pg_server: PgServ
     with psycopg.connect(pg_server.dsn(dbname), autocommit=True) as owner:
         owner.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'lim-pw-123'")
         owner.execute(PostgresLabelStore._SCHEMA)
-        owner.execute(f"GRANT SELECT, INSERT, UPDATE ON labels TO {role}")
+        owner.execute(_LINKS_SCHEMA)
+        owner.execute(f"GRANT SELECT, INSERT, UPDATE ON labels, subject_links, relation_generation TO {role}")
         assert owner.execute(f"SELECT has_schema_privilege('{role}', 'public', 'CREATE')").fetchone() == (False,)
     store = PostgresLabelStore(f"postgresql://{role}:lim-pw-123@127.0.0.1:{pg_server.port}/{dbname}")
     try:
@@ -502,6 +395,9 @@ def test_postgresql_least_privilege_user_with_precreated_table(pg_server: PgServ
         store.put(doc(1), {"x": 2})
         assert store.get_many([doc(1), doc(2)]) == {doc(1): {"x": 2}}
         assert store.ping() is True
+        store.add_link(doc(1), "u-1", "writer")
+        store.bump_generation()
+        assert store.relation_state("u-1") == (1, {doc(1): {"writer"}})
     finally:
         store.close()
     # Without the table, that user cannot create it: a clear LabelStoreError, not a crash.
