@@ -35,9 +35,7 @@ if str(REPO) not in sys.path:
 
 from sidecar.devtools.demo import Stack  # noqa: E402
 from sidecar.devtools.keys import mint  # noqa: E402
-from tests.conftest import DOCS, ZAKEN, send, start_stack  # noqa: E402
-
-HULP = "onderzoek_hulpvraag"
+from tests.helpers import DOCS, HULP, ZAKEN, read_records, send, start_stack, uuid_of  # noqa: E402
 
 
 @dataclass
@@ -48,10 +46,6 @@ class Result:
     echoed: bool  # the sidecar answered with our trace id
 
 
-def _uuid(url: str) -> str:
-    return url.rsplit("/", 1)[1]
-
-
 def scenarios(stack: Stack) -> dict[str, tuple[str, str, str | None, str | None]]:
     """name → (method, target, role, purpose). Roles and purposes give allows and denies."""
     up = stack.ports.upstream
@@ -59,11 +53,11 @@ def scenarios(stack: Stack) -> dict[str, tuple[str, str, str | None, str | None]
     results = json.loads(docs)["results"]
 
     def of(cat: str) -> str:
-        return next(_uuid(d["url"]) for d in results
+        return next(uuid_of(d) for d in results
                     if d["informatieobjecttype"].endswith("/" + cat) and d.get("bestandsomvang", 0) < 1_000_000)
 
     alg, med = of("algemeen"), of("medisch")
-    zaak = _uuid(json.loads(send(up, "GET", ZAKEN).body)["results"][0]["url"])
+    zaak = uuid_of(json.loads(send(up, "GET", ZAKEN).body)["results"][0])
     return {
         "read allowed (algemeen)": ("GET", f"{DOCS}/{alg}", "consulent", HULP),
         "read denied (medisch)": ("GET", f"{DOCS}/{med}", "consulent", HULP),
@@ -114,12 +108,8 @@ def restart_opa(stack: Stack, log: list[str]) -> None:
 
 def load_records(path: Path) -> dict[str, list[dict[str, Any]]]:
     by_trace: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
-    for line in path.read_bytes().splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue  # verify (below) reports a torn line
-        by_trace[rec.get("trace_id")].append(rec)
+    for rec in read_records(path, torn_ok=True):  # verify (below) reports a torn line
+        by_trace[rec["trace_id"]].append(rec)
     return by_trace
 
 

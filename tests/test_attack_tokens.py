@@ -4,9 +4,6 @@ expires, then verification fails closed; random kids cause no fetch storm."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import secrets
 import time
@@ -20,28 +17,23 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sidecar.devtools.keys import DEMO_AUDIENCE, DEMO_ISSUER, kid_of, load_private
-from tests.conftest import ZAKEN, LoopbackServer, Running, start_stack
-from tests.test_attack_http import mark_upstream, new_lines
-
-HULP = "onderzoek_hulpvraag"
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+from tests.helpers import (
+    HULP,
+    ZAKEN,
+    LoopbackServer,
+    Running,
+    b64url,
+    hs256_with_public_key,
+    jwt_claims,
+    send_json,
+    start_stack,
+    unsigned_token,
+)
 
 
 def _claims(**over: Any) -> dict[str, Any]:
-    now = int(time.time())
-    c: dict[str, Any] = {"iss": DEMO_ISSUER, "aud": DEMO_AUDIENCE, "sub": "aanvaller", "role": "medisch_adviseur",
-                         "org": "gemeente-demo", "iat": now, "exp": now + 600}
-    c.update(over)
-    return {k: v for k, v in c.items() if v is not None}
-
-
-def _unsigned(header: dict[str, Any], claims: dict[str, Any], sig: bytes = b"") -> str:
-    h = _b64(json.dumps(header).encode())
-    p = _b64(json.dumps(claims).encode())
-    return f"{h}.{p}.{_b64(sig)}"
+    """An attacker who would like to be a medical adviser."""
+    return jwt_claims(**{"sub": "aanvaller", "role": "medisch_adviseur", **over})
 
 
 def _forgeries(wd: Path) -> dict[str, Callable[[], str]]:
@@ -52,15 +44,10 @@ def _forgeries(wd: Path) -> dict[str, Callable[[], str]]:
     def es(claims: dict[str, Any], headers: dict[str, Any] | None = None, k: Any = key) -> str:
         return jwt.encode(claims, k, algorithm="ES256", headers={"kid": kid, **(headers or {})})
 
-    def hs256_with_public_key() -> str:
-        signing = _unsigned({"alg": "HS256", "typ": "JWT", "kid": kid}, _claims()).rsplit(".", 1)[0]
-        sig = hmac.new(pub_pem, signing.encode(), hashlib.sha256).digest()
-        return f"{signing}.{_b64(sig)}"
-
     def resigned_payload() -> str:
         good = es(_claims(role="consulent"))
         h, _, s = good.split(".")
-        return f"{h}.{_b64(json.dumps(_claims(role='medisch_adviseur')).encode())}.{s}"
+        return f"{h}.{b64url(_claims(role='medisch_adviseur'))}.{s}"
 
     def embedded_jwk() -> str:
         attacker = ec.generate_private_key(ec.SECP256R1())
@@ -72,9 +59,10 @@ def _forgeries(wd: Path) -> dict[str, Callable[[], str]]:
         return jwt.encode(_claims(), attacker, algorithm="RS256", headers={"kid": kid})
 
     return {
-        "alg none": lambda: _unsigned({"alg": "none", "typ": "JWT", "kid": kid}, _claims()),
-        "alg None with signature": lambda: _unsigned({"alg": "None", "kid": kid}, _claims(), b"x" * 64),
-        "HS256 signed with the public key": hs256_with_public_key,
+        "garbage": lambda: "not-a-token",
+        "alg none": lambda: unsigned_token({"alg": "none", "typ": "JWT", "kid": kid}, _claims()),
+        "alg None with signature": lambda: unsigned_token({"alg": "None", "kid": kid}, _claims(), b"x" * 64),
+        "HS256 signed with the public key": lambda: hs256_with_public_key(_claims(), pub_pem, kid),
         "expired": lambda: es(_claims(iat=int(time.time()) - 7200, exp=int(time.time()) - 3600)),
         "expired just past leeway": lambda: es(_claims(exp=int(time.time()) - 40)),
         "not yet valid (nbf)": lambda: es(_claims(nbf=int(time.time()) + 3600)),
@@ -85,6 +73,7 @@ def _forgeries(wd: Path) -> dict[str, Callable[[], str]]:
         "aud list without us": lambda: es(_claims(aud=["other-a", "other-b"])),
         "wrong iss": lambda: es(_claims(iss="https://evil.example")),
         "no sub": lambda: es(_claims(sub=None)),
+        "no org": lambda: es(_claims(org=None)),
         "role not a string": lambda: es(_claims(role=["medisch_adviseur"])),
         "unknown secrecy": lambda: es(_claims(secrecy="alles")),
         "unknown kid, own key": lambda: jwt.encode(_claims(), ec.generate_private_key(ec.SECP256R1()),
@@ -105,9 +94,9 @@ def _forgeries(wd: Path) -> dict[str, Callable[[], str]]:
 
 
 FORGERY_NAMES = sorted([
-    "alg none", "alg None with signature", "HS256 signed with the public key", "expired",
+    "garbage", "alg none", "alg None with signature", "HS256 signed with the public key", "expired",
     "expired just past leeway", "not yet valid (nbf)", "issued in the future (iat)", "no exp", "no iat",
-    "wrong aud", "aud list without us", "wrong iss", "no sub", "role not a string", "unknown secrecy",
+    "wrong aud", "aud list without us", "wrong iss", "no sub", "no org", "role not a string", "unknown secrecy",
     "unknown kid, own key", "right key, unknown kid", "no kid", "kid path traversal",
     "attacker key, right kid", "embedded jwk header", "RS256 with attacker key and right kid",
     "payload swapped under a valid signature", "oversized (above max_token_bytes)", "signature stripped",
@@ -121,14 +110,14 @@ def test_forgery_list_is_complete(knmg: Running) -> None:
 @pytest.mark.parametrize("name", FORGERY_NAMES)
 def test_forged_token_is_401_and_not_forwarded(knmg: Running, name: str) -> None:
     token = _forgeries(knmg.workdir)[name]()
-    before = mark_upstream(knmg)
+    before = knmg.mark_upstream()
     failures_before = knmg.metric("sidecar_authn_failures_total")
     r = knmg.proxy("GET", ZAKEN, {"Authorization": f"Bearer {token}", "X-Doelbinding": HULP})
     assert r.status == 401, (name, r.body)
     assert (r.header("www-authenticate") or "").startswith("Bearer"), name
     assert r.header("content-type") == "application/problem+json"
-    assert new_lines(knmg, before) == []
-    recs = knmg.records_for_trace(r.headers["traceparent"].split("-")[1])
+    assert knmg.upstream_since(before) == []
+    recs = knmg.records_of(r)
     assert recs and recs[-1]["decision"] == "deny" and recs[-1]["reasons"][0].startswith("AUTHN_")
     assert recs[-1]["subject"] is None  # an unverified token names nobody
     assert knmg.metric("sidecar_authn_failures_total") == failures_before + 1
@@ -136,10 +125,10 @@ def test_forged_token_is_401_and_not_forwarded(knmg: Running, name: str) -> None
 
 def test_token_larger_than_the_header_limit_is_refused(knmg: Running) -> None:
     token = _forgeries(knmg.workdir)["oversized (above max_token_bytes)"]().replace("x" * 9000, "x" * 20000)
-    before = mark_upstream(knmg)
+    before = knmg.mark_upstream()
     r = knmg.proxy("GET", ZAKEN, {"Authorization": f"Bearer {token}", "X-Doelbinding": HULP})
     assert r.status in (400, 401, 431)
-    assert new_lines(knmg, before) == []
+    assert knmg.upstream_since(before) == []
 
 
 # -- JWKS down, slow, storms ---------------------------------------------------------------------
@@ -160,13 +149,8 @@ class JwksServer(LoopbackServer):
                 outer.fetches.append(time.monotonic())
                 if outer.delay:
                     time.sleep(outer.delay)
-                body = json.dumps({"keys": [outer.jwk]}).encode()
                 try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
+                    send_json(self, {"keys": [outer.jwk]})
                 except OSError:
                     pass  # the client gave up (slow mode)
 
@@ -230,13 +214,12 @@ def test_jwks_down_slow_and_storm(jwks_stack: tuple[Running, JwksServer]) -> Non
     assert _get(run, good) == 200
     # … then verification fails closed.
     time.sleep(max(0.0, last_ok_fetch + CACHE_S + MIN_REFRESH_S + 0.3 - time.monotonic()))
-    before = mark_upstream(run)
+    before = run.mark_upstream()
     kid_failures = run.metric("sidecar_authn_failures_total", reason="AUTHN_KID")
     assert _get(run, good) == 401
-    assert new_lines(run, before) == []
+    assert run.upstream_since(before) == []
     assert run.metric("sidecar_authn_failures_total", reason="AUTHN_KID") == kid_failures + 1
-    log = (run.workdir / "sidecar.log").read_text()
-    assert "jwks_fetch_failed" in log
+    assert "jwks_fetch_failed" in run.log()
 
     # JWKS slow (past its read timeout): still 401, and the request is not held much longer
     # than the configured timeout.

@@ -7,10 +7,9 @@ import json
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from bench.loadgen import (
     schedule,
     summarise_ms,
 )
+from tests.helpers import LoopbackServer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,13 +53,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[int]:
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    srv.daemon_threads = True
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield srv.server_address[1]
-    srv.shutdown()
-    srv.server_close()
+    srv = LoopbackServer()
+    srv.serve(_Handler)
+    yield srv.port
+    srv.stop()
 
 
 def _target(port: int, path: str, name: str = "t") -> Target:

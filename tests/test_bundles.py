@@ -9,40 +9,33 @@ and (c) pick up a new revision while the sidecar keeps running, the records nami
 
 from __future__ import annotations
 
-import functools
-import http.server
 import io
 import json
 import os
 import subprocess
-import sys
 import tarfile
-import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sidecar.devtools.demo import (
-    REPO_ROOT,
-    Ports,
-    Stack,
-    build_bundle,
-    find_opa,
-    free_ports,
-    stop_process,
-    write_config,
+from sidecar.devtools.demo import REPO_ROOT, Stack, build_bundle, find_opa, free_ports, stop_process, write_config
+from tests.helpers import (
+    DOCS,
+    HULP,
+    BundleServer,
+    Running,
+    make_bundle,
+    new_ports,
+    rsa_keypair,
+    start_sidecar_not_ready,
+    wait_for,
 )
-from tests.conftest import DOCS, Running
 
 OPA_CONFIG = REPO_ROOT / "deploy" / "opa" / "config.yaml"
-HULP = "onderzoek_hulpvraag"
 # A request-phase input (docs/decision-api.md) that every profile denies under P1: enforcement
 # (handhaving) may never use Wams data. It proves the loaded policy really answers.
 P1_INPUT = {
@@ -57,28 +50,6 @@ P1_INPUT = {
 
 # ---- helpers -------------------------------------------------------------------------------
 
-def _keypair(folder: Path, name: str) -> tuple[Path, Path]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    priv = folder / f"{name}.key.pem"
-    pub = folder / f"{name}.pub.pem"
-    priv.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
-    return priv, pub
-
-
-def make_bundle(out: Path, key: Path, revision: str) -> Path:
-    """``make bundle`` exactly as an operator runs it, with the key and revision given."""
-    res = subprocess.run(
-        ["make", "--no-print-directory", "-C", str(REPO_ROOT), "bundle", f"BUNDLE_OUT={out}",
-         f"BUNDLE_SIGNING_KEY={key}", f"BUNDLE_REVISION={revision}"],
-        capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, f"make bundle failed:\n{res.stdout}\n{res.stderr}"
-    assert out.is_file()
-    return out
-
-
 def tamper(signed: Path, out: Path) -> Path:
     """Copy of a signed bundle with one policy file changed after signing (signature kept)."""
     changed = False
@@ -92,41 +63,6 @@ def tamper(signed: Path, out: Path) -> Path:
             dst.addfile(member, io.BytesIO(data) if data is not None else None)
     assert changed, "no authz.rego in the bundle to tamper with"
     return out
-
-
-class BundleServer:
-    """Serves one folder on a free loopback port (the bundle service of deploy/opa/config.yaml)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.requests = 0
-        handler = functools.partial(self._Handler, self, directory=str(folder))
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
-
-    class _Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, owner: BundleServer, *args: Any, **kw: Any) -> None:
-            self._owner = owner
-            super().__init__(*args, **kw)
-
-        def do_GET(self) -> None:
-            self._owner.requests += 1
-            super().do_GET()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    def publish(self, bundle: Path) -> None:
-        # Atomic replace: OPA never downloads a half-written file.
-        tmp = self.folder / "bundle.tar.gz.tmp"
-        tmp.write_bytes(bundle.read_bytes())
-        tmp.replace(self.folder / "bundle.tar.gz")
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
 
 class Opa:
@@ -177,22 +113,11 @@ class Opa:
         stop_process(self.proc, timeout=10)
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 30, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
-
-
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("bundle-keys")
-    priv, pub = _keypair(d, "signer")
-    other, _ = _keypair(d, "other")
+    priv, pub = rsa_keypair(d, "signer")
+    other, _ = rsa_keypair(d, "other")
     return {"priv": priv, "pub": pub, "other": other}
 
 
@@ -209,9 +134,7 @@ class _SidecarStack:
     """The demo upstream + sidecar from :class:`Stack`, in front of *our* OPA (not the Stack's)."""
 
     def __init__(self, workdir: Path, opa_port: int) -> None:
-        p = free_ports(3)
-        self.stack = Stack(workdir=workdir, ports=Ports(proxy=p[0], admin=p[1], opa=opa_port, upstream=p[2]),
-                           workers=1)
+        self.stack = Stack(workdir=workdir, ports=new_ports(opa=opa_port), workers=1)
         workdir.mkdir(parents=True, exist_ok=True)
         write_config(workdir, self.stack.ports, profile="knmg", workers=1)
         self.running = Running(self.stack)
@@ -223,30 +146,11 @@ class _SidecarStack:
         self.stack.start_sidecar()
 
     def start_sidecar_not_ready(self) -> None:
-        """Start the sidecar and wait only until it answers (liveness), not until it is ready."""
-        log = self.stack.workdir / "sidecar.log"
-        with log.open("ab") as out:
-            self.stack.procs["sidecar"] = subprocess.Popen(
-                [sys.executable, "-m", "sidecar", "serve", "--config", str(self.stack.config_path)],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.stack.workdir)
-        proc = self.stack.procs["sidecar"]
-
-        def alive() -> bool:
-            assert proc.poll() is None, f"sidecar exited: {log.read_text(errors='replace')[-2000:]}"
-            return self.running.admin("/-/healthz").status == 200 if _port_open(self.stack.ports.admin) else False
-
-        wait_for("the sidecar's /-/healthz", alive, timeout=60)
+        """Start the sidecar and wait only until it answers, not until it is ready."""
+        start_sidecar_not_ready(self.stack, timeout=60)
 
     def stop(self) -> None:
         self.stack.stop()
-
-
-def _port_open(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 # ---- (a) a signed bundle loads -------------------------------------------------------------
@@ -310,11 +214,11 @@ def test_opa_refuses_bad_bundle_and_sidecar_stays_not_ready(kind: str, tmp_path:
         ready = run.admin("/-/readyz")
         assert ready.status == 503, ready.body
         assert "opa" in json.dumps(ready.json()["problems"])
-        before_upstream = len(run.upstream_requests())
+        before_upstream = run.mark_upstream()
         reply = run.proxy("GET", DOCS, run.headers("consulent", HULP))
         assert reply.status == 503
         assert reply.header("content-type") == "application/problem+json"
-        assert len(run.upstream_requests()) == before_upstream  # nothing forwarded
+        assert run.upstream_since(before_upstream) == []  # nothing forwarded
         # Still refused a few polls later: "stays" not-ready, no fallback to anything.
         seen = served.requests
         wait_for("more bundle downloads", lambda: served.requests >= seen + 2)

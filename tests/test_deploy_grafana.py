@@ -3,76 +3,23 @@ metric names the sidecar really exports (sidecar/metrics.py is the only source o
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
-from typing import Any
 
-import promql_parser
 import pytest
 import yaml
-from prometheus_client import REGISTRY
 
-import sidecar.metrics  # noqa: F401 (registers the sidecar's metric families)
+from tests.helpers import (
+    DASHBOARD,
+    PROMETHEUS_SERIES,
+    dashboard,
+    exported_metric_names,
+    panels,
+    queries,
+    selectors,
+    substitute,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "wams-sidecar.json"
-PROVISIONING = ROOT / "deploy" / "grafana" / "provisioning"
-# Series Prometheus itself makes for every target (not exported by the sidecar).
-PROMETHEUS_SERIES = frozenset({"up"})
-# Grafana variables → values that make a query valid PromQL (Grafana substitutes them at run time).
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": "1h", "$job": "wams-sidecar",
-                     "$instance": ".*"}
-
-
-def exported_metric_names() -> set[str]:
-    """Every series name the sidecar's registry can export, with the suffixes Prometheus sees."""
-    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",),
-                "summary": ("", "_sum", "_count"), "info": ("_info",)}
-    names: set[str] = set()
-    for family in REGISTRY.collect():
-        if not family.name.startswith("sidecar_"):
-            continue  # the default registry also holds python_* and process_* (absent in multiprocess mode)
-        names.update(family.name + s for s in suffixes[family.type])
-    assert "sidecar_decisions_total" in names and "sidecar_opa_request_duration_seconds_bucket" in names
-    return names
-
-
-def substitute(expr: str) -> str:
-    for var, value in sorted(GRAFANA_VARIABLES.items(), key=lambda kv: -len(kv[0])):
-        expr = expr.replace(var, value)
-    left = re.findall(r"\$\{?\w+", expr)
-    assert not left, f"unknown Grafana variable(s) {left} in {expr!r}"
-    return expr
-
-
-def selectors(expr: str) -> list[promql_parser.VectorSelector]:
-    found: list[promql_parser.VectorSelector] = []
-
-    def visit(node: Any) -> bool:
-        if isinstance(node, promql_parser.VectorSelector):
-            found.append(node)
-        return True
-
-    promql_parser.walk(promql_parser.parse(expr), visit)
-    return found
-
-
-def dashboard() -> dict[str, Any]:
-    d: dict[str, Any] = json.loads(DASHBOARD.read_text())
-    return d
-
-
-def panels(d: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    for p in d["panels"]:
-        out.append(p)
-        out.extend(p.get("panels", []))  # collapsed rows hold their panels
-    return out
-
-
-def queries() -> list[tuple[str, str]]:
-    return [(p["title"], t["expr"]) for p in panels(dashboard()) if p["type"] != "row" for t in p["targets"]]
+PROVISIONING = DASHBOARD.parents[1] / "provisioning"
 
 
 def test_uid_title_and_datasource_variable() -> None:

@@ -18,7 +18,7 @@ import yaml
 
 from sidecar.devtools.demo import free_ports
 from sidecar.settings import load_settings
-from tests.test_bundles import BundleServer, _keypair, make_bundle, wait_for
+from tests.helpers import BundleServer, make_bundle, rsa_keypair, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "kubernetes"
@@ -216,7 +216,7 @@ def test_opa_container_args_work_with_the_real_opa(tmp_path: Path) -> None:
     signed bundle from the bundle server and reports healthy on the diagnostic port."""
     from sidecar.devtools.demo import find_opa
 
-    priv, pub = _keypair(tmp_path, "signer")
+    priv, pub = rsa_keypair(tmp_path, "signer")
     srv_dir = tmp_path / "srv"
     srv_dir.mkdir()
     server = BundleServer(srv_dir)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.test_deploy_grafana import PROMETHEUS_SERIES, exported_metric_names, selectors
+from tests.helpers import PROMETHEUS_SERIES, exported_metric_names, selectors
 
 ROOT = Path(__file__).resolve().parents[1]
 PROM = ROOT / "deploy" / "prometheus"

@@ -4,7 +4,6 @@ that wants a JWT-ZGW, and several gunicorn workers counting into one set of metr
 from __future__ import annotations
 
 import http.server
-import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,21 +12,31 @@ from typing import Any, ClassVar
 import jwt
 import pytest
 
-from sidecar.devtools.demo import free_ports
 from sidecar.labels import open_label_store
-from tests.conftest import DOCS, ZAKEN, LoopbackServer, Running, start_stack
-from tests.test_e2e_provenance import ZVH_ORG, ingest
-from tests.test_labels import PgServer, pg_server  # noqa: F401 (the session fixture)
+from tests.helpers import (
+    DOCS,
+    HULP,
+    ZAKEN,
+    ZVH_ORG,
+    LoopbackServer,
+    PgServer,
+    Running,
+    ingest,
+    send_json,
+    start_stack,
+    start_stack_before,
+    uuid_of,
+)
 
 
-def test_sidecar_on_postgresql_labels(tmp_path: Path, pg_server: PgServer) -> None:  # noqa: F811
+def test_sidecar_on_postgresql_labels(tmp_path: Path, pg_server: PgServer) -> None:
     dsn = pg_server.dsn(pg_server.create_database())
     stack = start_stack(tmp_path / "pg", "knmg", workers=2, config_extra={"labels": {"dsn": dsn}})
     run = Running(stack)
     try:
         reply, _ = ingest(run, 'grondslag=toestemming, toestemming="TS-5", voorwaarden=(geen_verdere_verstrekking)')
         assert reply.status == 201
-        path = "/documenten/api/v1/enkelvoudiginformatieobjecten/" + reply.json()["url"].rsplit("/", 1)[1]
+        path = f"{DOCS}/{uuid_of(reply.json())}"
         stored = open_label_store(dsn).get_many([path])[path]
         assert stored["voorwaarden"] == ["geen_verdere_verstrekking"] and stored["grondslag"] == "toestemming"
         # Both workers read the same store: the sticky condition holds whichever worker answers.
@@ -45,7 +54,7 @@ def test_opa_on_a_unix_socket(tmp_path: Path) -> None:
     run = Running(stack)
     try:
         assert run.admin("/-/readyz").status == 200
-        r = run.proxy("GET", ZAKEN, run.headers("consulent", "onderzoek_hulpvraag"))
+        r = run.proxy("GET", ZAKEN, run.headers("consulent", HULP))
         assert r.status == 200
         assert run.records()[-1]["policy"]["revision"]
     finally:
@@ -57,12 +66,7 @@ class _Capture(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         type(self).seen.append({k.lower(): v for k, v in self.headers.items()})
-        body = json.dumps({"count": 0, "next": None, "previous": None, "results": []}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_json(self, {"count": 0, "next": None, "previous": None, "results": []})
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -81,31 +85,30 @@ def test_zgw_upstream_gets_a_jwt_zgw_per_request_and_no_client_credentials(tmp_p
                                                                            capture_upstream: int) -> None:
     """A real ZGW upstream (Open Zaak) wants a JWT-ZGW per application. This stand-in upstream
     only records the headers it receives; OPA and the sidecar are real."""
-    from sidecar.devtools.demo import Ports, Stack
-
-    p = free_ports(3)
     secret = uuid.uuid4().hex
-    stack = Stack(workdir=tmp_path / "zgw", ports=Ports(proxy=p[0], admin=p[1], opa=p[2], upstream=capture_upstream),
-                  workers=1, config_extra={"upstream": {"url": f"http://127.0.0.1:{capture_upstream}",
-                                                        "zgw_jwt": {"client_id": "wams-sidecar", "secret": secret}}})
-    stack.prepare()
+    stack = start_stack_before(capture_upstream, tmp_path / "zgw", workers=1,
+                               upstream={"zgw_jwt": {"client_id": "wams-sidecar", "secret": secret}})
     try:
-        stack.start_opa()
-        stack.start_sidecar()
         run = Running(stack)
-        h = run.headers("consulent", "onderzoek_hulpvraag", sub="c.jansen")
-        h["X-Forwarded-For"] = "6.6.6.6"
-        h["X-HTTP-Method-Override"] = "DELETE"
-        r = run.proxy("GET", ZAKEN, h)
-        assert r.status == 200
-        seen = _Capture.seen[-1]
-        token = seen["authorization"].removeprefix("Bearer ")
-        claims = jwt.decode(token, secret, algorithms=["HS256"])
-        assert claims["client_id"] == claims["iss"] == "wams-sidecar"
-        assert claims["user_id"] == "c.jansen"
-        assert "x-http-method-override" not in seen and "x-doelbinding" not in seen
-        assert seen["x-forwarded-for"] == "127.0.0.1"  # the sidecar's view, not the client's claim
-        assert seen["traceparent"].split("-")[1] == r.headers["traceparent"].split("-")[1]
+        # Two callers: every request that reaches the upstream carries a JWT-ZGW naming its own
+        # caller (not one token for the sidecar, not the previous caller's).
+        for sub in ("c.jansen", "m.bakker"):
+            h = run.headers("consulent", HULP, sub=sub)
+            h["X-Forwarded-For"] = "6.6.6.6"
+            h["X-HTTP-Method-Override"] = "DELETE"
+            n = len(_Capture.seen)
+            r = run.proxy("GET", ZAKEN, h)
+            assert r.status == 200
+            arrived = _Capture.seen[n:]
+            assert arrived, "nothing reached the upstream"
+            for seen in arrived:
+                token = seen["authorization"].removeprefix("Bearer ")
+                claims = jwt.decode(token, secret, algorithms=["HS256"])
+                assert claims["client_id"] == claims["iss"] == "wams-sidecar"
+                assert claims["user_id"] == sub
+                assert "x-http-method-override" not in seen and "x-doelbinding" not in seen
+                assert seen["x-forwarded-for"] == "127.0.0.1"  # the sidecar's view, not the client's claim
+                assert seen["traceparent"].split("-")[1] == r.trace_id
     finally:
         stack.stop()
 
@@ -115,7 +118,7 @@ def test_metrics_sum_over_several_workers(knmg: Running) -> None:
     n = 40
     before = knmg.metric("sidecar_requests_total", route="documenten_list")
     for _ in range(n):
-        assert knmg.proxy("GET", DOCS, knmg.headers("consulent", "onderzoek_hulpvraag")).status == 200
+        assert knmg.proxy("GET", DOCS, knmg.headers("consulent", HULP)).status == 200
     assert knmg.metric("sidecar_requests_total", route="documenten_list") - before == n
     body = knmg.admin("/metrics").body.decode()
     assert 'sidecar_policy_info{profile="knmg"} 1.0' in body

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from tests.conftest import DOCS, ZAKEN, Running
-
-HULP = "onderzoek_hulpvraag"
+from sidecar.devtools.demo import Stack
+from tests.helpers import DOCS, HULP, ZAKEN, Running, new_ports, start_not_ready, start_stack
 
 
 def test_opa_stopped_fails_closed(fresh: Running) -> None:
     assert fresh.proxy("GET", ZAKEN, fresh.headers("consulent", HULP)).status == 200
     fresh.stack.stop_one("opa")
-    before_upstream = len(fresh.upstream_requests())
+    before_upstream = fresh.mark_upstream()
     before_errors = fresh.metric("sidecar_opa_errors_total", kind="connect")
 
     for target in (ZAKEN, DOCS):
@@ -21,16 +19,12 @@ def test_opa_stopped_fails_closed(fresh: Running) -> None:
         assert r.status == 503
         assert r.header("content-type") == "application/problem+json"
         assert "results" not in r.body.decode()
-    assert len(fresh.upstream_requests()) == before_upstream  # nothing forwarded
+    assert fresh.upstream_since(before_upstream) == []  # nothing forwarded
 
     assert fresh.metric("sidecar_opa_errors_total", kind="connect") - before_errors == 2
     last = fresh.records()[-1]
     assert last["decision"] == "deny" and last["reasons"] == ["OPA_CONNECT"]
-    ready = fresh.admin("/-/readyz")
-    deadline = time.monotonic() + 5  # readiness is cached for one second
-    while ready.status == 200 and time.monotonic() < deadline:
-        time.sleep(0.2)
-        ready = fresh.admin("/-/readyz")
+    ready = fresh.wait_readiness(503)
     assert ready.status == 503 and ready.json()["status"] == "not-ready"
     assert fresh.admin("/-/healthz").status == 200  # alive, just not ready
 
@@ -52,8 +46,6 @@ def _policy_dir(tmp_path: Path, decision_rego: str) -> Path:
 
 
 def test_unknown_obligation_fails_closed(tmp_path: Path) -> None:
-    from tests.conftest import start_stack
-
     # Allows everything with an obligation the sidecar cannot carry out (readiness probes excepted,
     # or the stack would never become ready: readiness refuses such a policy too).
     policies = _policy_dir(tmp_path, '''default decision := {"decision": false, "reasons": ["X0"]}
@@ -65,22 +57,19 @@ decision := {"decision": true, "reasons": ["X1"], "obligations": [{"type": "bel_
     stack = start_stack(tmp_path / "stack", "knmg", workers=1, policies=policies)
     run = Running(stack)
     try:
-        before = len(run.upstream_requests())
+        before = run.mark_upstream()
         r = run.proxy("GET", ZAKEN, run.headers("consulent", HULP))
         assert r.status == 503
         assert run.records()[-1]["reasons"] == ["OPA_OBLIGATION"]
-        assert len(run.upstream_requests()) == before
+        assert run.upstream_since(before) == []
         assert run.metric("sidecar_opa_errors_total", kind="obligation") == 1
     finally:
         stack.stop()
 
 
 def test_malformed_decision_fails_closed_and_is_not_ready(tmp_path: Path) -> None:
-    from sidecar.devtools.demo import Ports, Stack, free_ports
-    from tests.conftest import start_not_ready
-
     policies = _policy_dir(tmp_path, 'decision := {"decision": "yes please"}\n')
-    stack = Stack(workdir=tmp_path / "stack", ports=Ports(*free_ports(4)), policies=policies, workers=1)
+    stack = Stack(workdir=tmp_path / "stack", ports=new_ports(), policies=policies, workers=1)
     try:
         ready = start_not_ready(stack)
         assert ready.status == 503 and "not a boolean" in ready.body.decode()

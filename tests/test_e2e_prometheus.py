@@ -23,12 +23,10 @@ import pytest
 import yaml
 
 from sidecar.devtools.demo import free_ports, stop_process
-from tests.conftest import DOCS, ZAKEN, Running, start_stack
-from tests.test_deploy_grafana import GRAFANA_VARIABLES, queries
+from tests.helpers import DOCS, GRAFANA_VARIABLES, HULP, ZAKEN, Running, queries, start_stack, substitute
 
 ROOT = Path(__file__).resolve().parents[1]
-JOB = "wams-sidecar"
-HULP = "onderzoek_hulpvraag"
+JOB = GRAFANA_VARIABLES["$job"]  # the dashboard's job is the one Prometheus scrapes here
 
 
 class Prometheus:
@@ -108,13 +106,6 @@ def drive_traffic(run: Running) -> None:
         assert run.proxy("GET", ZAKEN).status == 401
 
 
-def concrete(expr: str) -> str:
-    values = {**GRAFANA_VARIABLES, "$job": JOB}
-    for var, value in sorted(values.items(), key=lambda kv: -len(kv[0])):
-        expr = expr.replace(var, value)
-    return expr
-
-
 def wait_until_scraped(prom: Prometheus, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -132,7 +123,7 @@ def test_dashboard_queries_return_data(observed: tuple[Running, Prometheus]) -> 
     drive_traffic(run)
 
     # "Comparison" queries look a day or a week back: no data can exist in a fresh Prometheus.
-    checked = [(title, concrete(e)) for title, e in queries() if " offset " not in e]
+    checked = [(title, substitute(e)) for title, e in queries() if " offset " not in e]
     assert len(checked) >= 30
     pending = dict(checked)
     results: dict[str, list[dict[str, Any]]] = {}
@@ -149,10 +140,10 @@ def test_dashboard_queries_return_data(observed: tuple[Running, Prometheus]) -> 
     assert not pending, "dashboard queries without data:\n" + "\n".join(f"  {t}: {e}" for t, e in pending.items())
 
     # The values the traffic implies, not just "something".
-    by_reason = {r["metric"].get("reason"): float(r["value"][1]) for r in results[concrete(
+    by_reason = {r["metric"].get("reason"): float(r["value"][1]) for r in results[substitute(
         next(e for t, e in checked if t == "Denies by reason (rule id)"))]}
     assert by_reason.get("P1", 0) > 0, by_reason
-    by_role = {r["metric"].get("role"): float(r["value"][1]) for r in results[concrete(
+    by_role = {r["metric"].get("role"): float(r["value"][1]) for r in results[substitute(
         next(e for t, e in checked if t == "Denies by role"))]}
     assert by_role.get("handhaving", 0) > 0, by_role
     assert "u-test" not in json.dumps(results)  # no user ids in any label value

@@ -5,60 +5,26 @@ Everything goes over HTTP through the running sidecar (real OPA, demo upstream),
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sidecar.routes import DEFAULT_ROUTES
-from tests.conftest import DOCS, Reply, Running, start_stack
+from tests.helpers import DOCS, HULP, ROLLEN, ZAKEN, ZVH_ORG, Running, ingest, start_stack, uuid_of
 
-PROVIDER_ORG = "huisarts-de-linde"
-ZVH_ORG = "zvh-midden"
 CVP6 = "toestemming_gevraagd ernstige_schade gewetensnood geen_andere_weg schade_voorkomen minimale_doorbreking"
 CVP5 = "toestemming_gevraagd ernstige_schade gewetensnood geen_andere_weg schade_voorkomen"
 
 
-def _type_url(run: Running, category: str) -> str:
-    type_url: str = run.doc_of(category)["informatieobjecttype"]
-    return type_url
-
-
-def _body(run: Running, category: str, titel: str) -> bytes:
-    return json.dumps({
-        "bronorganisatie": "001234560", "creatiedatum": "2026-11-29", "titel": titel, "auteur": "test",
-        "taal": "nld", "informatieobjecttype": _type_url(run, category), "vertrouwelijkheidaanduiding": "vertrouwelijk",
-        "formaat": "text/plain", "bestandsnaam": "brief.txt", "inhoud": base64.b64encode(b"inhoud").decode(),
-    }).encode()
-
-
-def ingest(run: Running, herkomst: str | None, *, category: str = "medisch", secrecy: str = "wettelijk",
-           role: str = "aanbieder", purpose: str = "onderzoek_hulpvraag", titel: str | None = None,
-           org: str = PROVIDER_ORG) -> tuple[Reply, str]:
-    titel = titel or f"ingest-{uuid.uuid4()}"
-    h = run.headers(role, purpose, org=org, secrecy=secrecy)
-    h["Content-Type"] = "application/json"
-    if herkomst is not None:
-        h["X-Herkomst"] = herkomst
-    return run.proxy("POST", DOCS, h, _body(run, category, titel)), titel
-
-
-def _exists_upstream(run: Running, titel: str) -> bool:
-    return any(d["titel"] == titel for d in run.upstream("GET", DOCS).json()["results"])
-
-
-def _uid(reply: Reply) -> str:
-    return str(reply.json()["url"].rsplit("/", 1)[1])
-
-
 GROUNDS = [
     # (name, herkomst, secrecy, category, wetsvoorstel status, knmg status, rule)
-    ("consent", 'grondslag=toestemming, toestemming="TS-2026-0042"', "wettelijk", "medisch", 201, 201, "I2"),
+    # Consent names the data subject (I2); 111222333 passes the elfproef.
+    ("consent", 'grondslag=toestemming, toestemming="TS-2026-0042", betrokkene="111222333"', "wettelijk", "medisch",
+     201, 201, "I2"),
     ("lid1", "grondslag=lid1", "geen", "algemeen", 201, 201, "I1"),
     ("lid2 a b c", 'grondslag=lid2, lid2=(a b c), motivering="zorgen"', "wettelijk", "medisch", 201, 403, "I3"),
     ("lid2 b c", "grondslag=lid2, lid2=(b c)", "wettelijk", "medisch", 403, 403, "I4"),
@@ -78,12 +44,12 @@ def test_ingest_grounds(request: pytest.FixtureRequest, profile: str, name: str,
     expected = st_w if profile == "wetsvoorstel" else st_k
     reply, titel = ingest(run, herkomst, secrecy=secrecy, category=category)
     assert reply.status == expected, reply.body
-    assert _exists_upstream(run, titel) == (expected == 201)
-    rec = run.records_for_trace(reply.headers["traceparent"].split("-")[1])[-1]
+    assert (titel in run.document_titles()) == (expected == 201)
+    rec = run.records_of(reply)[-1]
     assert rule in rec["reasons"]
     assert rec["policy"]["profile"] == profile
     if expected == 201:
-        created = run.upstream("GET", f"{DOCS}/{_uid(reply)}").json()
+        created = run.upstream("GET", f"{DOCS}/{uuid_of(reply.json())}").json()
         assert "TS-2026" not in json.dumps(created)  # labels never go upstream
     else:
         assert reply.header("content-type") == "application/problem+json"
@@ -93,27 +59,29 @@ def test_break_glass_ingest_carries_review_and_sticky_no_onward_disclosure(knmg:
     before = knmg.metric("sidecar_break_glass_total")
     reply, _ = ingest(knmg, f"grondslag=conflict_van_plichten, cvp=({CVP6})", category="algemeen")
     assert reply.status == 201
-    rec = knmg.records_for_trace(reply.headers["traceparent"].split("-")[1])[-1]
+    rec = knmg.records_of(reply)[-1]
     assert {o["type"] for o in rec["obligations"]} >= {"review_by_fg"}
     assert knmg.metric("sidecar_break_glass_total") - before == 1
     # Even general data sent under break-glass may not go on to a ZVH (implicit condition).
-    r = knmg.proxy("GET", f"{DOCS}/{_uid(reply)}", knmg.headers("zvh_medewerker", "zvh_overdracht", org=ZVH_ORG))
+    r = knmg.proxy("GET", f"{DOCS}/{uuid_of(reply.json())}",
+                   knmg.headers("zvh_medewerker", "zvh_overdracht", org=ZVH_ORG))
     assert r.status == 403
 
 
 @pytest.mark.parametrize("profile", ["wetsvoorstel", "knmg"])
 def test_labelled_document_by_adviser_consulent_and_zvh(request: pytest.FixtureRequest, profile: str) -> None:
     run: Running = request.getfixturevalue(profile)
-    reply, titel = ingest(run, 'grondslag=toestemming, toestemming="TS-9", voorwaarden=(geen_verdere_verstrekking)')
+    reply, titel = ingest(run, 'grondslag=toestemming, toestemming="TS-9", betrokkene="111222333", '
+                               'voorwaarden=(geen_verdere_verstrekking)')
     assert reply.status == 201
-    path = f"{DOCS}/{_uid(reply)}"
-    adviser = run.proxy("GET", path, run.headers("medisch_adviseur", "onderzoek_hulpvraag"))
+    path = f"{DOCS}/{uuid_of(reply.json())}"
+    adviser = run.proxy("GET", path, run.headers("medisch_adviseur", HULP))
     assert adviser.status == 200 and adviser.json()["titel"] == titel
-    consulent = run.proxy("GET", path, run.headers("consulent", "onderzoek_hulpvraag"))
+    consulent = run.proxy("GET", path, run.headers("consulent", HULP))
     assert consulent.status == (200 if profile == "wetsvoorstel" else 403)  # R2
     zvh = run.proxy("GET", path, run.headers("zvh_medewerker", "zvh_overdracht", org=ZVH_ORG))
     assert zvh.status == 403  # O1: the provider forbade onward disclosure, in both profiles
-    assert "O1" in run.records_for_trace(zvh.headers["traceparent"].split("-")[1])[-1]["reasons"]
+    assert "O1" in run.records_of(zvh)[-1]["reasons"]
     download = run.proxy("GET", f"{path}/download", run.headers("zvh_medewerker", "zvh_overdracht", org=ZVH_ORG))
     assert download.status == 403
 
@@ -122,10 +90,10 @@ def test_labelled_document_by_adviser_consulent_and_zvh(request: pytest.FixtureR
 def test_onward_disclosure_records_the_recipient(request: pytest.FixtureRequest, profile: str) -> None:
     run: Running = request.getfixturevalue(profile)
     doc = run.doc_of("algemeen")  # not sent in by a provider: O3 allows it to a ZVH
-    r = run.proxy("GET", f"{DOCS}/{doc['url'].rsplit('/', 1)[1]}",
+    r = run.proxy("GET", f"{DOCS}/{uuid_of(doc)}",
                   run.headers("zvh_medewerker", "zvh_overdracht", org=ZVH_ORG))
     assert r.status == 200
-    rec = run.records_for_trace(r.headers["traceparent"].split("-")[1])[-1]
+    rec = run.records_of(r)[-1]
     assert rec["recipient"] == ZVH_ORG and "O3" in rec["reasons"]
 
 
@@ -133,9 +101,9 @@ def test_sticky_condition_filters_lists(knmg: Running) -> None:
     reply, titel = ingest(knmg, 'grondslag=lid1, voorwaarden=(alleen_medisch_adviseur)', secrecy="geen",
                           category="algemeen")
     assert reply.status == 201
-    as_consulent = knmg.proxy("GET", DOCS, knmg.headers("consulent", "onderzoek_hulpvraag")).json()
+    as_consulent = knmg.proxy("GET", DOCS, knmg.headers("consulent", HULP)).json()
     assert titel not in {d["titel"] for d in as_consulent["results"]}
-    as_adviser = knmg.proxy("GET", DOCS, knmg.headers("medisch_adviseur", "onderzoek_hulpvraag")).json()
+    as_adviser = knmg.proxy("GET", DOCS, knmg.headers("medisch_adviseur", HULP)).json()
     assert titel in {d["titel"] for d in as_adviser["results"]}
 
 
@@ -162,7 +130,7 @@ def test_records_query_finds_exactly_that_person(knmg: Running) -> None:
     mine, _ = ingest(knmg, f'grondslag=toestemming, toestemming="TS-1", betrokkene="{person}"')
     theirs, _ = ingest(knmg, f'grondslag=toestemming, toestemming="TS-2", betrokkene="{other}"')
     assert mine.status == theirs.status == 201
-    read = knmg.proxy("GET", f"{DOCS}/{_uid(mine)}", knmg.headers("medisch_adviseur", "onderzoek_hulpvraag"))
+    read = knmg.proxy("GET", f"{DOCS}/{uuid_of(mine.json())}", knmg.headers("medisch_adviseur", HULP))
     assert read.status == 200
     raw = (knmg.workdir / "records.jsonl").read_text()
     assert person not in raw and other not in raw  # only keyed pseudonyms are written
@@ -172,7 +140,7 @@ def test_records_query_finds_exactly_that_person(knmg: Running) -> None:
     assert [r["action"] for r in rows] == ["create", "read"]
     assert all(r["decision"] == "allow" for r in rows)
     assert all("subject" not in r for r in rows)  # no employee identities for the data subject
-    assert {r["purpose"] for r in rows} == {"onderzoek_hulpvraag"}
+    assert {r["purpose"] for r in rows} == {HULP}
     assert {r["category"] for r in rows} == {"medisch"}
     assert any(r["grondslag"] == "toestemming" for r in rows)
 
@@ -194,13 +162,13 @@ def test_shadow_mode_lets_through_but_records_the_deny(tmp_path: Path) -> None:
     try:
         doc = run.doc_of("medisch")
         before = run.metric("sidecar_shadow_decisions_total", action="read", category="medisch")
-        r = run.proxy("GET", f"{DOCS}/{doc['url'].rsplit('/', 1)[1]}", run.headers("consulent", "onderzoek_hulpvraag"))
+        r = run.proxy("GET", f"{DOCS}/{uuid_of(doc)}", run.headers("consulent", HULP))
         assert r.status == 200  # shadow: not enforced
-        rec = run.records_for_trace(r.headers["traceparent"].split("-")[1])[-1]
+        rec = run.records_of(r)[-1]
         assert rec["decision"] == "deny" and rec["enforced"] is False
         assert run.metric("sidecar_shadow_decisions_total", action="read", category="medisch") - before == 1
         # Other routes are still enforced.
-        listed = run.proxy("GET", DOCS, run.headers("consulent", "onderzoek_hulpvraag")).json()
+        listed = run.proxy("GET", DOCS, run.headers("consulent", HULP)).json()
         assert all(not d["informatieobjecttype"].endswith("/medisch") for d in listed["results"])
     finally:
         stack.stop()
@@ -210,16 +178,16 @@ def test_reading_a_zaak_records_its_data_subjects(knmg: Running) -> None:
     """The BSNs in a zaak's rollen become keyed pseudonyms in the records: one line per person."""
     from sidecar.records import pseudonymise
 
-    rollen = knmg.upstream("GET", "/zaken/api/v1/rollen").json()["results"]
+    rollen = knmg.upstream("GET", ROLLEN).json()["results"]
     by_zaak: dict[str, set[str]] = {}
     for rol in rollen:
         bsn = (rol.get("betrokkeneIdentificatie") or {}).get("inpBsn")
         if bsn:
-            by_zaak.setdefault(rol["zaak"].rsplit("/", 1)[1], set()).add(bsn)
+            by_zaak.setdefault(uuid_of(rol["zaak"]), set()).add(bsn)
     zaak_id, bsns = next(iter(by_zaak.items()))
-    r = knmg.proxy("GET", f"/zaken/api/v1/zaken/{zaak_id}", knmg.headers("consulent", "onderzoek_hulpvraag"))
+    r = knmg.proxy("GET", f"{ZAKEN}/{zaak_id}", knmg.headers("consulent", HULP))
     assert r.status == 200
-    recs = [x for x in knmg.records_for_trace(r.headers["traceparent"].split("-")[1]) if x["phase"] == "response"]
+    recs = [x for x in knmg.records_of(r) if x["phase"] == "response"]
     key = (knmg.workdir / "keys" / "pseudonym.key").read_bytes().strip()
     assert {x["betrokkene"] for x in recs} == {pseudonymise(key, b) for b in bsns}
     assert len({x["decision_id"] for x in recs}) == 1  # one decision, one line per data subject

@@ -7,20 +7,13 @@ coordination (K) and W1 with the HTTP requests a client would really send.
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import DOCS, ZAKEN, Running
-
-ROLLEN = "/zaken/api/v1/rollen"
-
-
-def _uid(doc: dict[str, Any]) -> str:
-    return str(doc["url"].rsplit("/", 1)[1])
+from tests.helpers import DOCS, HULP, ROLLEN, ZAKEN, Running, document_body, start_stack, uuid_of
 
 
 def _coordination_zaak(run: Running) -> dict[str, Any]:
@@ -28,11 +21,6 @@ def _coordination_zaak(run: Running) -> dict[str, Any]:
         if z["zaaktype"].endswith("/coordinatiedossier"):
             return dict(z)
     raise AssertionError("no coordination zaak in the seed")
-
-
-def _read(run: Running, category: str, role: str, purpose: str, **kw: Any) -> int:
-    doc = run.doc_of(category)
-    return run.proxy("GET", f"{DOCS}/{_uid(doc)}", run.headers(role, purpose, **kw)).status
 
 
 # (rule, category, role, purpose, token extras, wetsvoorstel status, knmg status)
@@ -62,9 +50,9 @@ def test_reads_per_rule(request: pytest.FixtureRequest, profile: str, rule: str,
                         purpose: str, extra: dict[str, Any], st_w: int, st_k: int) -> None:
     run: Running = request.getfixturevalue(profile)
     doc = run.doc_of(category)
-    r = run.proxy("GET", f"{DOCS}/{_uid(doc)}", run.headers(role, purpose, **extra))
+    r = run.proxy("GET", f"{DOCS}/{uuid_of(doc)}", run.headers(role, purpose, **extra))
     assert r.status == (st_w if profile == "wetsvoorstel" else st_k), r.body
-    rec = run.records_for_trace(r.headers["traceparent"].split("-")[1])[-1]
+    rec = run.records_of(r)[-1]
     assert rule in rec["reasons"], rec["reasons"]
 
 
@@ -96,7 +84,7 @@ def test_coordinator_appointment(request: pytest.FixtureRequest, profile: str, c
         h["X-Coordinatie"] = header
     r = run.proxy("POST", ROLLEN, h, _rol(zaak["url"], base))
     assert r.status == (st_w if profile == "wetsvoorstel" else st_k), r.body
-    rec = run.records_for_trace(r.headers["traceparent"].split("-")[1])[-1]
+    rec = run.records_of(r)[-1]
     assert rule in rec["reasons"] and rec["resource"]["category"] == "coordinatiedossier"
 
 
@@ -110,21 +98,17 @@ def test_malformed_coordinatie_header_is_400(knmg: Running) -> None:
 
 
 def test_k3_no_retention_period_refuses_writes_to_a_coordination_dossier(tmp_path: Path) -> None:
-    from tests.conftest import start_stack
-
     stack = start_stack(tmp_path / "k3", "knmg", workers=1, config_extra={"coordination_retention_days": None})
     run = Running(stack)
     try:
         type_url = run.doc_of("coordinatiedossier")["informatieobjecttype"]
         h = run.headers("coordinator", "gecoordineerde_aanpak")
         h["Content-Type"] = "application/json"
-        body = json.dumps({"bronorganisatie": "001234560", "creatiedatum": "2026-11-29", "titel": "verslag",
-                           "auteur": "c", "taal": "nld", "informatieobjecttype": type_url,
-                           "vertrouwelijkheidaanduiding": "vertrouwelijk", "formaat": "text/plain",
-                           "inhoud": base64.b64encode(b"x").decode()}).encode()
-        r = run.proxy("POST", DOCS, h, body)
+        before = run.mark_upstream()
+        r = run.proxy("POST", DOCS, h, document_body(type_url, "verslag"))
         assert r.status == 403
-        assert "K3" in run.records_for_trace(r.headers["traceparent"].split("-")[1])[-1]["reasons"]
+        assert "K3" in run.records_of(r)[-1]["reasons"]
+        assert run.upstream_since(before) == []
     finally:
         stack.stop()
 
@@ -133,18 +117,21 @@ def test_k3_no_retention_period_refuses_writes_to_a_coordination_dossier(tmp_pat
 def test_w1_mayor_ingests_wvggz_document(request: pytest.FixtureRequest, profile: str) -> None:
     run: Running = request.getfixturevalue(profile)
     type_url = run.doc_of("wvggz_wzd")["informatieobjecttype"]
-    h = run.headers("burgemeester_wvggz", "gecoordineerde_aanpak")
+    # Lid 1 is a ground for the investigation, not for the coordinated approach (lid_grond_doelen).
+    h = run.headers("burgemeester_wvggz", "onderzoek_hulpvraag")
     h.update({"Content-Type": "application/json", "X-Herkomst": "grondslag=lid1"})
-    body = json.dumps({"bronorganisatie": "001234560", "creatiedatum": "2026-11-29", "titel": "zorgmachtiging",
-                       "auteur": "burgemeester", "taal": "nld", "informatieobjecttype": type_url,
-                       "vertrouwelijkheidaanduiding": "confidentieel", "formaat": "text/plain",
-                       "inhoud": base64.b64encode(b"x").decode()}).encode()
+    body = document_body(type_url, "zorgmachtiging", auteur="burgemeester",
+                         vertrouwelijkheidaanduiding="confidentieel")
     r = run.proxy("POST", DOCS, h, body)
     assert r.status == 201, r.body
-    rec = run.records_for_trace(r.headers["traceparent"].split("-")[1])[-1]
-    assert "W1" in rec["reasons"]
+    rec = run.records_of(r)[-1]
+    assert {"W1", "I1"} <= set(rec["reasons"])
+    # For the coordinated approach the mayor's office needs consent or the conflict of duties (I5).
+    h["X-Doelbinding"] = "gecoordineerde_aanpak"
+    denied = run.proxy("POST", DOCS, h, body)
+    assert denied.status == 403 and "I5" in run.records_of(denied)[-1]["reasons"]
     # Who may then read it is R4: a consulent only under wetsvoorstel.
-    uid = r.json()["url"].rsplit("/", 1)[1]
+    uid = uuid_of(r.json())
     read = run.proxy("GET", f"{DOCS}/{uid}", run.headers("consulent", "gecoordineerde_aanpak"))
     assert read.status == (200 if profile == "wetsvoorstel" else 403)
 
@@ -153,17 +140,17 @@ def test_w1_mayor_ingests_wvggz_document(request: pytest.FixtureRequest, profile
 
 def test_expand_rollen_is_decided_per_embedded_object(knmg: Running) -> None:
     zaak = _coordination_zaak(knmg)
-    uid = _uid(zaak)
+    uid = uuid_of(zaak)
     direct = knmg.upstream("GET", f"{ZAKEN}/{uid}?expand=rollen").json()
     assert direct["_expand"]["rollen"], "the demo upstream embeds the zaak's rollen"
     r = knmg.proxy("GET", f"{ZAKEN}/{uid}?expand=rollen", knmg.headers("coordinator", "gecoordineerde_aanpak"))
     assert r.status == 200
-    recs = knmg.records_for_trace(r.headers["traceparent"].split("-")[1])
+    recs = knmg.records_of(r)
     rol_recs = [x for x in recs if x["resource"]["type"] == "rol"]
     assert len(rol_recs) >= len(direct["_expand"]["rollen"])  # one per embedded rol (and per data subject)
     released = {o["url"] for o in r.json()["_expand"]["rollen"]}
     allowed = {x["resource"]["id"] for x in rol_recs if x["decision"] == "allow"}
-    assert {u.rsplit("/", 1)[1] for u in released} == allowed
+    assert {uuid_of(u) for u in released} == allowed
 
 
 def test_expand_on_a_list_and_unsupported_expansions(knmg: Running) -> None:
@@ -171,9 +158,9 @@ def test_expand_on_a_list_and_unsupported_expansions(knmg: Running) -> None:
     assert r.status == 200
     assert all("_expand" in z for z in r.json()["results"])
     for target in (f"{ZAKEN}?expand=status", f"{ZAKEN}?expand=rollen,zaaktype", f"{DOCS}?expand=informatieobjecttype"):
-        before = len(knmg.upstream_requests())
-        assert knmg.proxy("GET", target, knmg.headers("consulent", "onderzoek_hulpvraag")).status == 400
-        assert len(knmg.upstream_requests()) == before
+        before = knmg.mark_upstream()
+        assert knmg.proxy("GET", target, knmg.headers("consulent", HULP)).status == 400
+        assert knmg.upstream_since(before) == []
 
 
 def test_zoek_search_is_decided_like_a_list(knmg: Running) -> None:
@@ -185,7 +172,7 @@ def test_zoek_search_is_decided_like_a_list(knmg: Running) -> None:
     assert r.status == 200
     results = r.json()["results"]
     assert results and all(z["zaaktype"] == zaak["zaaktype"] for z in results)
-    recs = knmg.records_for_trace(r.headers["traceparent"].split("-")[1])
+    recs = knmg.records_of(r)
     assert [x["phase"] for x in recs].count("response") == len(results)
     denied = knmg.proxy("POST", f"{ZAKEN}/_zoek", {**knmg.headers("handhaving", "handhaving"),
                                                     "Content-Type": "application/json"}, body)

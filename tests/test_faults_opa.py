@@ -12,11 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.devtools.demo import Ports, Stack, free_ports
-from tests.conftest import DOCS, ZAKEN, Running
-from tests.test_attack_http import mark_upstream, new_lines
+from sidecar.devtools.demo import Stack
+from tests.helpers import DOCS, HULP, ZAKEN, Running, new_ports, wait_for
 
-HULP = "onderzoek_hulpvraag"
 OPA_READ_TIMEOUT = 0.4
 
 BROKEN = {
@@ -35,8 +33,7 @@ BROKEN = {
 
 @pytest.fixture(scope="module")
 def opa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    p = free_ports(4)
-    ports = Ports(proxy=p[0], admin=p[1], opa=p[2], upstream=p[3])
+    ports = new_ports()
     # config_extra replaces a whole section: the OPA URL must be repeated with the timeouts.
     stack = Stack(workdir=tmp_path_factory.mktemp("opa-faults"), ports=ports, workers=1, config_extra={
         "opa": {"url": f"http://127.0.0.1:{ports.opa}", "timeout": {"connect": 0.25, "read": OPA_READ_TIMEOUT}}})
@@ -50,29 +47,27 @@ def _opa_pid(run: Running) -> int:
 
 
 def _wait_log(run: Running, needle: str, start: int) -> str:
-    deadline = time.monotonic() + 3
-    text = ""
-    while time.monotonic() < deadline:
-        text = (run.workdir / "sidecar.log").read_text(errors="replace")[start:]
-        if needle in text:
-            return text
-        time.sleep(0.05)
-    raise AssertionError(f"no {needle!r} in sidecar.log")
+    def since() -> str:
+        text = run.log()[start:]
+        return text if needle in text else ""
+
+    text: str = wait_for(f"{needle!r} in sidecar.log", since, timeout=3, interval=0.05)
+    return text
 
 
 def _assert_fail_closed(run: Running, kind: str, *, forwarded: bool = False, target: str = ZAKEN) -> None:
-    before_up = mark_upstream(run)
+    before_up = run.mark_upstream()
     before_metric = run.metric("sidecar_opa_errors_total", kind=kind)
-    log_at = len((run.workdir / "sidecar.log").read_text(errors="replace"))
+    log_at = len(run.log())
     r = run.proxy("GET", target, run.headers("consulent", HULP))
     assert r.status == 503, (kind, r.status, r.body[:300])
     assert r.header("content-type") == "application/problem+json"
     assert b'"results"' not in r.body
     assert run.metric("sidecar_opa_errors_total", kind=kind) == before_metric + 1
-    recs = run.records_for_trace(r.headers["traceparent"].split("-")[1])
+    recs = run.records_of(r)
     assert recs[-1]["decision"] == "deny" and recs[-1]["reasons"] == [f"OPA_{kind.upper()}"]
     assert recs[-1]["status"] == 503
-    lines = new_lines(run, before_up)
+    lines = run.upstream_since(before_up)
     if forwarded:
         # The policy allowed the request phase (recorded as an allow); the response phase failed.
         assert recs[0]["decision"] == "allow" and recs[0]["phase"] == "request"
@@ -91,10 +86,7 @@ def test_opa_killed(opa_stack: Running) -> None:
     proc.wait(timeout=5)
     for target in (ZAKEN, DOCS):
         _assert_fail_closed(run, "connect", target=target)
-    deadline = time.monotonic() + 5
-    while run.admin("/-/readyz").status == 200 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert run.admin("/-/readyz").status == 503
+    assert run.wait_readiness(503).status == 503
     run.stack.procs.pop("opa")
     run.stack.start_opa()
     assert run.proxy("GET", ZAKEN, run.headers("consulent", HULP)).status == 200
@@ -113,14 +105,8 @@ def test_opa_stopped_past_its_timeout(opa_stack: Running) -> None:
         assert time.monotonic() - t0 < OPA_READ_TIMEOUT + 3
     finally:
         os.kill(_opa_pid(run), signal.SIGCONT)
-    deadline = time.monotonic() + 5
-    status = 0
-    while time.monotonic() < deadline:
-        status = run.proxy("GET", ZAKEN, run.headers("consulent", HULP)).status
-        if status == 200:
-            break
-        time.sleep(0.2)
-    assert status == 200
+    wait_for("a 200 once OPA runs again", lambda: run.proxy("GET", ZAKEN, run.headers("consulent", HULP)).status == 200,
+             timeout=5)
 
 
 @pytest.mark.parametrize("name", list(BROKEN))

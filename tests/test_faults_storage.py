@@ -14,7 +14,6 @@ next read fails with "file is not a database", as a torn disk or a wrong restore
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import subprocess
@@ -26,12 +25,9 @@ from typing import Any
 
 import pytest
 
-from sidecar.devtools.demo import Ports, Stack, free_ports
+from sidecar.devtools.demo import Stack
 from sidecar.records import verify
-from tests.conftest import DOCS, ZAKEN, Running, start_not_ready
-from tests.test_attack_http import mark_upstream, new_lines
-
-HULP = "onderzoek_hulpvraag"
+from tests.helpers import DOCS, HULP, ZAKEN, Running, new_ports, read_records, start_not_ready, uuid_of
 
 
 def _mount_tmpfs(where: Path) -> bool:
@@ -51,8 +47,7 @@ def disk_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runni
     else:
         records = disk / "records.jsonl"
         records.symlink_to("/dev/full")
-    p = free_ports(4)
-    stack = Stack(workdir=base / "stack", ports=Ports(proxy=p[0], admin=p[1], opa=p[2], upstream=p[3]), workers=1,
+    stack = Stack(workdir=base / "stack", ports=new_ports(), workers=1,
                   config_extra={"records": {"path": str(records)}})
     try:
         if mounted:
@@ -70,15 +65,7 @@ def disk_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runni
 def _records_for(path: Path, trace: str) -> list[dict[str, Any]]:
     """Complete lines only: a torn last line is exactly what the writer must not leave behind,
     and the verify at the end catches it."""
-    out = []
-    for line in path.read_bytes().split(b"\n"):
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if rec.get("trace_id") == trace:
-            out.append(rec)
-    return out
+    return [rec for rec in read_records(path, torn_ok=True) if rec.get("trace_id") == trace]
 
 
 def _fill(disk: Path) -> Path:
@@ -105,8 +92,7 @@ def test_full_record_disk_fails_closed_and_recovers(disk_stack: tuple[Running, P
         r = run.proxy("GET", ZAKEN, run.headers("consulent", HULP))
         statuses.append(r.status)
         if r.status == 200:
-            trace = r.headers["traceparent"].split("-")[1]
-            recs = _records_for(records, trace)
+            recs = _records_for(records, r.trace_id)
             assert [x["decision"] for x in recs if x["phase"] == "response"] and all(
                 x["decision"] == "allow" for x in recs if x["phase"] == "request"), "released without a record"
             continue
@@ -118,11 +104,8 @@ def test_full_record_disk_fails_closed_and_recovers(disk_stack: tuple[Running, P
     assert refused is not None, f"never refused on a full disk: {statuses}"
     assert run.metric("sidecar_records_write_errors_total") > errors_before
     assert run.metric("sidecar_fail_closed_total", cause="records") >= 1
-    assert '"record_write_failed"' in (run.workdir / "sidecar.log").read_text()
-    deadline = time.monotonic() + 4  # readiness is cached for a second
-    while run.admin("/-/readyz").status == 200 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert run.admin("/-/readyz").status == 503, "not-ready while decisions cannot be recorded"
+    assert '"record_write_failed"' in run.log()
+    assert run.wait_readiness(503).status == 503, "not-ready while decisions cannot be recorded"
     if disk is None:
         return  # /dev/full never recovers; the tmpfs run checks recovery
     filler.unlink()
@@ -133,10 +116,7 @@ def test_full_record_disk_fails_closed_and_recovers(disk_stack: tuple[Running, P
     cli = subprocess.run([sys.executable, "-m", "sidecar", "records", "verify", str(records)],
                          capture_output=True, text=True, check=False)
     assert cli.returncode == 0, cli.stdout + cli.stderr
-    deadline = time.monotonic() + 4
-    while run.admin("/-/readyz").status != 200 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert run.admin("/-/readyz").status == 200
+    assert run.wait_readiness(200).status == 200
 
 
 def test_refused_read_was_not_forwarded_unrecorded(disk_stack: tuple[Running, Path | None]) -> None:
@@ -147,15 +127,14 @@ def test_refused_read_was_not_forwarded_unrecorded(disk_stack: tuple[Running, Pa
     filler = _fill(disk) if disk is not None else None
     try:
         for _ in range(40):
-            before = mark_upstream(run)
+            before = run.mark_upstream()
             r = run.proxy("GET", ZAKEN, run.headers("consulent", HULP))
             if r.status == 200:
                 continue
             assert r.status == 503
-            if new_lines(run, before):
-                trace = r.headers["traceparent"].split("-")[1]
-                got = [(x["phase"], x["decision"]) for x in _records_for(records, trace)]
-                assert ("request", "allow") in got, f"forwarded without a durable record (trace {trace})"
+            if run.upstream_since(before):
+                got = [(x["phase"], x["decision"]) for x in _records_for(records, r.trace_id)]
+                assert ("request", "allow") in got, f"forwarded without a durable record (trace {r.trace_id})"
             return
         raise AssertionError("never refused on a full disk")
     finally:
@@ -184,9 +163,7 @@ def _corrupt_label_store(db: Path) -> None:
 
 @pytest.fixture(scope="module")
 def labels_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    p = free_ports(4)
-    stack = Stack(workdir=tmp_path_factory.mktemp("labels") / "stack",
-                  ports=Ports(proxy=p[0], admin=p[1], opa=p[2], upstream=p[3]), workers=1)
+    stack = Stack(workdir=tmp_path_factory.mktemp("labels") / "stack", ports=new_ports(), workers=1)
     stack.start()
     yield Running(stack)
     stack.stop()
@@ -194,7 +171,7 @@ def labels_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 def _alg_target(run: Running) -> tuple[str, str]:
     doc = run.doc_of("algemeen")
-    return f"{DOCS}/{doc['url'].rsplit('/', 1)[1]}", doc["titel"]
+    return f"{DOCS}/{uuid_of(doc)}", doc["titel"]
 
 
 def test_label_store_unusable_fails_closed(labels_stack: Running) -> None:
@@ -207,17 +184,14 @@ def test_label_store_unusable_fails_closed(labels_stack: Running) -> None:
     before = run.metric("sidecar_fail_closed_total", cause="labels")
     for t in (target, DOCS):
         r = run.proxy("GET", t, run.headers("consulent", HULP))
-        assert r.status == 503, (t, r.status, r.body[:300], (run.workdir / "sidecar.log").read_text()[-2000:])
+        assert r.status == 503, (t, r.status, r.body[:300], run.log()[-2000:])
         assert titel.encode() not in r.body and b'"results"' not in r.body
-        recs = run.records_for_trace(r.headers["traceparent"].split("-")[1])
+        recs = run.records_of(r)
         assert not [x for x in recs if x["phase"] == "response" and x["decision"] == "allow"]
     assert run.metric("sidecar_fail_closed_total", cause="labels") == before + 2
-    assert '"labels_error"' in (run.workdir / "sidecar.log").read_text()
+    assert '"labels_error"' in run.log()
     # The failing statement reads the schema page too, so readiness (SELECT 1) notices as well.
-    deadline = time.monotonic() + 4
-    while run.admin("/-/readyz").status == 200 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    ready = run.admin("/-/readyz")
+    ready = run.wait_readiness(503)
     assert ready.status == 503 and any(p.startswith("labels") for p in ready.json()["problems"])
 
 
@@ -230,5 +204,5 @@ def test_label_store_failure_is_recorded(labels_stack: Running) -> None:
     r = run.proxy("GET", target, run.headers("consulent", HULP))
     assert r.status == 503
     assert r.json()["decision_id"] is not None
-    recs = run.records_for_trace(r.headers["traceparent"].split("-")[1])
+    recs = run.records_of(r)
     assert recs and recs[-1]["decision"] == "deny" and recs[-1]["status"] == 503

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from sidecar.devtools.demo import free_ports
+from sidecar.devtools.demo import Stack
 from sidecar.opa import OpaClient
 from sidecar.settings import OpaSettings
-from tests.conftest import Running
+from tests.helpers import HULP, ZAKEN, Running, new_ports, start_not_ready
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = json.loads((REPO / "policies" / "testdata" / "cases" / "data.json").read_text())
@@ -109,7 +109,9 @@ def test_a_third_profile_is_one_json_file(tmp_path: Path) -> None:
     out = _sidecar("profiles", "check", "--policies", str(policies))
     assert out.returncode == 0 and "gemeente_x: ok" in out.stdout
     diff = json.loads(_sidecar("profiles", "diff", "knmg", "gemeente_x", "--policies", str(policies), "--json").stdout)
-    assert {r["case"] for r in diff} == {"R2 consulent leest medisch"}
+    # medisch_alleen_adviseur also opens what a secrecy holder sent (geheimhouder_data_medisch: gated like medisch).
+    assert {r["case"] for r in diff} == {"R2 consulent leest medisch", "R2 consulent leest algemeen van een geheimhouder",
+                                         "R2 consulent leest algemeen van een beroepscode-houder"}
 
 
 def test_a_misspelt_switch_is_an_error_at_load(tmp_path: Path) -> None:
@@ -124,19 +126,16 @@ def test_a_misspelt_switch_is_an_error_at_load(tmp_path: Path) -> None:
 
 
 def test_sidecar_with_a_broken_profile_stays_not_ready_and_denies(tmp_path: Path) -> None:
-    from sidecar.devtools.demo import Ports, Stack
-    from tests.conftest import start_not_ready
-
     knmg = json.loads((REPO / "policies" / "profiles" / "knmg" / "data.json").read_text())
     policies = _policies_with(tmp_path, "gemeente_y", {**knmg, "beroepscode_als_wettelijk": "ja"})
-    stack = Stack(workdir=tmp_path / "stack", ports=Ports(*free_ports(4)), profile="gemeente_y", policies=policies,
+    stack = Stack(workdir=tmp_path / "stack", ports=new_ports(), profile="gemeente_y", policies=policies,
                   workers=1)
     try:
         ready = start_not_ready(stack)
         assert ready.status == 503
         assert "beroepscode_als_wettelijk" in ready.body.decode()
         run = Running(stack)
-        r = run.proxy("GET", "/zaken/api/v1/zaken", run.headers("consulent", "onderzoek_hulpvraag"))
+        r = run.proxy("GET", ZAKEN, run.headers("consulent", HULP))
         assert r.status == 403 and run.records()[-1]["reasons"] == ["PROFILE"]
     finally:
         stack.stop()

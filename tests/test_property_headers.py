@@ -7,8 +7,6 @@ never an unexpected exception (a 500 is a bug and, worse, an unrecorded decision
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import string
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from sidecar.devtools.keys import DEMO_AUDIENCE, DEMO_ISSUER, ensure_keypair, ke
 from sidecar.herkomst import CVP, GRONDSLAGEN, LID2, VOORWAARDEN, HerkomstError, parse_herkomst
 from sidecar.settings import JwtSettings, PemKey
 from sidecar.tracing import from_header
+from tests.helpers import b64url
 
 # -- X-Herkomst ----------------------------------------------------------------------------------
 
@@ -172,11 +171,6 @@ def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Authen
     yield wd, auth
 
 
-def _b64(obj: Any) -> str:
-    raw = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 @settings(max_examples=800, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.one_of(st.text(max_size=300), st.binary(max_size=300).map(lambda b: b.decode("latin-1")),
                  st.text(string.ascii_letters + string.digits + "-_.", max_size=300).map(lambda t: "Bearer " + t)))
@@ -206,7 +200,7 @@ def test_forged_headers_are_refused(idp: tuple[Path, Authenticator], header: dic
     good = mint(wd, sub="u", role="consulent")
     payload = good.split(".")[1]
     with pytest.raises(AuthError):
-        auth.authenticate(f"Bearer {_b64(header)}.{payload}.{_b64(sig)}")
+        auth.authenticate(f"Bearer {b64url(header)}.{payload}.{b64url(sig)}")
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
