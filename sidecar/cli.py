@@ -16,6 +16,7 @@ Every read and write is decided by Open Policy Agent and recorded in a hash-chai
   demo      run OPA + a demo ZGW upstream + the sidecar on this machine
   token     mint a token with the demo's dev key
   records   verify the decision records, or answer a data subject's access request
+  consent   withdraw a consent (AVG art. 7(3)): its data is no longer used
   explain   show the OPA input the sidecar would build for a request, and the decision
   profiles  compare policy profiles on the test cases, or check them for errors
 """
@@ -77,6 +78,19 @@ def _parser() -> argparse.ArgumentParser:
                    help="who runs the query (recorded; default: the login name)")
     q.add_argument("file", nargs="?", type=Path, help="records file (default: from --config or --workdir)")
     _records_source(q)
+    c = sub.add_parser("consent", help="withdraw a consent (rule I10)")
+    csub = c.add_subparsers(dest="consent_cmd", required=True, metavar="SUBCOMMAND")
+    cr = csub.add_parser("revoke", help="withdraw a consent: every read of data given under it is denied (I10)",
+                         description="Marks every provenance label stored under the consent reference as withdrawn "
+                                     "(AVG art. 7(3)). From then on every read of that data is denied (rule I10), "
+                                     "except to the FG for verantwoording. The withdrawal is recorded, one record "
+                                     "per data subject. An unknown reference is an error (exit 2); withdrawing "
+                                     "twice is harmless.")
+    cr.add_argument("--toestemming", required=True, metavar="REF",
+                    help="the consent reference (X-Herkomst toestemming)")
+    cr.add_argument("--door", default=None, help="who withdraws it on the data subject's behalf (recorded; default: "
+                                                 "the login name)")
+    _records_source(cr)
     e = sub.add_parser(
         "explain", help="show the OPA input and decision for a request (no upstream call)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -395,6 +409,58 @@ def _access_rows(records: list[dict[str, Any]], *, with_employees: bool) -> list
     return list(rows.values())
 
 
+def cmd_consent_revoke(args: argparse.Namespace) -> int:
+    import getpass
+    import time
+    import uuid
+
+    from sidecar.labels import LabelStoreError, open_label_store
+    from sidecar.opa_input import now_rfc3339
+    from sidecar.records import RecordWriteError, RecordWriter, build_record
+    from sidecar.tracing import from_header
+
+    ref = args.toestemming.strip()
+    if not ref or len(ref) > 128:
+        print("sidecar: --toestemming must be a consent reference of 1 to 128 characters", file=sys.stderr)
+        return 2
+    settings = _settings_for_records(args)
+    try:
+        who = args.door or getpass.getuser()
+    except (KeyError, OSError):
+        who = "onbekend"
+    try:
+        count, subjects = open_label_store(settings.labels.dsn).withdraw_consent(ref)
+    except LabelStoreError as exc:
+        print(f"sidecar: the consent could not be withdrawn: {exc}", file=sys.stderr)
+        return 1
+    if count == 0:
+        print(f"sidecar: no data was stored under consent {ref!r}; nothing withdrawn", file=sys.stderr)
+        return 2
+    trace = from_header(None)
+    org = settings.controlling_orgs[0] if settings.controlling_orgs else None
+    now, decision_id, started = now_rfc3339(), str(uuid.uuid4()), time.perf_counter()
+    per_subject: list[str | None] = [*subjects] or [None]
+    records = [build_record(time=now, decision_id=decision_id, trace_id=trace.trace_id, span_id=trace.span_id,
+                            phase="request", allow=True, enforced=True, status=None,
+                            subject={"id": who, "role": None, "org": org}, purpose=None, action="update",
+                            resource={"type": "toestemming", "id": ref, "properties": {}},
+                            resource_type="toestemming", betrokkene=b, decision=None, reasons=["I10"],
+                            profile=settings.policy.profile, duration_s=time.perf_counter() - started)
+               for b in per_subject]
+    writer = RecordWriter(Path(settings.records.path))
+    try:
+        writer.write_many(records)
+    except RecordWriteError as exc:
+        # The labels are already marked (the stricter state): say so, so that it is recorded by hand.
+        print(f"sidecar: consent {ref!r} withdrawn for {count} object(s), but the withdrawal could not be "
+              f"recorded: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        writer.close()
+    print(f"ok: consent {ref!r} withdrawn for {count} object(s); recorded as {decision_id}")
+    return 0
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     from sidecar.devtools.keys import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_ORG, key_paths, mint
 
@@ -425,6 +491,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.cmd == "serve":
         settings = _load(args.config)
+        problems = settings.serve_problems()
+        if problems:
+            for problem in problems:
+                print(f"sidecar: {args.config}: {problem}", file=sys.stderr)
+            return 2
         if args.check:
             print(f"ok: {args.config} is valid")
             return 0
@@ -439,6 +510,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_token(args)
     if args.cmd == "records":
         return cmd_verify(args) if args.records_cmd == "verify" else cmd_query(args)
+    if args.cmd == "consent":
+        return cmd_consent_revoke(args)
     if args.cmd == "explain":
         return cmd_explain(args)
     if args.cmd == "profiles":

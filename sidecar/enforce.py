@@ -54,7 +54,7 @@ class Enforcer:
                              status=status, subject=subject, purpose=call.purpose, action=call.action,
                              resource=resource, resource_type=call.route.resource if call.route else None,
                              betrokkene=b, decision=decision, reasons=reasons, profile=self.inputs.profile,
-                             duration_s=duration_s)
+                             duration_s=duration_s, herkomst=call.herkomst)
                 for b in per_subject]
 
     def _write(self, *recs: dict[str, Any]) -> None:

@@ -14,11 +14,10 @@ from http_sfv.dictionary import Dictionary
 from http_sfv.item import InnerList, Item
 from http_sfv.types import Token
 
-GRONDSLAGEN = ("toestemming", "lid1", "lid2", "conflict_van_plichten")
-LID2 = ("a", "b", "c")
-CVP = ("toestemming_gevraagd", "ernstige_schade", "gewetensnood", "geen_andere_weg",
-       "schade_voorkomen", "minimale_doorbreking")
-VOORWAARDEN = ("geen_verdere_verstrekking", "alleen_medisch_adviseur")
+from sidecar.vocab import CVP_CONDITIONS as CVP
+from sidecar.vocab import GRONDSLAGEN, VOORWAARDEN
+from sidecar.vocab import LID2_CONDITIONS as LID2
+
 MAX_HEADER_BYTES = 4096
 _BSN = re.compile(r"[0-9]{9}")
 
@@ -141,5 +140,16 @@ def parse_herkomst(value: str) -> tuple[dict[str, Any], str | None]:
             raise HerkomstError(f"onbekende sleutel '{key}' in X-Herkomst")
     if "grondslag" not in out:
         raise HerkomstError("X-Herkomst mist 'grondslag'")
+    grondslag = out["grondslag"]
+    if grondslag in ("lid2", "conflict_van_plichten") and "motivering" not in out:
+        # The provider's own judgement is what the FG reviews: without its reasons there is nothing to review.
+        raise HerkomstError(f"'motivering' is verplicht bij grondslag={grondslag}")
+    if grondslag == "toestemming":
+        # A consent is someone's: without the data subject it cannot be found again, or withdrawn.
+        if "toestemming" not in out:
+            raise HerkomstError("'toestemming' (de referentie van de toestemming) is verplicht bij "
+                                "grondslag=toestemming")
+        if bsn is None:
+            raise HerkomstError("'betrokkene' (wiens toestemming) is verplicht bij grondslag=toestemming")
     out["betrokkene_present"] = bsn is not None
     return out, bsn

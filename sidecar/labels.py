@@ -47,6 +47,11 @@ class LabelStore(Protocol):
 
     def bump_generation(self) -> None: ...
 
+    # AVG art. 7(3): mark every label stored under consent ``ref`` as withdrawn (rule I10). Returns
+    # the data subjects (pseudonyms) of the labels it marked; none at all means the reference is
+    # unknown. Withdrawing twice marks the same labels again.
+    def withdraw_consent(self, ref: str) -> tuple[int, list[str]]: ...
+
 
 # Both backends: the tables beside ``labels`` (IF NOT EXISTS: an older store gains them).
 _LINKS_SCHEMA = """
@@ -156,6 +161,16 @@ class SqliteLabelStore:
             self._conn().execute(_GEN_BUMP)
         except sqlite3.Error as exc:
             raise LabelStoreError(f"label store write failed: {exc}") from None
+
+    def withdraw_consent(self, ref: str) -> tuple[int, list[str]]:
+        try:
+            rows = self._conn().execute(
+                "UPDATE labels SET labels = json_set(labels, '$.toestemming_ingetrokken', json('true')) "
+                "WHERE json_extract(labels, '$.toestemming') = ? RETURNING json_extract(labels, '$.betrokkene')",
+                (ref,)).fetchall()
+        except sqlite3.Error as exc:
+            raise LabelStoreError(f"label store write failed: {exc}") from None
+        return len(rows), sorted({r[0] for r in rows if isinstance(r[0], str)})
 
     def ping(self) -> bool:
         try:
@@ -354,6 +369,15 @@ class PostgresLabelStore:
 
     def bump_generation(self) -> None:
         self._run("write", lambda conn: conn.execute(_GEN_BUMP))
+
+    def withdraw_consent(self, ref: str) -> tuple[int, list[str]]:
+        def update(conn: psycopg.Connection[Any]) -> tuple[int, list[str]]:
+            rows = conn.execute(
+                "UPDATE labels SET labels = labels || '{\"toestemming_ingetrokken\": true}'::jsonb "
+                "WHERE labels->>'toestemming' = %s RETURNING labels->>'betrokkene'", (ref,)).fetchall()
+            return len(rows), sorted({r[0] for r in rows if isinstance(r[0], str)})
+
+        return self._run("write", update)
 
     def ping(self) -> bool:
         try:

@@ -37,13 +37,15 @@ MIN_FREE_BYTES = 1024 * 1024
 # version 2 adds it. ``records verify`` checks each line against the keys of its own version, so a
 # version that adds a field never breaks a file written before it.
 FORMAT_VERSION = 2
+# Version 2 also names the ingest's provenance judgement (``herkomst``: ground, consent reference,
+# lid 2 and conflict-of-duties conditions, motivation, conditions; never the BSN).
 _KEYS_V1 = (
     "time", "decision_id", "trace_id", "span_id", "phase", "decision", "enforced", "status",
     "subject", "purpose", "action", "resource", "betrokkene", "grondslag", "reasons",
     "obligations", "processing_activity", "policy", "recipient", "duration_ms",
     "prev_hash", "hash",
 )
-REQUIRED_KEYS: dict[int, tuple[str, ...]] = {1: _KEYS_V1, 2: ("format", *_KEYS_V1)}
+REQUIRED_KEYS: dict[int, tuple[str, ...]] = {1: _KEYS_V1, 2: ("format", "herkomst", *_KEYS_V1)}
 
 
 def recipient_of(allow: bool, obligations: list[dict[str, Any]], org: str | None) -> str | None:
@@ -59,7 +61,7 @@ def build_record(*, time: str, decision_id: str, trace_id: str, span_id: str | N
                  enforced: bool, status: int | None, subject: dict[str, Any] | None, purpose: str | None,
                  action: str | None, resource: dict[str, Any] | None, resource_type: str | None,
                  betrokkene: str | None, decision: Decision | None, reasons: list[str], profile: str,
-                 duration_s: float) -> dict[str, Any]:
+                 duration_s: float, herkomst: dict[str, Any] | None = None) -> dict[str, Any]:
     """The one place a decision record is made (the proxy's decisions, the sidecar's own denies,
     ``records query``). ``subject`` is ``{id, role, org}``; ``resource`` the OPA resource decided
     on (or None: then ``resource_type`` names what was asked for)."""
@@ -83,6 +85,8 @@ def build_record(*, time: str, decision_id: str, trace_id: str, span_id: str | N
                      "category": props.get("category")},
         "betrokkene": betrokkene,
         "grondslag": decision.grondslag if decision else None,
+        "herkomst": ({k: v for k, v in herkomst.items() if k != "betrokkene_present"}
+                     if herkomst is not None else None),
         "reasons": reasons,
         "obligations": obligations,
         "processing_activity": decision.processing_activity if decision else None,

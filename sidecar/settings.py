@@ -302,6 +302,17 @@ class Settings(_Strict):
     coordination_retention_days: int | None = Field(default=None, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    def serve_problems(self) -> list[str]:
+        """What keeps this configuration from serving, beyond its types: settings without which a
+        rule the policies always apply could be side-stepped by omission."""
+        out = []
+        if not self.catalogue.coordinator_roltypen:
+            # Without it no rol creation is a coordinator appointment, so K1/K2 (client agreement,
+            # a willing and separate coordinator) would never be asked; both profiles apply them.
+            out.append("catalogue.coordinator_roltypen is empty: the coordinator rules (K1, K2) would never "
+                       "apply; list the roltype URL(s) of the Wams coordinator")
+        return out
+
     @field_validator("routes")
     @classmethod
     def _routes(cls, v: list[RouteSpec]) -> list[RouteSpec]:

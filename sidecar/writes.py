@@ -30,6 +30,7 @@ from sidecar.reads import Reads
 from sidecar.records import pseudonymise
 from sidecar.routes import RouteMap
 from sidecar.upstream import Upstream, filter_response_headers, json_response
+from sidecar.vocab import COLLEGE_ROLES
 
 log = logging.getLogger("sidecar.writes")
 
@@ -162,14 +163,26 @@ class Writes:
         for ob in outcome.decision.obligations:
             if ob["type"] == "sticky_conditions":
                 conditions.extend(c for c in ob.get("conditions", []) if isinstance(c, str))
+        ident = call.identity
+        controlling = self._enforcer.inputs.controlling(ident.org)
         labels = {
             "grondslag": call.herkomst.get("grondslag"),
             "toestemming": call.herkomst.get("toestemming"),
             "voorwaarden": sorted(set(conditions)),
-            "provider_sent": call.identity.role == "aanbieder",
+            # Sent in by a provider: anyone but a college role of a controlling organisation (O1).
+            "provider_sent": not (ident.role in COLLEGE_ROLES and controlling),
             "review_by_fg": any(o["type"] == "review_by_fg" for o in outcome.decision.obligations),
-            "source_role": call.identity.role,
-            "source_org": call.identity.org,
+            "source_role": ident.role,
+            "source_org": ident.org,
+            "source_controlling_org": controlling,
+            "source_secrecy": ident.secrecy,
+            # The purpose it was sent for (a consent is for that purpose only, where the profile says so).
+            "purpose": call.purpose,
+            # The sender's judgement, for the FG to review: lid 2's conditions, the six conflict-of-duties
+            # conditions, and the reasons given.
+            "lid2": call.herkomst.get("lid2"),
+            "cvp": call.herkomst.get("cvp"),
+            "motivering": call.herkomst.get("motivering"),
             "betrokkene": call.betrokkene,
         }
         try:
