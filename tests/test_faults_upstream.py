@@ -19,7 +19,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.helpers import DOCS, HULP, PROVIDER_ORG, LoopbackServer, Running, raw_exchange, start_stack_before
+from tests.helpers import (
+    DOCS,
+    HULP,
+    PROVIDER_ORG,
+    LoopbackServer,
+    Running,
+    raw_exchange,
+    send_json,
+    start_stack_before,
+)
 
 ALG = "11111111-1111-4111-8111-111111111111"
 MED = "22222222-2222-4222-8222-222222222222"
@@ -109,12 +118,7 @@ class FakeUpstream(LoopbackServer):
                        "betrokkeneType": "medewerker",
                        "betrokkeneIdentificatie": {"identificatie": sub[0]}}] if sub else []
             body = {"count": len(rollen), "next": None, "previous": None, "results": rollen}
-        data = json.dumps(body).encode()
-        h.send_response(200)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
+        send_json(h, body)
 
     def respond(self, h: BaseHTTPRequestHandler) -> None:
         mode = self.mode
