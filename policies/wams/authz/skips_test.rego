@@ -68,33 +68,36 @@ hidden contains ["lib", "data subject access", true] if {
 }
 
 # METADATA
-# title: Varied case inputs
+# title: Hidden outcomes of the fixture cases
 # description: >-
-#   Every fixture case input under its profile, as it is and with each patch: each patch turns
-#   off one of the conditions in authz.consulted, so that a rule that fires without it would
-#   show.
-varied_inputs contains object.union(inp, patch) if {
+#   [case name, hidden outcomes] for every fixture case, under its profile and with patch
+#   applied, that loses something a package decided. Each test below applies one patch that
+#   turns off one of the conditions in authz.consulted, so that a rule that fires without it
+#   shows; one test per patch keeps each within opa test's time limit as the cases grow.
+hidden_in_cases(patch) := {[c.name, found] |
 	some c in data.testdata.cases
-	inp := object.union(c.input, {"context": {"profile": c.profile}})
-	some patch in [
-		{},
-		{"action": {"name": "read"}},
-		{"action": {"name": "update"}},
-		{"resource": {"type": "zaak"}},
-		{"resource": {"properties": {"category": "algemeen"}}},
-		{"context": {"purpose": "onderzoek_hulpvraag"}},
-		{"subject": {"properties": {"controlling_org": true}}},
-	]
+	inp := object.union(object.union(c.input, {"context": {"profile": c.profile}}), patch)
+	found := hidden with input as inp
+	count(found) > 0
 }
 
 test_nothing_a_package_decides_is_hidden if {
-	count(varied_inputs) > 400
-	failures := {[inp, found] |
-		some inp in varied_inputs
-		found := hidden with input as inp
-		count(found) > 0
-	}
-	count(failures) == 0
+	count(data.testdata.cases) > 50
+	count(hidden_in_cases({})) == 0
+}
+
+test_nothing_hidden_when_read if count(hidden_in_cases({"action": {"name": "read"}})) == 0
+
+test_nothing_hidden_when_updated if count(hidden_in_cases({"action": {"name": "update"}})) == 0
+
+test_nothing_hidden_on_a_zaak if count(hidden_in_cases({"resource": {"type": "zaak"}})) == 0
+
+test_nothing_hidden_in_algemeen if count(hidden_in_cases({"resource": {"properties": {"category": "algemeen"}}})) == 0
+
+test_nothing_hidden_for_another_purpose if count(hidden_in_cases({"context": {"purpose": "onderzoek_hulpvraag"}})) == 0
+
+test_nothing_hidden_inside_the_organisation if {
+	count(hidden_in_cases({"subject": {"properties": {"controlling_org": true}}})) == 0
 }
 
 test_a_hidden_outcome_is_found if {
