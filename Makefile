@@ -89,8 +89,10 @@ lint-rego: tools ## opa fmt (fails on diff), opa check --strict, regal lint
 .PHONY: test-rego
 test-rego: tools ## opa test with coverage (fails below $(COVERAGE_MIN) %)
 	@echo "==> opa test --coverage policies/"
-	@$(OPA) test policies/ --coverage --format json > .tools/coverage.json || { $(OPA) test policies/ -v | tail -40; exit 1; }
-	@$(OPA) test policies/ | tail -1
+	@# --timeout: the table-driven tests take well under a second each, but --coverage on a loaded
+	@# 2-core machine can pass OPA's default of 5 s per test.
+	@$(OPA) test policies/ --timeout 60s --coverage --format json > .tools/coverage.json || { $(OPA) test policies/ --timeout 60s -v | tail -40; exit 1; }
+	@$(OPA) test policies/ --timeout 60s | tail -1
 	@$(PY) -c 'import json,sys; c=json.load(open(".tools/coverage.json"))["coverage"]; print(f"    rego line coverage: {c:.2f} % (minimum $(COVERAGE_MIN) %)"); sys.exit(0 if c >= $(COVERAGE_MIN) else 1)'
 
 .PHONY: test-python

@@ -20,9 +20,12 @@ from hypothesis import strategies as st
 
 from sidecar.auth import Authenticator, AuthError, Identity
 from sidecar.devtools.keys import DEMO_AUDIENCE, DEMO_ISSUER, ensure_keypair, key_paths, mint
-from sidecar.herkomst import CVP, GRONDSLAGEN, LID2, VOORWAARDEN, HerkomstError, parse_herkomst
+from sidecar.herkomst import HerkomstError, parse_herkomst
 from sidecar.settings import JwtSettings, PemKey
 from sidecar.tracing import from_header
+from sidecar.vocab import CVP_CONDITIONS as CVP
+from sidecar.vocab import GRONDSLAGEN, VOORWAARDEN
+from sidecar.vocab import LID2_CONDITIONS as LID2
 from tests.helpers import b64url
 
 # -- X-Herkomst ----------------------------------------------------------------------------------
