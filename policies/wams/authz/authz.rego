@@ -92,8 +92,11 @@ result := {
 profile_valid if {
 	p := lib.profile
 	is_object(p)
-	count(p) == count(profile.switches)
-	count({name | some name, allowed in profile.switches; p[name] in allowed}) == count(p)
+	count(p) == count(profile.switches) + count(profile.list_switches)
+	count({name | some name, allowed in profile.switches; p[name] in allowed}) + count({name |
+		some name, _ in profile.list_switches
+		profile.valid_list(name, p[name])
+	}) == count(p)
 }
 
 # METADATA
@@ -225,9 +228,9 @@ effective_denies := denies if profile_valid
 deny_priority := [
 	"PROFILE",
 	"P1", "P2", "P3",
-	"I9", "K1", "K2", "K3",
+	"I9", "I10", "K1", "K2", "K3",
 	"O1", "O4", "O2",
-	"I7", "I5", "I8", "I3", "I4", "W1",
+	"I7", "I5", "I2", "I8", "I3", "I4", "W1",
 	"R5", "R4", "R2", "C1", "L1",
 ]
 

@@ -33,7 +33,7 @@ test_default_deny_without_rule if {
 test_deny_wins_and_reasons_sorted if {
 	inp := lib_test.mk("knmg", {
 		"subject": {"properties": {"role": "coordinator"}},
-		"resource": {"properties": {"category": "algemeen", "labels": {"voorwaarden": ["alleen_medisch_adviseur"]}}},
+		"resource": {"properties": {"category": "algemeen", "labels": {"voorwaarden": ["alleen_medisch_adviseur"], "source_secrecy": "geen"}}},
 		"context": {"purpose": "gecoordineerde_aanpak"},
 	})
 	res := authz.decision with input as inp
@@ -111,7 +111,7 @@ test_batch_wetsvoorstel if {
 }
 
 test_grondslag_from_labels if {
-	inp := lib_test.mk("knmg", {"resource": {"properties": {"labels": {"grondslag": "lid1", "provider_sent": true}}}})
+	inp := lib_test.mk("knmg", {"resource": {"properties": {"labels": {"grondslag": "lid1", "provider_sent": true, "source_secrecy": "geen"}}}})
 	res := authz.decision with input as inp
 	res.grondslag == "lid1"
 	res.decision == true

@@ -13,7 +13,9 @@ import data.wams.lib
 # title: C1 participant reads algemeen
 # description: >-
 #   casusoverleg_deelnemer with purpose casusoverleg reads algemeen data (recipient recorded;
-#   the minutes go to the coordination dossier). Other categories are denied to this role.
+#   the minutes go to the coordination dossier). Other categories are denied to this role,
+#   and so is algemeen data a secrecy holder sent under geheimhouder_data_medisch (it counts
+#   as medisch).
 #   Onward-disclosure limits (O1) still apply to external participants.
 # custom:
 #   id: C1
@@ -49,7 +51,7 @@ c2_geheimhouder if {
 # description: Ids of the casusoverleg rules that allow the request.
 allow contains "C1" if {
 	c1_deelnemer
-	lib.category == "algemeen"
+	lib.effective_category == "algemeen"
 	lib.recipient_known
 }
 
@@ -58,7 +60,7 @@ allow contains "C1" if {
 # description: Ids of the casusoverleg rules that deny the request.
 deny contains "C1" if {
 	c1_deelnemer
-	lib.category != "algemeen"
+	lib.effective_category != "algemeen"
 }
 
 # METADATA

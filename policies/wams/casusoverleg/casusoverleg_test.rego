@@ -48,3 +48,13 @@ test_c2_not_outside_casusoverleg if {
 		count(casusoverleg.notes) == 0 with input as share(p, "geen", "casusoverleg")
 	}
 }
+
+test_c1_secrecy_holders_algemeen_is_not_algemeen if {
+	holder := {
+		"grondslag": "lid2", "voorwaarden": [], "provider_sent": true, "source_role": "aanbieder",
+		"source_org": "huisarts-de-linde", "source_controlling_org": false, "source_secrecy": "wettelijk",
+	}
+	labelled := {"resource": {"properties": {"labels": holder}}}
+	casusoverleg.deny == {"C1"} with input as object.union(deelnemer("knmg", "algemeen"), labelled)
+	casusoverleg.allow == {"C1"} with input as object.union(deelnemer("wetsvoorstel", "algemeen"), labelled)
+}

@@ -35,8 +35,9 @@ appointment if {
 # METADATA
 # title: K1 appointment without the client's agreement
 # description: >-
-#   Denied unless context.client_agreement is true. With agreement, the college (role
-#   consulent) may appoint (allow side of K1), subject to K2.
+#   Denied unless context.client_agreement is true; false, null or a missing key all deny
+#   (fail closed). With agreement, the college (role consulent) may appoint (allow side of
+#   K1), subject to K2.
 # custom:
 #   id: K1
 #   source: >-
@@ -45,8 +46,15 @@ appointment if {
 #   outcome: {"wetsvoorstel": "D", "knmg": "D"}
 k1_zonder_instemming if {
 	appointment
-	input.context.client_agreement != true
+	not client_agreement
 }
+
+# METADATA
+# title: Client agreed
+# description: >-
+#   context.client_agreement is true. Tested positively so that a missing key counts as no
+#   agreement (a `!= true` on a missing key is undefined and would not fire).
+client_agreement if input.context.client_agreement == true
 
 # METADATA
 # title: K2 unwilling coordinator or treating provider
@@ -64,7 +72,9 @@ k2_onwillig_of_behandelaar if {
 
 # METADATA
 # title: Willing and separate
-# description: The coordinator is willing and is not the client's treating provider.
+# description: >-
+#   The coordinator is willing and is not the client's treating provider; a missing or null
+#   key is not established, so K2 fires (fail closed).
 willing_and_separate if {
 	input.context.coordinator_willing == true
 	input.context.coordinator_is_treating_provider == false
@@ -79,8 +89,8 @@ bereid_en_gescheiden if lib.profile.coordinator_bereid_en_gescheiden == true
 # title: K3 coordination dossier without retention
 # description: >-
 #   A create or update of coordination-dossier data while no retention period is configured
-#   (context.retention_configured is not true). The bill has no dossier rules; the sidecar
-#   refuses to create an unbounded dossier.
+#   (context.retention_configured is not true: false, null or a missing key). The bill has no
+#   dossier rules; the sidecar refuses to create an unbounded dossier.
 # custom:
 #   id: K3
 #   source: brief KNMG c.s. 2 maart 2023, § Coördinatiefunctie, vraag c (aanleggen en bewaren)
@@ -88,8 +98,13 @@ bereid_en_gescheiden if lib.profile.coordinator_bereid_en_gescheiden == true
 k3_geen_bewaartermijn if {
 	lib.action in {"create", "update"}
 	lib.category == "coordinatiedossier"
-	input.context.retention_configured != true
+	not retention_configured
 }
+
+# METADATA
+# title: Retention configured
+# description: context.retention_configured is true (tested positively, so a missing key counts as not configured).
+retention_configured if input.context.retention_configured == true
 
 # METADATA
 # title: Allow reasons

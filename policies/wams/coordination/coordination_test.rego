@@ -1,6 +1,6 @@
 # METADATA
 # title: Tests for wams.coordination
-# description: K1-K3 under both profiles.
+# description: K1-K3 under both profiles, also with context keys missing (fail closed).
 package wams.coordination_test
 
 import data.wams.coordination
@@ -76,4 +76,26 @@ test_k1_marked_appointment_without_any_facts_denied if {
 
 test_unmarked_rol_without_facts_is_no_appointment if {
 	count(coordination.deny) == 0 with input as appoint("knmg", null, null, null)
+}
+
+test_k1_missing_agreement_key_denied if {
+	every p in lib_test.profiles {
+		marked := object.union(appoint(p, true, true, false), {"context": {"coordinator_appointment": true}})
+		inp := json.remove(marked, ["context/client_agreement"])
+		"K1" in coordination.deny with input as inp
+		count(coordination.allow) == 0 with input as inp
+		"K1" in coordination.deny with input as json.remove(appoint(p, true, true, false), ["context/client_agreement"])
+	}
+}
+
+test_k2_missing_keys_denied_where_required if {
+	every key in ["coordinator_willing", "coordinator_is_treating_provider"] {
+		coordination.deny == {"K2"} with input as json.remove(appoint("knmg", true, true, false), [concat("/", ["context", key])])
+	}
+}
+
+test_k3_missing_retention_key_denied if {
+	every p in lib_test.profiles {
+		coordination.deny == {"K3"} with input as json.remove(dossier_write(p, true), ["context/retention_configured"])
+	}
 }

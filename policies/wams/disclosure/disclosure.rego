@@ -4,6 +4,8 @@
 #   Releasing data to a subject outside the controlling organisations (controlling_org is
 #   not true), e.g. a Zorg- en Veiligheidshuis. Sticky conditions and the profile switch
 #   standaard_geen_verdere_verstrekking limit it; every allowed release records the recipient.
+#   Under geheimhouder_data_medisch, algemeen data a secrecy holder sent counts as medisch
+#   here too (lib.effective_category).
 # custom:
 #   source: brief KNMG c.s. 2 maart 2023, § Artikel 5.4.2 Wams (vraag a) en § Zorg- en veiligheidshuizen
 package wams.disclosure
@@ -36,7 +38,10 @@ standaard_geen_verdere_verstrekking if lib.profile.standaard_geen_verdere_verstr
 # title: O1 data that may not be passed on
 # description: >-
 #   Onward disclosure of data labelled geen_verdere_verstrekking (a sticky condition), or,
-#   under standaard_geen_verdere_verstrekking, of anything a provider sent in.
+#   under standaard_geen_verdere_verstrekking, of anything a provider sent in: any data whose
+#   writer was not a college role (consulent, coordinator, medisch_adviseur) of a controlling
+#   organisation, the mayor's office and casusoverleg participants included (lib.provider_sent
+#   reads labels.provider_sent, labels.source_role and labels.source_controlling_org).
 # custom:
 #   id: O1
 #   source: >-
@@ -58,15 +63,20 @@ o1_geen_verdere_verstrekking if {
 # title: O2 onward disclosure of sensitive data
 # description: >-
 #   Onward disclosure of medisch, wvggz_wzd or onbekend data without the label
-#   geen_verdere_verstrekking, other than the O4 case. Allowed to a ZVH (recipient recorded)
-#   when standaard_geen_verdere_verstrekking is off; always denied for onbekend.
+#   geen_verdere_verstrekking, other than the O4 case. When standaard_geen_verdere_verstrekking
+#   is on (knmg) it is denied to every recipient. When it is off (wetsvoorstel) O2 applies to
+#   ZVH handovers only: a zvh_medewerker acting for zvh_overdracht receives it with the
+#   recipient recorded (AO); O2 grants nothing to any other recipient outside the controlling
+#   organisations, whose request is decided by its own rules (e.g. C1) or denied by default.
+#   Always denied for onbekend.
 # custom:
 #   id: O2
-#   source: AVG art. 9; brief KNMG c.s. 2 maart 2023, § Artikel 5.4.2 Wams, vraag a
+#   source: AVG art. 9; brief KNMG c.s. 2 maart 2023, § Artikel 5.4.2 Wams, vraag a en § Zorg- en veiligheidshuizen
 #   outcome: {"wetsvoorstel": "AO", "knmg": "D"}
+#   outcome_note: wetsvoorstel AO for a ZVH handover only; no grant to other recipients
 o2_gevoelig if {
 	onward
-	lib.category in lib.sensitive_categories
+	lib.effective_category in lib.sensitive_categories
 	not "geen_verdere_verstrekking" in lib.voorwaarden
 	not o4_zvh_toestemming
 }
@@ -83,7 +93,7 @@ o2_gevoelig if {
 o3_zvh_algemeen if {
 	onward
 	zvh
-	lib.category == "algemeen"
+	lib.effective_category == "algemeen"
 }
 
 # METADATA
@@ -100,7 +110,7 @@ o3_zvh_algemeen if {
 o4_zvh_toestemming if {
 	onward
 	zvh
-	lib.category in {"medisch", "wvggz_wzd"}
+	lib.effective_category in {"medisch", "wvggz_wzd"}
 	lib.provider_sent
 	lib.labels.grondslag == "toestemming"
 	count(lib.voorwaarden) == 0
@@ -113,7 +123,7 @@ o4_zvh_toestemming if {
 allow contains "O2" if {
 	o2_gevoelig
 	zvh
-	lib.category != "onbekend"
+	lib.effective_category != "onbekend"
 	not standaard_geen_verdere_verstrekking
 	lib.recipient_known
 }
@@ -142,7 +152,7 @@ deny contains "O2" if {
 
 deny contains "O2" if {
 	o2_gevoelig
-	lib.category == "onbekend"
+	lib.effective_category == "onbekend"
 }
 
 deny contains "O4" if {

@@ -68,24 +68,161 @@ labels := l if {
 }
 
 # METADATA
+# title: Labels stored
+# description: The resource has stored labels (an object), so it was written with X-Herkomst.
+labels_stored if is_object(input.resource.properties.labels)
+
+# METADATA
+# title: No labels stored
+# description: The input says that no labels are stored for the resource (labels is null).
+labels_none if input.resource.properties.labels == null
+
+# METADATA
+# title: Labels unknown
+# description: >-
+#   The input lacks resource.properties.labels (or it is neither null nor an object), so
+#   nothing is known about the data's provenance. The sidecar always sends the key; an input
+#   without it is judged as the worst case of every label (fail closed): all sticky
+#   conditions, sent in by a provider with secrecy, consent withdrawn.
+labels_unknown if {
+	not labels_stored
+	not labels_none
+}
+
+# METADATA
+# title: Known sticky conditions
+# description: The voorwaarden a sender can set (X-Herkomst voorwaarden).
+known_voorwaarden := {"geen_verdere_verstrekking", "alleen_medisch_adviseur"}
+
+# METADATA
 # title: Sticky conditions on the resource
-# description: The voorwaarden stored with the data at ingest.
+# description: >-
+#   The voorwaarden stored with the data at ingest; all known conditions when the labels are
+#   unknown (fail closed).
 voorwaarden contains v if {
 	vs := labels.voorwaarden
 	is_array(vs)
 	some v in vs
 }
 
+voorwaarden contains v if {
+	labels_unknown
+	some v in known_voorwaarden
+}
+
 # METADATA
+# scope: document
 # title: Provider sent it in
-# description: True when the labels say a provider sent this data to the municipality.
+# description: >-
+#   The data was sent in by a provider: its writer was not a college role (consulent,
+#   coordinator, medisch_adviseur) of a controlling organisation. Decided from the labels so
+#   that labels written before source_controlling_org existed are judged the same way where
+#   their keys allow: labels.provider_sent true, or labels.source_role not a college role
+#   (or absent), or labels.source_controlling_org false. Labels that name a college role but
+#   do not say source_controlling_org true count as sent in by a provider (not proven to be
+#   the college's own data), and so do unknown labels. No labels (null): data written
+#   without X-Herkomst, i.e. by the college itself, not by a provider.
+provider_sent if labels_unknown
+
 provider_sent if labels.provider_sent == true
+
+provider_sent if {
+	labels_stored
+	not college_writer
+}
+
+# METADATA
+# title: Written by the college
+# description: >-
+#   The labels prove that a college role of a controlling organisation wrote the data
+#   (labels.source_role a college role and labels.source_controlling_org true).
+college_writer if {
+	labels.source_role in college_roles
+	labels.source_controlling_org == true
+}
+
+# METADATA
+# scope: document
+# title: Sender had secrecy
+# description: >-
+#   The sender had statutory secrecy (labels.source_secrecy wettelijk), or a code-based duty
+#   (beroepscode) while the profile treats that as statutory. Labels without source_secrecy
+#   (written before the key existed) count as a secrecy holder's, except lid1 data while
+#   beroepscode is not treated as statutory: lid 1 was only ever accepted from a sender
+#   without statutory secrecy (I1, I8). Unknown labels count as a secrecy holder's.
+sender_secrecy_holder if labels_unknown
+
+sender_secrecy_holder if labels.source_secrecy == "wettelijk"
+
+sender_secrecy_holder if {
+	labels.source_secrecy == "beroepscode"
+	profile.beroepscode_als_wettelijk == true
+}
+
+sender_secrecy_holder if {
+	labels_stored
+	not source_secrecy_known
+	not lid1_without_statutory_code
+}
+
+# METADATA
+# title: Sender's secrecy recorded
+# description: >-
+#   The labels name the sender's secrecy (labels.source_secrecy is a string). A rule of its
+#   own: a missing key inside `not is_string(...)` would make the expression undefined.
+source_secrecy_known if is_string(labels.source_secrecy)
+
+# METADATA
+# title: Old lid 1 label under a non-statutory code
+# description: >-
+#   The labels say lid1 and the profile does not treat beroepscode as statutory: the sender
+#   had no statutory secrecy.
+lid1_without_statutory_code if {
+	labels.grondslag == "lid1"
+	profile.beroepscode_als_wettelijk == false
+}
+
+# METADATA
+# title: Secrecy holder's data gated as medisch
+# description: >-
+#   Under the profile switch geheimhouder_data_medisch, data a provider with secrecy sent in
+#   is gated like medisch whatever its declared category (R2-R4, O2-O4, C1).
+geheimhouder_data if {
+	profile.geheimhouder_data_medisch == true
+	provider_sent
+	sender_secrecy_holder
+}
+
+# METADATA
+# scope: document
+# title: Category as the medical gates see it
+# description: >-
+#   The category, except that algemeen data of a secrecy holder (geheimhouder_data) counts as
+#   medisch. Other categories keep their own (at least as strict) rules; R2 adds the medisch
+#   gate to them as well.
+effective_category := "medisch" if {
+	category == "algemeen"
+	geheimhouder_data
+} else := category
+
+# METADATA
+# title: Consent withdrawn
+# description: >-
+#   The labels say the consent the data was given under was withdrawn
+#   (labels.toestemming_ingetrokken true), or the labels are unknown (fail closed). An absent
+#   key means never withdrawn: labels written before withdrawal existed.
+consent_withdrawn if labels_unknown
+
+consent_withdrawn if labels.toestemming_ingetrokken == true
 
 # METADATA
 # scope: document
 # title: Secrecy
-# description: The subject's secrecy claim; an absent or non-string claim counts as geen.
-default secrecy := "geen"
+# description: >-
+#   The subject's secrecy claim (the sidecar sends geen for a token without the claim). A
+#   missing or non-string value is onbekend: no ground that depends on the sender's secrecy
+#   (I1, I3, I4, I8) applies to it, only consent or the conflict of duties (fail closed).
+default secrecy := "onbekend"
 
 secrecy := s if {
 	s := input.subject.properties.secrecy
@@ -147,6 +284,17 @@ herkomst := h if {
 }
 
 # METADATA
+# scope: document
+# title: Data subject indicated
+# description: >-
+#   X-Herkomst named the data subject: context.herkomst.betrokkene true (presence only, the
+#   sidecar never passes the BSN), or betrokkene_present true (the earlier name of the same
+#   flag). Absent counts as not indicated.
+betrokkene_indicated if herkomst.betrokkene == true
+
+betrokkene_indicated if herkomst.betrokkene_present == true
+
+# METADATA
 # title: Herkomst list field
 # description: A list field of X-Herkomst as a set of strings; empty when absent.
 herkomst_set(h, key) := {v | some v in object.get(h, key, [])}
@@ -181,7 +329,25 @@ controlling_org if input.subject.properties.controlling_org == true
 onward if {
 	not controlling_org
 	is_read
-	resource_type != "records"
+	not on_records
+}
+
+# METADATA
+# title: Records resource
+# description: >-
+#   The request is on the decision records. Written as a positive test so that `not
+#   on_records` also holds when resource.type is missing.
+on_records if input.resource.type == "records"
+
+# METADATA
+# title: FG accounting
+# description: >-
+#   The fg of a controlling organisation acting for verantwoording (accountability): the
+#   exception in I2 (purpose-bound consent) and I10 (withdrawn consent).
+fg_verantwoording if {
+	role == "fg"
+	purpose == "verantwoording"
+	controlling_org
 }
 
 # METADATA

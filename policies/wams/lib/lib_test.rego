@@ -12,7 +12,7 @@ profiles := ["knmg", "wetsvoorstel"]
 
 # METADATA
 # title: Base input
-# description: A complete input per docs/decision-api.md; a consulent reads an algemeen document.
+# description: A complete input per docs/decision-api.md; a consulent reads an algemeen document of a zaak it is behandelaar on.
 base := {
 	"subject": {"type": "user", "id": "u-123", "properties": {
 		"role": "consulent",
@@ -50,8 +50,99 @@ test_defaults_when_claims_absent if {
 	lib.purpose == null with input as inp
 	lib.category == null with input as inp
 	lib.labels == {} with input as inp
-	lib.secrecy == "geen" with input as inp
-	count(lib.voorwaarden) == 0 with input as inp
+	lib.secrecy == "onbekend" with input as inp
+	not lib.secrecy_holder with input as inp
+
+	# No labels key at all: provenance unknown, judged as the worst case.
+	lib.labels_unknown with input as inp
+	lib.voorwaarden == lib.known_voorwaarden with input as inp
+	lib.provider_sent with input as inp
+	lib.sender_secrecy_holder with input as inp
+	lib.consent_withdrawn with input as inp
+}
+
+test_no_labels_stored if {
+	not lib.labels_unknown with input as base
+	count(lib.voorwaarden) == 0 with input as base
+	not lib.provider_sent with input as base
+	not lib.sender_secrecy_holder with input as base
+	not lib.consent_withdrawn with input as base
+	lib.labels_unknown with input as mk("knmg", {"resource": {"properties": {"labels": "ja"}}})
+}
+
+with_labels(p, labels) := mk(p, {"resource": {"properties": {"labels": labels}}})
+
+test_provider_sent_follows_every_provider if {
+	# New labels: the writer's role and whether its organisation is a controlling one.
+	lib.provider_sent with input as with_labels("knmg", {"source_role": "aanbieder", "source_controlling_org": false})
+	lib.provider_sent with input as with_labels("knmg", {"source_role": "burgemeester_wvggz", "source_controlling_org": true})
+	lib.provider_sent with input as with_labels("knmg", {"source_role": "casusoverleg_deelnemer", "source_controlling_org": false})
+	lib.provider_sent with input as with_labels("knmg", {"source_role": "consulent", "source_controlling_org": false})
+	not lib.provider_sent with input as with_labels("knmg", {"source_role": "consulent", "source_controlling_org": true, "provider_sent": false})
+	not lib.provider_sent with input as with_labels("knmg", {"source_role": "medisch_adviseur", "source_controlling_org": true})
+
+	# Labels written before source_controlling_org existed (provider_sent was role == aanbieder).
+	lib.provider_sent with input as with_labels("knmg", {"source_role": "aanbieder", "provider_sent": true})
+	lib.provider_sent with input as with_labels("knmg", {"source_role": "burgemeester_wvggz", "provider_sent": false})
+	lib.provider_sent with input as with_labels("knmg", {"source_role": "casusoverleg_deelnemer", "provider_sent": false})
+	lib.provider_sent with input as with_labels("knmg", {"source_role": "consulent", "provider_sent": false})
+	lib.provider_sent with input as with_labels("knmg", {"provider_sent": false})
+}
+
+test_sender_secrecy_holder_per_profile if {
+	every p in profiles {
+		lib.sender_secrecy_holder with input as with_labels(p, {"source_secrecy": "wettelijk"})
+		not lib.sender_secrecy_holder with input as with_labels(p, {"source_secrecy": "geen"})
+	}
+	lib.sender_secrecy_holder with input as with_labels("knmg", {"source_secrecy": "beroepscode"})
+	not lib.sender_secrecy_holder with input as with_labels("wetsvoorstel", {"source_secrecy": "beroepscode"})
+
+	# Old labels without source_secrecy: a holder's, except lid 1 while a code is not statutory.
+	lib.sender_secrecy_holder with input as with_labels("knmg", {"grondslag": "lid1"})
+	not lib.sender_secrecy_holder with input as with_labels("wetsvoorstel", {"grondslag": "lid1"})
+	lib.sender_secrecy_holder with input as with_labels("wetsvoorstel", {"grondslag": "toestemming"})
+}
+
+test_effective_category if {
+	holder := {"source_role": "aanbieder", "source_controlling_org": false, "source_secrecy": "wettelijk"}
+	algemeen := mk("knmg", {"resource": {"properties": {"category": "algemeen", "labels": holder}}})
+	lib.geheimhouder_data with input as algemeen
+	lib.effective_category == "medisch" with input as algemeen
+	lib.effective_category == "algemeen" with input as object.union(algemeen, {"context": {"profile": "wetsvoorstel"}})
+	lib.effective_category == "wvggz_wzd" with input as object.union(algemeen, {"resource": {"properties": {"category": "wvggz_wzd"}}})
+	lib.effective_category == null with input as object.union(algemeen, {"resource": {"properties": {"category": null}}})
+
+	# The college's own data is not a secrecy holder's, whatever the writer's secrecy.
+	own := object.union(holder, {"source_role": "medisch_adviseur", "source_controlling_org": true})
+	lib.effective_category == "algemeen" with input as object.union(algemeen, {"resource": {"properties": {"labels": own}}})
+	lib.effective_category == "algemeen" with input as base
+}
+
+test_consent_withdrawn_and_fg if {
+	lib.consent_withdrawn with input as with_labels("knmg", {"toestemming_ingetrokken": true})
+	not lib.consent_withdrawn with input as with_labels("knmg", {"toestemming_ingetrokken": false})
+	not lib.consent_withdrawn with input as with_labels("knmg", {"grondslag": "toestemming"})
+	fg := mk("knmg", {"subject": {"properties": {"role": "fg"}}, "context": {"purpose": "verantwoording"}})
+	lib.fg_verantwoording with input as fg
+	not lib.fg_verantwoording with input as object.union(fg, {"subject": {"properties": {"controlling_org": false}}})
+	not lib.fg_verantwoording with input as object.union(fg, {"context": {"purpose": "gecoordineerde_aanpak"}})
+}
+
+herk(h) := mk("knmg", {"context": {"herkomst": h}})
+
+test_betrokkene_indicated if {
+	lib.betrokkene_indicated with input as herk({"grondslag": "toestemming", "betrokkene": true})
+	lib.betrokkene_indicated with input as herk({"grondslag": "toestemming", "betrokkene_present": true})
+	not lib.betrokkene_indicated with input as herk({"grondslag": "toestemming", "betrokkene": false})
+	not lib.betrokkene_indicated with input as herk({"grondslag": "toestemming"})
+	not lib.betrokkene_indicated with input as herk({"grondslag": "toestemming", "betrokkene": "999999990"})
+}
+
+test_records_resource_positive if {
+	lib.on_records with input as mk("knmg", {"resource": {"type": "records"}})
+	not lib.on_records with input as base
+	not lib.on_records with input as json.remove(base, ["resource/type"])
+	lib.onward with input as json.remove(mk("knmg", {"subject": {"properties": {"controlling_org": false}}}), ["resource/type"])
 }
 
 test_claims_read if {

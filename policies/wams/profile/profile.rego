@@ -10,7 +10,9 @@ package wams.profile
 
 # METADATA
 # title: Switches
-# description: Each switch with its allowed values (booleans are true/false).
+# description: >-
+#   Each switch whose value is one value, with its allowed values (booleans are true/false).
+#   A constant, so that OPA does not rebuild it for every decision.
 switches := {
 	"geheimhouders_zonder_toestemming": {"abc", "bc", "nooit"},
 	"beroepscode_als_wettelijk": {true, false},
@@ -19,6 +21,43 @@ switches := {
 	"onderzoek_zonder_hulpvraag_toegestaan": {true, false},
 	"wvggz_wzd_hergebruik": {"iedereen_college", "alleen_medisch_adviseur"},
 	"coordinator_bereid_en_gescheiden": {true, false},
+	"geheimhouder_data_medisch": {true, false},
+	"toestemming_doelgebonden": {true, false},
+}
+
+# METADATA
+# title: List switches
+# description: >-
+#   Each switch whose value is a list (JSON array), with the values its elements may take:
+#   lid_grond_doelen, the purposes for which art. 5.4.2 lid 1 and lid 2 are a ground (any
+#   known purpose; written out so that it stays a constant, profile_test checks it against
+#   wams.purpose.known_purposes).
+list_switches := {"lid_grond_doelen": {
+	"onderzoek_hulpvraag",
+	"onderzoek_zonder_hulpvraag",
+	"gecoordineerde_aanpak",
+	"casusoverleg",
+	"zvh_overdracht",
+	"handhaving",
+	"verantwoording",
+}}
+
+# METADATA
+# title: Switch names
+# description: The names of all switches, single-valued and list.
+switch_names := object.keys(switches) | object.keys(list_switches)
+
+# METADATA
+# title: Valid list value
+# description: >-
+#   v is a valid value of list switch name: a list of its allowed values, each at most once
+#   (an empty list is valid). authz.profile_valid checks the list switches with it.
+valid_list(name, v) if {
+	is_array(v)
+	count({x | some x in v}) == count(v)
+	every x in v {
+		x in list_switches[name]
+	}
 }
 
 # METADATA
@@ -43,19 +82,24 @@ problems(p) := (missing(p) | unknown(p)) | mistyped(p)
 # METADATA
 # title: Missing switches
 # description: Switches of docs/rules.md that the profile lacks.
-missing(p) := {sprintf("missing switch %s", [k]) | some k, _ in switches; not k in object.keys(p)}
+missing(p) := {sprintf("missing switch %s", [k]) | some k in switch_names; not k in object.keys(p)}
 
 # METADATA
 # title: Unknown switches
 # description: Keys of the profile that are not switches of docs/rules.md.
-unknown(p) := {sprintf("unknown switch %s", [k]) | some k, _ in p; not switches[k]}
+unknown(p) := {sprintf("unknown switch %s", [k]) | some k, _ in p; not k in switch_names}
 
 # METADATA
 # title: Mistyped switches
-# description: Switches whose value is not one of the allowed values.
+# description: Switches whose value is not one of the allowed values (a list of them for a list switch).
 mistyped(p) := {msg |
 	some k, allowed in switches
 	v := p[k]
 	not v in allowed
 	msg := sprintf("switch %s must be one of %v, not %v", [k, sort(allowed), v])
+} | {msg |
+	some k, allowed in list_switches
+	v := p[k]
+	not valid_list(k, v)
+	msg := sprintf("switch %s must be a list of distinct values from %v, not %v", [k, sort(allowed), v])
 }

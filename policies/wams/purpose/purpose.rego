@@ -26,16 +26,18 @@ known_purposes := {
 # METADATA
 # title: Role to purpose table
 # description: >-
-#   The purposes each role may act for (docs/rules.md); consulent, medisch_adviseur and aanbieder
-#   share the purposes of the college and the providers. handhaving has none: every Wams
-#   request by it is denied (P1). onderzoek_zonder_hulpvraag is further limited by P3.
+#   The purposes each role may act for (docs/rules.md); consulent, medisch_adviseur and
+#   aanbieder share the purposes of the college and the providers; the mayor's office
+#   (burgemeester_wvggz) sends for the investigations and the coordinated approach (W1).
+#   handhaving has none: every Wams request by it is denied (P1). onderzoek_zonder_hulpvraag
+#   is further limited by P3.
 #   Written out in full, so that OPA holds it as one constant.
 role_purposes := {
 	"consulent": {"onderzoek_hulpvraag", "onderzoek_zonder_hulpvraag", "gecoordineerde_aanpak", "casusoverleg"},
 	"medisch_adviseur": {"onderzoek_hulpvraag", "onderzoek_zonder_hulpvraag", "gecoordineerde_aanpak", "casusoverleg"},
 	"coordinator": {"gecoordineerde_aanpak", "casusoverleg"},
 	"aanbieder": {"onderzoek_hulpvraag", "onderzoek_zonder_hulpvraag", "gecoordineerde_aanpak", "casusoverleg"},
-	"burgemeester_wvggz": {"gecoordineerde_aanpak"},
+	"burgemeester_wvggz": {"onderzoek_hulpvraag", "onderzoek_zonder_hulpvraag", "gecoordineerde_aanpak"},
 	"casusoverleg_deelnemer": {"casusoverleg"},
 	"zvh_medewerker": {"zvh_overdracht"},
 	"fg": {"verantwoording"},

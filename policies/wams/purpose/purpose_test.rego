@@ -88,3 +88,12 @@ test_permitted if {
 	purpose.permitted with input as with_role_purpose("knmg", "aanbieder", "casusoverleg")
 	not purpose.permitted with input as with_role_purpose("knmg", "handhaving", "handhaving")
 }
+
+test_mayor_sends_for_the_investigations if {
+	every p in lib_test.profiles {
+		count(purpose.deny) == 0 with input as with_role_purpose(p, "burgemeester_wvggz", "onderzoek_hulpvraag")
+		"P2" in purpose.deny with input as with_role_purpose(p, "burgemeester_wvggz", "casusoverleg")
+	}
+	purpose.deny == {"P3"} with input as with_role_purpose("knmg", "burgemeester_wvggz", "onderzoek_zonder_hulpvraag")
+	purpose.notes == {"P3"} with input as with_role_purpose("wetsvoorstel", "burgemeester_wvggz", "onderzoek_zonder_hulpvraag")
+}

@@ -1,10 +1,15 @@
 # METADATA
-# title: Reading and writing inside the college (R1-R5)
+# title: Reading and writing inside the college (R1-R5) and consent on use (I2, I10)
 # description: >-
 #   What the college roles (consulent, coordinator, medisch_adviseur) inside the controlling
-#   organisation may read and write, by category. Onward disclosure is wams.disclosure.
+#   organisation may read and write, by category; data a secrecy holder sent is gated like
+#   medisch under geheimhouder_data_medisch. Also the limits consent puts on every later use,
+#   by anyone: purpose-bound consent (I2) and withdrawn consent (I10). Onward disclosure is
+#   wams.disclosure.
 # custom:
-#   source: brief KNMG c.s. 2 maart 2023, § Artikel 5.4.2 Wams, § Coördinatiefunctie, § Wvggz en Wzd
+#   source: >-
+#     brief KNMG c.s. 2 maart 2023, § Artikel 5.4.2 Wams, § Coördinatiefunctie, § Wvggz en Wzd;
+#     AVG art. 6 lid 1 onder a en art. 7 lid 3
 package wams.read
 
 import data.wams.lib
@@ -19,13 +24,14 @@ non_medical_roles := {"consulent", "coordinator"}
 # description: >-
 #   consulent, coordinator or medisch_adviseur reads general data for an allowed purpose. The
 #   college also writes its own algemeen data (e.g. creates the zaak of an investigation):
-#   our reading, as the college is the controller of that data.
+#   our reading, as the college is the controller of that data. Not for algemeen data a
+#   secrecy holder sent under geheimhouder_data_medisch: that is gated like medisch (R2, R3).
 # custom:
 #   id: R1
 #   source: Wams art. 2.3a.1 en 5.4.1; docs/rules.md R1
 #   outcome: {"wetsvoorstel": "A", "knmg": "A"}
 r1_algemeen if {
-	lib.category == "algemeen"
+	lib.effective_category == "algemeen"
 	lib.controlling_org
 	lib.role in lib.college_roles
 	lib.reads_or_writes
@@ -43,7 +49,37 @@ r1_algemeen if {
 #     (vraag: alleen een medisch adviseur neemt kennis van medische gegevens)
 #   outcome: {"wetsvoorstel": "A", "knmg": "D"}
 r2_medisch if {
-	lib.category == "medisch"
+	lib.effective_category == "medisch"
+	r2_lezer
+}
+
+# METADATA
+# title: R2 data a secrecy holder sent is gated like medisch
+# description: >-
+#   Under the profile switch geheimhouder_data_medisch, data a provider with statutory
+#   secrecy sent in (labels.source_secrecy wettelijk, or beroepscode under
+#   beroepscode_als_wettelijk; labels without source_secrecy count as a holder's, see
+#   wams.lib) is what the letter calls medical data, whatever its declared category: a
+#   consulent or coordinator reads it only as it may read medisch. Algemeen data of a holder
+#   counts as medisch (R1 does not grant it, R3 does); for the other categories this gate
+#   comes on top of their own rules (R4, R5).
+# custom:
+#   id: R2
+#   source: >-
+#     brief KNMG c.s. 2 maart 2023, § Artikel 5.4.2 Wams ("(medische) gegevens, verstrekt door
+#     een zorgverlener met een beroepsgeheim, alleen [...] door of onder verantwoordelijkheid
+#     van een medisch adviseur")
+#   outcome: {"wetsvoorstel": "A", "knmg": "D"}
+r2_geheimhouder_data if {
+	lib.geheimhouder_data
+	lib.effective_category != "medisch"
+	r2_lezer
+}
+
+# METADATA
+# title: R2 reader
+# description: A consulent or coordinator of a controlling organisation reads.
+r2_lezer if {
 	lib.controlling_org
 	lib.is_read
 	lib.role in non_medical_roles
@@ -71,7 +107,9 @@ r2_toegestaan if lib.profile.medisch_alleen_adviseur == false
 
 # METADATA
 # title: R3 medical adviser reads or writes medisch
-# description: The medisch_adviseur, with its own professional secrecy, reads and writes medical data.
+# description: >-
+#   The medisch_adviseur, with its own professional secrecy, reads and writes medical data,
+#   and algemeen data a secrecy holder sent under geheimhouder_data_medisch.
 # custom:
 #   id: R3
 #   source: >-
@@ -79,7 +117,7 @@ r2_toegestaan if lib.profile.medisch_alleen_adviseur == false
 #     verantwoordelijkheid van een medisch adviseur)
 #   outcome: {"wetsvoorstel": "A", "knmg": "A"}
 r3_medisch_adviseur if {
-	lib.category == "medisch"
+	lib.effective_category == "medisch"
 	lib.controlling_org
 	lib.role == "medisch_adviseur"
 	lib.reads_or_writes
@@ -154,6 +192,66 @@ r5_past if {
 }
 
 # METADATA
+# title: Use other than reading the records
+# description: >-
+#   A read, update or delete of Wams data (not a create, which has no stored labels yet, and
+#   not the decision records). Written with `not` so that a missing resource.type counts.
+use if {
+	lib.action in {"read", "list", "download", "update", "delete"}
+	not lib.on_records
+}
+
+# METADATA
+# title: I2 consent data used for another purpose
+# description: >-
+#   Under the profile switch toestemming_doelgebonden, data given with consent
+#   (labels.grondslag toestemming) is used (read, updated or deleted) only for the purpose the
+#   consent was given for: labels.purpose, the X-Doelbinding of the ingest. Labels without a
+#   purpose (written before the key existed) fit no purpose (fail closed). The fg of a
+#   controlling organisation acting for verantwoording is not a use for another purpose.
+# custom:
+#   id: I2
+#   source: >-
+#     AVG art. 6 lid 1 onder a (toestemming voor een of meer specifieke doeleinden) en art. 5
+#     lid 1 onder b; brief KNMG c.s. 2 maart 2023, § Artikel 5.4.2 Wams, vraag c en
+#     § Hergebruik en proportionaliteit
+#   outcome: {"wetsvoorstel": "A", "knmg": "D"}
+i2_ander_doel if {
+	lib.profile.toestemming_doelgebonden == true
+	lib.labels.grondslag == "toestemming"
+	use
+	not toestemming_doel
+	not lib.fg_verantwoording
+}
+
+# METADATA
+# title: Consent purpose matches
+# description: The request's purpose is the one stored with the consent data (labels.purpose).
+toestemming_doel if {
+	p := lib.labels.purpose
+	is_string(p)
+	p == lib.purpose
+}
+
+# METADATA
+# title: I10 consent withdrawn
+# description: >-
+#   Any read (read, list, download) of data whose consent was withdrawn
+#   (labels.toestemming_ingetrokken true), by anyone, in every profile; only the fg of a
+#   controlling organisation acting for verantwoording still may. Labels missing from the
+#   input count as withdrawn (fail closed).
+# custom:
+#   id: I10
+#   source: AVG art. 7 lid 3 (intrekken van toestemming) en art. 17 lid 1 onder b; AVG art. 5 lid 2 (verantwoording)
+#   outcome: {"wetsvoorstel": "D", "knmg": "D"}
+i10_ingetrokken if {
+	lib.is_read
+	not lib.on_records
+	lib.consent_withdrawn
+	not lib.fg_verantwoording
+}
+
+# METADATA
 # scope: document
 # title: Allow reasons
 # description: Ids of the read rules that allow the request.
@@ -161,6 +259,11 @@ allow contains "R1" if r1_algemeen
 
 allow contains "R2" if {
 	r2_medisch
+	r2_toegestaan
+}
+
+allow contains "R2" if {
+	r2_geheimhouder_data
 	r2_toegestaan
 }
 
@@ -187,6 +290,15 @@ deny contains "R2" if {
 
 deny contains "R2" if r2_alleen_medisch_adviseur
 
+deny contains "R2" if {
+	r2_geheimhouder_data
+	not r2_toegestaan
+}
+
+deny contains "I2" if i2_ander_doel
+
+deny contains "I10" if i10_ingetrokken
+
 deny contains "R4" if {
 	r4_wvggz_wzd
 	not r4_past
@@ -201,6 +313,8 @@ deny contains "R5" if {
 # title: User messages
 # description: Dutch text for each deny id of this package.
 messages := {
+	"I2": "Met toestemming verstrekte gegevens mogen alleen worden gebruikt voor het doel waarvoor de toestemming is gegeven.",
+	"I10": "De betrokkene heeft de toestemming ingetrokken; deze gegevens worden niet meer verstrekt.",
 	"R2": "Medische gegevens zijn alleen toegankelijk voor de medisch adviseur.",
 	"R4": "Deze stukken (Wvggz/Wzd of onbekend type) zijn alleen toegankelijk voor de medisch adviseur.",
 	"R5": "Het coördinatiedossier is alleen toegankelijk voor de coördinator (en lezend voor de consulent).",

@@ -18,15 +18,19 @@ on_records if lib.resource_type == "records"
 # METADATA
 # title: L1 fg reads decision records
 # description: >-
-#   The fg reads the decision records with purpose verantwoording; the read itself is
-#   recorded (obligation record_processing, urn:wams:verwerking:verantwoording). Any other
-#   use of the records endpoint by an employee role is denied under L1.
+#   The fg of a controlling organisation (subject.properties.controlling_org true) reads the
+#   decision records with purpose verantwoording; the read itself is recorded (obligation
+#   record_processing, urn:wams:verwerking:verantwoording). An fg of another organisation,
+#   and any other use of the records endpoint by an employee role, is denied under L1.
 # custom:
 #   id: L1
-#   source: AVG art. 5 lid 2 en 30; BIO 8.15; docs/rules.md L1
+#   source: >-
+#     AVG art. 5 lid 2, 30 en 38-39 (de FG van de verwerkingsverantwoordelijke); BIO 8.15;
+#     docs/rules.md L1
 #   outcome: {"wetsvoorstel": "AO", "knmg": "AO"}
 l1_fg if {
 	on_records
+	lib.controlling_org
 	lib.role == "fg"
 	lib.purpose == "verantwoording"
 	lib.is_read
@@ -80,4 +84,4 @@ obligations contains {"type": "record_processing", "processing_activity": "urn:w
 # METADATA
 # title: User messages
 # description: Dutch text for each deny id of this package.
-messages := {"L1": "De verwerkingsregistratie is alleen voor de functionaris gegevensbescherming (verantwoording)."}
+messages := {"L1": "De verwerkingsregistratie is alleen voor de functionaris gegevensbescherming van de gemeente (verantwoording)."}

@@ -1,6 +1,6 @@
 # METADATA
 # title: Tests for wams.records
-# description: L1-L2 under both profiles.
+# description: L1-L2 under both profiles; L1 only for the fg of a controlling organisation.
 package wams.records_test
 
 import data.wams.lib_test
@@ -48,5 +48,15 @@ test_l2_needs_data_subject_type if {
 	every p in lib_test.profiles {
 		inp := object.union(subject_access(p), {"subject": {"type": "user"}})
 		records.deny == {"L1"} with input as inp
+	}
+}
+
+test_l1_only_the_fg_of_a_controlling_organisation if {
+	every p in lib_test.profiles {
+		other := object.union(records_read(p, "fg", "verantwoording"), {"subject": {"properties": {"controlling_org": false, "org": "zvh-midden"}}})
+		records.deny == {"L1"} with input as other
+		count(records.allow) == 0 with input as other
+		unknown := json.remove(records_read(p, "fg", "verantwoording"), ["subject/properties/controlling_org"])
+		records.deny == {"L1"} with input as unknown
 	}
 }
