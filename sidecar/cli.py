@@ -315,70 +315,15 @@ def cmd_query(args: argparse.Namespace) -> int:
             if rec is not None and rec.get("betrokkene") == pseudonym:
                 matches.append(rec)
     # Nothing is shown before the query itself is decided and recorded.
-    refusal = _decide_records_access(settings, pseudonym=pseudonym, who=who, with_employees=args.met_medewerkers)
+    from sidecar.records_access import decide_records_access
+
+    refusal = decide_records_access(settings, pseudonym=pseudonym, who=who, with_employees=args.met_medewerkers)
     if refusal is not None:
         print(f"sidecar: {refusal}", file=sys.stderr)
         return 1
     for row in _access_rows(matches, with_employees=args.met_medewerkers):
         print(json.dumps(row, ensure_ascii=False))
     return 0
-
-
-def _decide_records_access(settings: Any, *, pseudonym: str, who: str, with_employees: bool) -> str | None:
-    """Ask OPA whether this records query may be answered (L1: the FG, with employee identities;
-    L2: a data subject's access request) and record the decision. Returns why not, or None."""
-    import time
-    import uuid
-
-    from sidecar.auth import Identity
-    from sidecar.call import Call
-    from sidecar.opa import OpaClient, OpaError
-    from sidecar.opa_input import InputBuilder, now_rfc3339, resource
-    from sidecar.records import RecordWriteError, RecordWriter, build_record
-    from sidecar.routes import RouteSpec
-    from sidecar.tracing import from_header
-
-    org = settings.controlling_orgs[0] if settings.controlling_orgs else None
-    route = RouteSpec(name="records_query", methods=["GET"], path="/records", resource="records", action="read")
-    call = Call(trace=from_header(None), method="GET", started=time.perf_counter(), route=route)
-    if with_employees:
-        call.identity = Identity(sub=who, role="fg", org=org or "onbekend", secrecy="geen")
-        call.purpose = "verantwoording"
-    else:
-        call.subject_type = "data_subject"
-    inputs = InputBuilder(profile=settings.policy.profile, controlling_orgs=settings.controlling_orgs,
-                          retention_configured=settings.coordination_retention_days is not None)
-    res = resource("records", None)
-    decision = None
-    reasons: list[str]
-    try:
-        decision = OpaClient(settings.opa).decide(inputs.build(call, "request", res))
-        reasons = decision.reasons
-        allow = decision.allow
-    except OpaError as exc:
-        reasons, allow = [f"OPA_{exc.kind.upper()}"], False
-    rec = build_record(time=now_rfc3339(), decision_id=str(uuid.uuid4()), trace_id=call.trace.trace_id,
-                       span_id=call.trace.span_id, phase="request", allow=allow, enforced=True,
-                       status=None if allow else 403,
-                       subject={"id": who, "role": "fg" if with_employees else None, "org": org},
-                       purpose=call.purpose, action="read", resource=res, resource_type="records",
-                       betrokkene=pseudonym, decision=decision, reasons=reasons, profile=settings.policy.profile,
-                       duration_s=decision.duration_s if decision else 0.0)
-    try:
-        writer = RecordWriter(Path(settings.records.path))
-    except OSError as exc:
-        return f"the query could not be recorded, so it is not answered: {exc}"
-    try:
-        writer.write(rec)
-    except RecordWriteError as exc:
-        return f"the query could not be recorded, so it is not answered: {exc}"
-    finally:
-        writer.close()
-    if decision is None:
-        return f"the policy decision could not be made (OPA: {reasons[0]}); the query is not answered"
-    if not allow:
-        return f"the policy denies this query ({', '.join(reasons) or 'no rule allows it'}): {decision.reason_user}"
-    return None
 
 
 def _access_rows(records: list[dict[str, Any]], *, with_employees: bool) -> list[dict[str, Any]]:
