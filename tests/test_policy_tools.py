@@ -110,7 +110,8 @@ def test_a_third_profile_is_one_json_file(tmp_path: Path) -> None:
     assert out.returncode == 0 and "gemeente_x: ok" in out.stdout
     diff = json.loads(_sidecar("profiles", "diff", "knmg", "gemeente_x", "--policies", str(policies), "--json").stdout)
     # medisch_alleen_adviseur also opens what a secrecy holder sent (geheimhouder_data_medisch: gated like medisch).
-    assert {r["case"] for r in diff} == {"R2 consulent leest medisch", "R2 consulent leest algemeen van een geheimhouder",
+    assert {r["case"] for r in diff} == {"R2 consulent leest medisch",
+                                         "R2 consulent leest algemeen van een geheimhouder",
                                          "R2 consulent leest algemeen van een beroepscode-houder"}
 
 
