@@ -29,14 +29,20 @@ decision := object.union(result, {"evaluations": evaluation_results}) if {
 # title: Batch results
 # description: >-
 #   One result per input.evaluations item, same order. Items are decided per distinct batch
-#   key, the item's resource with its id replaced (no rule reads a resource id), so a list of
-#   50 documents of four kinds costs four evaluations, not fifty; a malformed item has no key
-#   and is left out. The keys and results are local variables of one rule: as rules of their
-#   own, OPA would look them up again for every item.
+#   key, the item's resource with its id replaced and without relation.zaken (no rule reads
+#   a resource id or the ids of the zaken a relation runs through), so a list of 50 documents
+#   of four kinds costs four evaluations, not fifty; a malformed item has no key and is left
+#   out. The keys and results are local variables of one rule: as rules of their own, OPA
+#   would look them up again for every item.
 evaluation_results := [results[key] | some key in keys] if {
-	keys := [object.union(object.get(item, "resource", {}), {"id": "item"}) | some item in input.evaluations]
+	keys := [batch_key(object.get(item, "resource", {})) | some item in input.evaluations]
 	results := {key: item_result(key) | some key in {k | some k in keys}}
 }
+
+# METADATA
+# title: Batch key
+# description: An item's resource with its id replaced and relation.zaken left out (see Batch results).
+batch_key(resource) := json.remove(object.union(resource, {"id": "item"}), ["properties/relation/zaken"])
 
 # METADATA
 # title: Item result
@@ -128,6 +134,15 @@ consulted contains "coordination" if input.resource.properties.category == "coor
 consulted contains "casusoverleg" if input.context.purpose == "casusoverleg"
 
 consulted contains "records" if input.resource.type == "records"
+
+# Need-to-know: every relations rule needs a case-bound resource (zaak, rol, document, link).
+consulted contains "relations" if input.resource.type == "zaak"
+
+consulted contains "relations" if input.resource.type == "rol"
+
+consulted contains "relations" if input.resource.type == "enkelvoudiginformatieobject"
+
+consulted contains "relations" if input.resource.type == "zaakinformatieobject"
 
 consulted contains "disclosure" if {
 	not lib.controlling_org
@@ -228,6 +243,7 @@ effective_denies := denies if profile_valid
 deny_priority := [
 	"PROFILE",
 	"P1", "P2", "P3",
+	"N4", "N2", "N3", "N1",
 	"I9", "I10", "K1", "K2", "K3",
 	"O1", "O4", "O2",
 	"I7", "I5", "I2", "I8", "I3", "I4", "W1",

@@ -79,7 +79,7 @@ test_custom_profile_from_one_file if {
 item(id, category) := {"resource": {
 	"type": "enkelvoudiginformatieobject",
 	"id": id,
-	"properties": {"category": category, "labels": null},
+	"properties": {"category": category, "labels": null, "relation": {"kinds": ["behandelaar"], "zaken": ["z"], "writer": false}},
 }}
 
 batch(p) := lib_test.mk(p, {

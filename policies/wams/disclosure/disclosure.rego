@@ -11,13 +11,18 @@
 package wams.disclosure
 
 import data.wams.lib
+import data.wams.relations
 
 # METADATA
 # title: Onward disclosure with a known category
-# description: An onward read whose category is known (the category rules apply).
+# description: >-
+#   An onward read whose category is known (the category rules apply). Not the coordinator
+#   appointed on the zaak, from another organisation, reading its own coordination dossier:
+#   it keeps that dossier for the college (R5; recorded as recipient by wams.relations).
 onward if {
 	lib.onward
 	lib.category != null
+	not relations.own_coordination_dossier
 }
 
 # METADATA

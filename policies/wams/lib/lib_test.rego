@@ -24,7 +24,10 @@ base := {
 	"resource": {
 		"type": "enkelvoudiginformatieobject",
 		"id": "4f0d6a1e-8c1b-4e5a-9d55-0c2f3b7a1e01",
-		"properties": {"category": "algemeen", "vertrouwelijkheidaanduiding": "vertrouwelijk", "labels": null},
+		"properties": {
+			"category": "algemeen", "vertrouwelijkheidaanduiding": "vertrouwelijk", "labels": null,
+			"relation": {"kinds": ["behandelaar"], "zaken": ["9b7c1c1e-0d9e-4b43-9a8e-4a5f2f0c0a11"], "writer": false},
+		},
 	},
 	"context": {
 		"purpose": "onderzoek_hulpvraag",

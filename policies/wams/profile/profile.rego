@@ -21,6 +21,7 @@ switches := {
 	"onderzoek_zonder_hulpvraag_toegestaan": {true, false},
 	"wvggz_wzd_hergebruik": {"iedereen_college", "alleen_medisch_adviseur"},
 	"coordinator_bereid_en_gescheiden": {true, false},
+	"need_to_know": {true, false},
 	"geheimhouder_data_medisch": {true, false},
 	"toestemming_doelgebonden": {true, false},
 }

@@ -13,6 +13,7 @@
 package wams.read
 
 import data.wams.lib
+import data.wams.relations
 
 # METADATA
 # title: Consulent or coordinator
@@ -78,11 +79,18 @@ r2_geheimhouder_data if {
 
 # METADATA
 # title: R2 reader
-# description: A consulent or coordinator of a controlling organisation reads.
+# description: >-
+#   A consulent or coordinator of a controlling organisation reads, or the coordinator of the
+#   case (also one from another organisation, R5) reads its own coordination dossier.
 r2_lezer if {
 	lib.controlling_org
 	lib.is_read
 	lib.role in non_medical_roles
+}
+
+r2_lezer if {
+	lib.is_read
+	relations.own_coordination_dossier
 }
 
 # METADATA
@@ -155,13 +163,19 @@ r4_past if {
 # METADATA
 # title: R5 coordination dossier
 # description: >-
-#   The coordinator reads and writes the coordination dossier, the consulent reads it, the fg
-#   reads it only for verantwoording; anyone else is denied. By role for now: checking the
-#   appointment to the specific case follows when the upstream exposes it. Not applied to
-#   rol resources (those are the K rules).
+#   Under need_to_know the coordinator appointed on that zaak (a coordinator rol naming it),
+#   also one from another organisation, reads and writes the coordination dossier, and so
+#   does the coordinator that wrote the object itself; a coordinator creates a dossier
+#   document (one of a controlling organisation also a dossier zaak), as there is no zaak to
+#   be appointed on yet. The consulent reads it and the fg reads it only for verantwoording,
+#   both with a relation to the zaak where N1 requires one; anyone else is denied. With
+#   need_to_know off, any coordinator of a controlling organisation reads and writes it (by
+#   role). Not applied to rol resources (those are the K rules).
 # custom:
 #   id: R5
-#   source: brief KNMG c.s. 2 maart 2023, § Coördinatiefunctie, vraag c
+#   source: >-
+#     brief KNMG c.s. 2 maart 2023, § Coördinatiefunctie (de coördinator, ook een partij buiten
+#     de gemeente, is verwerkingsverantwoordelijke voor het coördinatiedossier), vraag c
 #   outcome: {"wetsvoorstel": "A", "knmg": "A"}
 r5_coordinatiedossier if {
 	lib.category == "coordinatiedossier"
@@ -174,8 +188,26 @@ r5_coordinatiedossier if {
 # title: R5 subject fits
 # description: The subject may use the coordination dossier this way.
 r5_past if {
+	not relations.need_to_know
 	lib.controlling_org
 	lib.role == "coordinator"
+}
+
+r5_past if relations.own_coordination_dossier
+
+r5_past if {
+	relations.need_to_know
+	lib.role == "coordinator"
+	lib.action == "create"
+	lib.resource_type == "enkelvoudiginformatieobject"
+}
+
+r5_past if {
+	relations.need_to_know
+	lib.controlling_org
+	lib.role == "coordinator"
+	lib.action == "create"
+	lib.resource_type == "zaak"
 }
 
 r5_past if {
@@ -317,5 +349,5 @@ messages := {
 	"I10": "De betrokkene heeft de toestemming ingetrokken; deze gegevens worden niet meer verstrekt.",
 	"R2": "Medische gegevens zijn alleen toegankelijk voor de medisch adviseur.",
 	"R4": "Deze stukken (Wvggz/Wzd of onbekend type) zijn alleen toegankelijk voor de medisch adviseur.",
-	"R5": "Het coördinatiedossier is alleen toegankelijk voor de coördinator (en lezend voor de consulent).",
+	"R5": "Het coördinatiedossier is alleen toegankelijk voor de coördinator van deze zaak (en lezend voor de consulent).",
 }

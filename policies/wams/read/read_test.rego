@@ -78,8 +78,11 @@ test_r4_onbekend_as_strict_as_wvggz if {
 
 test_r5_coordinatiedossier if {
 	every p in lib_test.profiles {
-		read.allow == {"R5"} with input as use(p, "coordinator", "read", "coordinatiedossier", null)
-		read.allow == {"R5"} with input as use(p, "coordinator", "update", "coordinatiedossier", null)
+		# The coordinator appointed on the zaak (need_to_know; see also wams.relations_test).
+		appointed := {"resource": {"properties": {"relation": {"kinds": ["coordinator"]}}}}
+		read.allow == {"R5"} with input as object.union(use(p, "coordinator", "read", "coordinatiedossier", null), appointed)
+		read.allow == {"R5"} with input as object.union(use(p, "coordinator", "update", "coordinatiedossier", null), appointed)
+		read.deny == {"R5"} with input as use(p, "coordinator", "update", "coordinatiedossier", null)
 		read.allow == {"R5"} with input as use(p, "consulent", "read", "coordinatiedossier", null)
 		read.deny == {"R5"} with input as use(p, "consulent", "update", "coordinatiedossier", null)
 		read.deny == {"R5"} with input as use(p, "medisch_adviseur", "read", "coordinatiedossier", null)
