@@ -160,8 +160,9 @@ class Reads:
             out.extend(self._objects.subjects(rol, None))
         return out
 
-    def metadata(self, request: Request, call: Call) -> dict[str, Any]:
-        """Read the object's detail (for downloads and writes) and decide on it."""
+    def metadata(self, request: Request, call: Call) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Read the object's detail (for downloads and writes) and decide on it; returns the
+        object and the resource it was decided as."""
         assert call.route is not None and call.resource_id is not None
         path = self._routes.metadata_path(call.route, call.resource_id)
         resp = self._upstream.send(request, call, "GET", path, None, inspect=True)
@@ -174,7 +175,7 @@ class Reads:
             raise FailClosed("unclassifiable")
         (res, subjects), = self._objects.resources(call, [call.route.resource], [doc])
         self._enforcer.require(call, "response", res, betrokkenen=subjects)
-        return doc
+        return doc, res
 
     def download(self, request: Request, call: Call) -> Response:
         self.request_phase(call)

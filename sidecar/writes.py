@@ -198,14 +198,15 @@ class Writes:
     def write_existing(self, request: Request, call: Call, body: bytes | None) -> Response:
         assert call.route is not None
         self._reads.request_phase(call)
-        current = self._reads.metadata(request, call)
+        current, decided = self._reads.metadata(request, call)
         if body is not None and call.route.resource in TYPE_FIELD:
             new = json_body(body)
             field = TYPE_FIELD[call.route.resource]
             if field in new and new[field] != current.get(field):
-                # Changing the type changes the category: the new category must be allowed too.
-                self._enforcer.require(call, "request", resource(
-                    call.route.resource, call.resource_id, self._objects.catalogue.classify(call.route.resource, new)))
+                # Changing the type changes the category: the new category must be allowed too, for
+                # the same object (its labels and the caller's relation to it stay what they are).
+                props = {**decided["properties"], **self._objects.catalogue.classify(call.route.resource, new)}
+                self._enforcer.require(call, "request", {**decided, "properties": props})
         resp = self._upstream.send(request, call, call.method, call.target, body, inspect=True)
         failure = self._upstream.failure(resp)
         if failure is not None:
