@@ -15,7 +15,10 @@ import json
 import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -51,6 +54,87 @@ class LabelStore(Protocol):
     # the data subjects (pseudonyms) of the labels it marked; none at all means the reference is
     # unknown. Withdrawing twice marks the same labels again.
     def withdraw_consent(self, ref: str) -> tuple[int, list[str]]: ...
+
+    # Break-glass review (the FG console): a conflict-of-duties ingest stores its labels and its
+    # review item in one transaction; the FG's decision closes the item and sets the labels'
+    # ``review_status`` (what the policy reads) in one transaction too.
+    def put_with_review(self, key: str, labels: dict[str, Any], item: dict[str, Any]) -> str: ...
+
+    def review_items(self, status: str = "open", limit: int = 500) -> list[ReviewItem]: ...
+
+    def review_item(self, item_id: str) -> ReviewItem | None: ...
+
+    def decide_review(self, item_id: str, *, status: str, by: str, note: str,
+                      decision_id: str) -> ReviewItem | None: ...
+
+    def review_stats(self) -> tuple[int, str | None]: ...
+
+    def review_link_zaak(self, key: str, zaak: str) -> None: ...
+
+
+REVIEW_STATUSES = ("open", "approved", "rejected")
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One break-glass document awaiting (or having had) the FG's review. ``item`` holds what the
+    writer sent and who it was: grondslag, cvp, motivering, voorwaarden, writer {id, role, org},
+    titel, category, the ingest's decision_id and trace_id."""
+
+    id: str
+    key: str
+    zaak: str | None
+    status: str
+    created: str
+    item: dict[str, Any]
+    decided_by: str | None = None
+    decided_at: str | None = None
+    note: str | None = None
+    decision_id: str | None = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# Both backends: the review items. Times are RFC 3339 text in UTC (they sort as text).
+_REVIEW_SCHEMA = """
+CREATE TABLE IF NOT EXISTS review_items (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    zaak TEXT,
+    item TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('open', 'approved', 'rejected')),
+    created TEXT NOT NULL,
+    decided_by TEXT,
+    decided_at TEXT,
+    note TEXT,
+    decision_id TEXT
+);
+CREATE INDEX IF NOT EXISTS review_items_status ON review_items (status, created)"""
+_REVIEW_LIST = ("SELECT id, key, zaak, status, created, item, decided_by, decided_at, note, decision_id "
+                "FROM review_items WHERE status = {p} ORDER BY created, id LIMIT {p}")
+_REVIEW_ONE = ("SELECT id, key, zaak, status, created, item, decided_by, decided_at, note, decision_id "
+               "FROM review_items WHERE id = {p}")
+_REVIEW_INSERT = ("INSERT INTO review_items(id, key, item, status, created) VALUES ({p}, {p}, {p}, 'open', {p}) "
+                  "ON CONFLICT (key) DO NOTHING")
+# Only an open item can be decided: a second decision (another worker, a replayed form) changes nothing.
+_REVIEW_DECIDE = ("UPDATE review_items SET status = {p}, decided_by = {p}, decided_at = {p}, note = {p}, "
+                  "decision_id = {p} WHERE id = {p} AND status = 'open' "
+                  "RETURNING id, key, zaak, status, created, item, decided_by, decided_at, note, decision_id")
+_REVIEW_STATS = "SELECT count(*), min(created) FROM review_items WHERE status = 'open'"
+_REVIEW_ZAAK = "UPDATE review_items SET zaak = {p} WHERE key = {p} AND zaak IS NULL"
+
+
+def _review_row(row: Any) -> ReviewItem:
+    rid, key, zaak, status, created, item, by, at, note, decision_id = row
+    return ReviewItem(id=rid, key=key, zaak=zaak, status=status, created=created, item=json.loads(item),
+                      decided_by=by, decided_at=at, note=note, decision_id=decision_id)
+
+
+def _check_decision(status: str) -> None:
+    if status not in ("approved", "rejected"):
+        raise ValueError(f"a review decision is approved or rejected, not {status!r}")
 
 
 # Both backends: the tables beside ``labels`` (IF NOT EXISTS: an older store gains them).
@@ -99,6 +183,7 @@ class SqliteLabelStore:
             with self._conn() as conn:
                 conn.execute(self._SCHEMA)
                 conn.executescript(_LINKS_SCHEMA)
+                conn.executescript(_REVIEW_SCHEMA)
         except sqlite3.Error as exc:
             raise LabelStoreError(f"cannot open label store {path}: {exc}") from None
 
@@ -171,6 +256,75 @@ class SqliteLabelStore:
         except sqlite3.Error as exc:
             raise LabelStoreError(f"label store write failed: {exc}") from None
         return len(rows), sorted({r[0] for r in rows if isinstance(r[0], str)})
+
+    def _transaction(self, what: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+        except sqlite3.Error as exc:
+            raise LabelStoreError(f"label store {what} failed: {exc}") from None
+
+    def put_with_review(self, key: str, labels: dict[str, Any], item: dict[str, Any]) -> str:
+        text, item_text, rid = json.dumps(labels, sort_keys=True), json.dumps(item, sort_keys=True), str(uuid.uuid4())
+
+        def both(conn: sqlite3.Connection) -> str:
+            conn.execute("INSERT INTO labels(key, labels) VALUES (?, ?) "
+                         "ON CONFLICT(key) DO UPDATE SET labels = excluded.labels", (key, text))
+            conn.execute(_REVIEW_INSERT.format(p="?"), (rid, key, item_text, _now()))
+            row = conn.execute("SELECT id FROM review_items WHERE key = ?", (key,)).fetchone()
+            return str(row[0])
+
+        return self._transaction("write", both)
+
+    def review_items(self, status: str = "open", limit: int = 500) -> list[ReviewItem]:
+        try:
+            rows = self._conn().execute(_REVIEW_LIST.format(p="?"), (status, limit)).fetchall()
+        except sqlite3.Error as exc:
+            raise LabelStoreError(f"label store read failed: {exc}") from None
+        return [_review_row(r) for r in rows]
+
+    def review_item(self, item_id: str) -> ReviewItem | None:
+        try:
+            row = self._conn().execute(_REVIEW_ONE.format(p="?"), (item_id,)).fetchone()
+        except sqlite3.Error as exc:
+            raise LabelStoreError(f"label store read failed: {exc}") from None
+        return _review_row(row) if row else None
+
+    def decide_review(self, item_id: str, *, status: str, by: str, note: str,
+                      decision_id: str) -> ReviewItem | None:
+        _check_decision(status)
+
+        def decide(conn: sqlite3.Connection) -> ReviewItem | None:
+            row = conn.execute(_REVIEW_DECIDE.format(p="?"),
+                               (status, by, _now(), note, decision_id, item_id)).fetchone()
+            if row is None:
+                return None
+            done = _review_row(row)
+            conn.execute("UPDATE labels SET labels = json_set(labels, '$.review_status', ?) WHERE key = ?",
+                         (status, done.key))
+            return done
+
+        return self._transaction("write", decide)
+
+    def review_stats(self) -> tuple[int, str | None]:
+        try:
+            row = self._conn().execute(_REVIEW_STATS).fetchone()
+        except sqlite3.Error as exc:
+            raise LabelStoreError(f"label store read failed: {exc}") from None
+        return int(row[0]), row[1]
+
+    def review_link_zaak(self, key: str, zaak: str) -> None:
+        try:
+            self._conn().execute(_REVIEW_ZAAK.format(p="?"), (zaak, key))
+        except sqlite3.Error as exc:
+            raise LabelStoreError(f"label store write failed: {exc}") from None
 
     def ping(self) -> bool:
         try:
@@ -264,12 +418,14 @@ class PostgresLabelStore:
                 # Look first: CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when the
                 # table is there, and a least-privilege user (SELECT/INSERT/UPDATE only) lacks it.
                 row = conn.execute("SELECT to_regclass('labels') IS NOT NULL AND "
-                                   "to_regclass('relation_generation') IS NOT NULL").fetchone()
+                                   "to_regclass('relation_generation') IS NOT NULL AND "
+                                   "to_regclass('review_items') IS NOT NULL").fetchone()
                 if not (row and row[0]):
                     with conn.transaction():
                         conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._SCHEMA_LOCK,))
                         conn.execute(self._SCHEMA)
                         conn.execute(_LINKS_SCHEMA)
+                        conn.execute(_REVIEW_SCHEMA)
                 self._schema_ready = True
         except BaseException:
             conn.close()
@@ -378,6 +534,53 @@ class PostgresLabelStore:
             return len(rows), sorted({r[0] for r in rows if isinstance(r[0], str)})
 
         return self._run("write", update)
+
+    def put_with_review(self, key: str, labels: dict[str, Any], item: dict[str, Any]) -> str:
+        rid, item_text = str(uuid.uuid4()), json.dumps(item, sort_keys=True)
+
+        def both(conn: psycopg.Connection[Any]) -> str:
+            with conn.transaction():
+                conn.execute("INSERT INTO labels(key, labels) VALUES (%s, %s) "
+                             "ON CONFLICT (key) DO UPDATE SET labels = EXCLUDED.labels", (key, Jsonb(labels)))
+                conn.execute(_REVIEW_INSERT.format(p="%s"), (rid, key, item_text, _now()))
+                row = conn.execute("SELECT id FROM review_items WHERE key = %s", (key,)).fetchone()
+            assert row is not None
+            return str(row[0])
+
+        return self._run("write", both)
+
+    def review_items(self, status: str = "open", limit: int = 500) -> list[ReviewItem]:
+        rows = self._run("read", lambda conn: conn.execute(_REVIEW_LIST.format(p="%s"), (status, limit)).fetchall())
+        return [_review_row(r) for r in rows]
+
+    def review_item(self, item_id: str) -> ReviewItem | None:
+        row = self._run("read", lambda conn: conn.execute(_REVIEW_ONE.format(p="%s"), (item_id,)).fetchone())
+        return _review_row(row) if row else None
+
+    def decide_review(self, item_id: str, *, status: str, by: str, note: str,
+                      decision_id: str) -> ReviewItem | None:
+        _check_decision(status)
+
+        def decide(conn: psycopg.Connection[Any]) -> ReviewItem | None:
+            with conn.transaction():
+                row = conn.execute(_REVIEW_DECIDE.format(p="%s"),
+                                   (status, by, _now(), note, decision_id, item_id)).fetchone()
+                if row is None:
+                    return None
+                done = _review_row(row)
+                conn.execute("UPDATE labels SET labels = labels || jsonb_build_object('review_status', %s::text) "
+                             "WHERE key = %s", (status, done.key))
+            return done
+
+        return self._run("write", decide)
+
+    def review_stats(self) -> tuple[int, str | None]:
+        row = self._run("read", lambda conn: conn.execute(_REVIEW_STATS).fetchone())
+        assert row is not None
+        return int(row[0]), row[1]
+
+    def review_link_zaak(self, key: str, zaak: str) -> None:
+        self._run("write", lambda conn: conn.execute(_REVIEW_ZAAK.format(p="%s"), (zaak, key)))
 
     def ping(self) -> bool:
         try:

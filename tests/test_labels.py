@@ -21,6 +21,7 @@ import pytest
 from sidecar.devtools.demo import free_ports
 from sidecar.labels import (
     _LINKS_SCHEMA,
+    _REVIEW_SCHEMA,
     LabelStore,
     LabelStoreError,
     PostgresLabelStore,
@@ -149,6 +150,50 @@ def test_labels_that_are_not_json_are_a_type_error_and_the_store_keeps_working(s
         store.put(doc("bad"), {"voorwaarden": {"geen_verdere_verstrekking"}})
     store.put(doc("good"), {"voorwaarden": ["geen_verdere_verstrekking"]})
     assert store.get_many([doc("bad"), doc("good")]) == {doc("good"): {"voorwaarden": ["geen_verdere_verstrekking"]}}
+
+REVIEW = {"grondslag": "conflict_van_plichten", "motivering": "<script>x</script> gevaar",
+          "writer": {"id": "a-1", "role": "aanbieder", "org": "zorg-1"}, "titel": "brief"}
+
+
+def test_review_item_is_stored_with_its_labels_and_listed_oldest_first(store: LabelStore) -> None:
+    assert store.review_stats() == (0, None)
+    first = store.put_with_review(doc("r1"), {**LABELS, "review_status": "open"}, REVIEW)
+    second = store.put_with_review(doc("r2"), {**LABELS, "review_status": "open"}, {**REVIEW, "titel": "twee"})
+    assert store.get_many([doc("r1")])[doc("r1")]["review_status"] == "open"
+    items = store.review_items()
+    assert [i.id for i in items] == [first, second]
+    assert items[0].item == REVIEW and items[0].status == "open" and items[0].key == doc("r1")
+    assert items[0].decided_by is None and items[0].zaak is None
+    count, oldest = store.review_stats()
+    assert count == 2 and oldest == items[0].created
+    # Writing the same document again keeps its one review item.
+    assert store.put_with_review(doc("r1"), {**LABELS, "review_status": "open"}, REVIEW) == first
+    assert store.review_stats()[0] == 2
+    store.review_link_zaak(doc("r1"), "/zaken/api/v1/zaken/z1")
+    store.review_link_zaak(doc("r1"), "/zaken/api/v1/zaken/z2")  # the first link is the item's zaak
+    one = store.review_item(first)
+    assert one is not None and one.zaak == "/zaken/api/v1/zaken/z1"
+    assert store.review_item("no-such-id") is None
+
+
+@pytest.mark.parametrize("status", ["approved", "rejected"])
+def test_deciding_a_review_closes_it_once_and_sets_the_labels(store: LabelStore, status: str) -> None:
+    rid = store.put_with_review(doc("d1"), {**LABELS, "review_status": "open"}, REVIEW)
+    done = store.decide_review(rid, status=status, by="fg-1", note="gezien", decision_id="dec-1")
+    assert done is not None and done.status == status and done.decided_by == "fg-1" and done.note == "gezien"
+    assert done.decided_at is not None and done.decision_id == "dec-1"
+    assert store.get_many([doc("d1")])[doc("d1")] == {**LABELS, "review_status": status}
+    assert store.review_items() == [] and store.review_stats() == (0, None)
+    assert [i.id for i in store.review_items(status)] == [rid]
+    # A second decision (another worker, a replayed form) changes nothing.
+    other = "rejected" if status == "approved" else "approved"
+    assert store.decide_review(rid, status=other, by="fg-2", note="x", decision_id="dec-2") is None
+    again = store.review_item(rid)
+    assert again is not None and again.status == status and again.decided_by == "fg-1"
+    assert store.get_many([doc("d1")])[doc("d1")]["review_status"] == status
+    with pytest.raises(ValueError, match="approved or rejected"):
+        store.decide_review(rid, status="open", by="fg-1", note="x", decision_id="d")
+
 
 def test_key_for_url_is_the_path() -> None:
     a = key_for_url(f"http://upstream.internal:8000{DOCS}/4f6c?x=1#frag")
@@ -387,7 +432,9 @@ def test_postgresql_least_privilege_user_with_precreated_table(pg_server: PgServ
         owner.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'lim-pw-123'")
         owner.execute(PostgresLabelStore._SCHEMA)
         owner.execute(_LINKS_SCHEMA)
-        owner.execute(f"GRANT SELECT, INSERT, UPDATE ON labels, subject_links, relation_generation TO {role}")
+        owner.execute(_REVIEW_SCHEMA)
+        owner.execute(f"GRANT SELECT, INSERT, UPDATE ON labels, subject_links, relation_generation, review_items "
+                      f"TO {role}")
         assert owner.execute(f"SELECT has_schema_privilege('{role}', 'public', 'CREATE')").fetchone() == (False,)
     store = PostgresLabelStore(f"postgresql://{role}:lim-pw-123@127.0.0.1:{pg_server.port}/{dbname}")
     try:
@@ -398,6 +445,9 @@ def test_postgresql_least_privilege_user_with_precreated_table(pg_server: PgServ
         store.add_link(doc(1), "u-1", "writer")
         store.bump_generation()
         assert store.relation_state("u-1") == (1, {doc(1): {"writer"}})
+        rid = store.put_with_review(doc(3), {"review_status": "open"}, {"motivering": "m"})
+        assert store.decide_review(rid, status="approved", by="fg-1", note="ok", decision_id="d-1") is not None
+        assert store.get_many([doc(3)]) == {doc(3): {"review_status": "approved"}}
     finally:
         store.close()
     # Without the table, that user cannot create it: a clear LabelStoreError, not a crash.
