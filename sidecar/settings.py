@@ -284,6 +284,24 @@ class MetricsSettings(_Strict):
     multiproc_dir: Path | None = None
 
 
+class ConsoleSettings(_Strict):
+    """The FG console (sidecar/console/): a web page on its own listener, off unless ``listen`` is
+    set. Only a token with role fg of a controlling organisation logs in."""
+
+    listen: str | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _hostport(cls, v: str | None) -> str | None:
+        if v is not None:
+            _parse_hostport(v)
+        return v
+
+    @property
+    def addr(self) -> tuple[str, int] | None:
+        return _parse_hostport(self.listen) if self.listen is not None else None
+
+
 class Settings(_Strict):
     upstream: UpstreamSettings = UpstreamSettings()
     listen: ListenSettings = ListenSettings()
@@ -299,6 +317,7 @@ class Settings(_Strict):
     labels: LabelSettings = LabelSettings()
     relations: RelationSettings = RelationSettings()
     metrics: MetricsSettings = MetricsSettings()
+    console: ConsoleSettings = ConsoleSettings()
     coordination_retention_days: int | None = Field(default=None, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -312,6 +331,13 @@ class Settings(_Strict):
             out.append("catalogue.coordinator_roltypen is empty: the coordinator rules (K1, K2) would never "
                        "apply; list the roltype URL(s) of the Wams coordinator")
         return out
+
+    @model_validator(mode="after")
+    def _console_port(self) -> Settings:
+        addr = self.console.addr
+        if addr is not None and addr[1] != 0 and addr[1] in (self.listen.proxy_addr[1], self.listen.admin_addr[1]):
+            raise ValueError("console.listen must use a port of its own (requests are told apart by local port)")
+        return self
 
     @field_validator("routes")
     @classmethod

@@ -90,8 +90,10 @@ class Writes:
         url = doc.get("url") if isinstance(doc, dict) else None
         if isinstance(url, str):
             self._remember(call, url)
+        if call.route.resource == "zaakinformatieobject" and isinstance(doc, dict):
+            self._review_zaak(doc)
         if call.herkomst is not None and isinstance(url, str):
-            self._store_labels(call, url, outcome)
+            self._store_labels(call, url, outcome, doc if isinstance(doc, dict) else {}, props.get("category"))
         # The writer sent this content: its own response goes back without a second decision.
         return json_response(orjson.dumps(doc), resp.status, filter_response_headers(resp.headers, keep_length=False))
 
@@ -106,6 +108,16 @@ class Writes:
             self._objects.relations.remember(key_for_url(url), call.identity, "writer")
         elif rtype in ("rol", "zaakinformatieobject"):
             self._objects.relations.invalidate()
+
+    def _review_zaak(self, link: dict[str, Any]) -> None:
+        """A break-glass document awaiting review learns its zaak from its first link (the FG
+        console shows it). Only a convenience for the reviewer: a failure is logged, not fatal."""
+        zaak, doc = link.get("zaak"), link.get("informatieobject")
+        if isinstance(zaak, str) and isinstance(doc, str):
+            try:
+                self._labels.review_link_zaak(key_for_url(doc), key_for_url(zaak))
+            except LabelStoreError as exc:
+                log.warning("review item zaak not stored", extra={"event": "review_zaak_failed", "error": str(exc)})
 
     def _link_context(self, call: Call, obj: dict[str, Any]) -> dict[str, Any]:
         """Linking a document to a zaak (N4): the caller's relation to the zaak and to the document."""
@@ -157,7 +169,8 @@ class Writes:
                 raise FailClosed("coordinatie_invalid", f"X-Coordinatie: {exc}") from None
         return props
 
-    def _store_labels(self, call: Call, url: str, outcome: Outcome) -> None:
+    def _store_labels(self, call: Call, url: str, outcome: Outcome, doc: dict[str, Any],
+                      category: str | None) -> None:
         assert call.herkomst is not None and call.identity is not None
         conditions: list[str] = list(call.herkomst.get("voorwaarden", []))
         for ob in outcome.decision.obligations:
@@ -186,7 +199,20 @@ class Writes:
             "betrokkene": call.betrokkene,
         }
         try:
-            self._labels.put(key_for_url(url), labels)
+            if labels["review_by_fg"]:
+                # Break-glass: the FG must review it; until then the profile's switch
+                # breakglass_voor_review decides who may use it (rules B1, B2). Labels and review
+                # item are stored in one transaction: never one without the other.
+                labels["review_status"] = "open"
+                titel = doc.get("titel")
+                self._labels.put_with_review(key_for_url(url), labels, {
+                    "grondslag": labels["grondslag"], "cvp": labels["cvp"], "motivering": labels["motivering"],
+                    "voorwaarden": labels["voorwaarden"], "category": category,
+                    "titel": titel if isinstance(titel, str) else None,
+                    "writer": {"id": ident.sub, "role": ident.role, "org": ident.org},
+                    "decision_id": outcome.decision_id, "trace_id": call.trace.trace_id})
+            else:
+                self._labels.put(key_for_url(url), labels)
         except LabelStoreError as exc:
             # The upstream already holds the object; without its labels it must not be readable
             # as unlabelled data. Log loudly; reads of it will find no labels, so the operator
