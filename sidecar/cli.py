@@ -321,37 +321,11 @@ def cmd_query(args: argparse.Namespace) -> int:
     if refusal is not None:
         print(f"sidecar: {refusal}", file=sys.stderr)
         return 1
-    for row in _access_rows(matches, with_employees=args.met_medewerkers):
+    from sidecar.records_access import access_rows
+
+    for row in access_rows(matches, with_employees=args.met_medewerkers):
         print(json.dumps(row, ensure_ascii=False))
     return 0
-
-
-def _access_rows(records: list[dict[str, Any]], *, with_employees: bool) -> list[dict[str, Any]]:
-    """One row per access: the request- and response-phase records of one request about one
-    object are merged (the request phase does not know the category yet; a deny in either
-    phase means the data was not released)."""
-    rows: dict[tuple[Any, Any], dict[str, Any]] = {}
-    for rec in records:
-        resource = rec.get("resource") or {}
-        key = (rec.get("trace_id"), resource.get("id") or resource.get("type"))
-        row = rows.get(key)
-        if row is None:
-            row = rows[key] = {"time": rec.get("time"), "decision": rec.get("decision"),
-                               "purpose": rec.get("purpose"), "action": rec.get("action"),
-                               "category": resource.get("category"), "grondslag": rec.get("grondslag"),
-                               "recipient": rec.get("recipient"),
-                               "processing_activity": rec.get("processing_activity")}
-            if with_employees:
-                row["subject"] = rec.get("subject")
-            continue
-        if rec.get("decision") == "deny":
-            row["decision"] = "deny"
-        for k, v in (("category", resource.get("category")), ("grondslag", rec.get("grondslag")),
-                     ("recipient", rec.get("recipient")),
-                     ("processing_activity", rec.get("processing_activity"))):
-            if row.get(k) is None and v is not None:
-                row[k] = v
-    return list(rows.values())
 
 
 def cmd_consent_revoke(args: argparse.Namespace) -> int:

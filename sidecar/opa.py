@@ -165,6 +165,21 @@ class OpaClient:
         doc = self._post(self._base_path + path, body)
         return doc.get("result") if isinstance(doc, dict) else None
 
+    def get(self, path: str) -> Any:
+        """GET a path of OPA's REST API and return its JSON ``result`` (the FG console reads the
+        rules' METADATA from ``/v1/policies``). Any trouble is an :class:`OpaError`."""
+        try:
+            resp = self._pool.urlopen("GET", path, retries=False, timeout=self._timeout)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise OpaError("connect", f"OPA unreachable: {exc}") from None
+        if resp.status != 200:
+            raise OpaError("http", f"OPA answered HTTP {resp.status}")
+        try:
+            doc = orjson.loads(resp.data)
+        except ValueError:
+            raise OpaError("malformed", "OPA answered with invalid JSON") from None
+        return doc.get("result") if isinstance(doc, dict) else None
+
     def healthy(self) -> bool:
         try:
             resp = self._pool.urlopen("GET", "/health?bundles=true", retries=False, timeout=self._timeout)

@@ -113,3 +113,31 @@ def records_access(settings: Settings, *, pseudonym: str | None, who: str, with_
 def decide_records_access(settings: Settings, *, pseudonym: str, who: str, with_employees: bool) -> str | None:
     """The command line's records query (``sidecar records query``): why not, or None."""
     return records_access(settings, pseudonym=pseudonym, who=who, with_employees=with_employees).refusal
+
+
+def access_rows(records: list[dict[str, Any]], *, with_employees: bool) -> list[dict[str, Any]]:
+    """One row per access: the request- and response-phase records of one request about one
+    object are merged (the request phase does not know the category yet; a deny in either
+    phase means the data was not released)."""
+    rows: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for rec in records:
+        res = rec.get("resource") or {}
+        key = (rec.get("trace_id"), res.get("id") or res.get("type"))
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = {"time": rec.get("time"), "decision": rec.get("decision"),
+                               "purpose": rec.get("purpose"), "action": rec.get("action"),
+                               "category": res.get("category"), "grondslag": rec.get("grondslag"),
+                               "recipient": rec.get("recipient"),
+                               "processing_activity": rec.get("processing_activity")}
+            if with_employees:
+                row["subject"] = rec.get("subject")
+            continue
+        if rec.get("decision") == "deny":
+            row["decision"] = "deny"
+        for k, v in (("category", res.get("category")), ("grondslag", rec.get("grondslag")),
+                     ("recipient", rec.get("recipient")),
+                     ("processing_activity", rec.get("processing_activity"))):
+            if row.get(k) is None and v is not None:
+                row[k] = v
+    return list(rows.values())
