@@ -21,7 +21,7 @@ from sidecar import metrics
 from sidecar.auth import Authenticator
 from sidecar.classify import Catalogue
 from sidecar.enforce import Enforcer
-from sidecar.labels import LabelStore, open_label_store
+from sidecar.labels import LabelStore, LabelStoreError, open_label_store
 from sidecar.objects import Objects
 from sidecar.opa import OpaClient, OpaError
 from sidecar.opa_input import InputBuilder
@@ -84,7 +84,7 @@ class Readiness:
         return out
 
 
-def _admin_app(readiness: Readiness) -> Flask:
+def _admin_app(readiness: Readiness, labels: LabelStore, review_max_days: int) -> Flask:
     admin = Flask("sidecar.admin")
 
     @admin.get("/metrics")
@@ -92,6 +92,12 @@ def _admin_app(readiness: Readiness) -> Flask:
         # Refresh sidecar_opa_up on every scrape (cached for a second): with no probe calling
         # /-/readyz (systemd hosts) the gauge would otherwise go stale and its alert never fire.
         readiness.check()
+        # The review gauges come from the label store (shared by all workers and replicas), not
+        # from counting in one worker.
+        try:
+            metrics.refresh_reviews(*labels.review_stats(), review_max_days)
+        except LabelStoreError as exc:
+            log.warning("review metrics not refreshed", extra={"event": "review_metrics_failed", "error": str(exc)})
         body, ctype = metrics.render()
         return Response(body, content_type=ctype)
 
@@ -122,10 +128,13 @@ def _proxy_app(proxy: Proxy) -> Flask:
 
 
 class PortDispatcher:
-    def __init__(self, proxy: WSGIApp, admin: WSGIApp, admin_port: int) -> None:
+    def __init__(self, proxy: WSGIApp, admin: WSGIApp, admin_port: int, console: WSGIApp | None = None,
+                 console_port: int | None = None) -> None:
         self._proxy = proxy
         self._admin = admin
         self._admin_port = admin_port
+        self._console = console
+        self._console_port = console_port
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         sock = environ.get("gunicorn.socket")
@@ -135,6 +144,8 @@ class PortDispatcher:
             port = -1
         if port == self._admin_port:
             return self._admin(environ, start_response)
+        if self._console is not None and port == self._console_port:
+            return self._console(environ, start_response)
         return self._proxy(environ, start_response)
 
 
@@ -158,10 +169,20 @@ def create_app(settings: Settings) -> PortDispatcher:
     metrics.preinitialise([r.name for r in settings.routes])
     metrics.policy_info.labels(settings.policy.profile).set(1)
     readiness = Readiness(settings, opa, writer, labels, inputs)
-    admin = _admin_app(readiness)
+    admin = _admin_app(readiness, labels, settings.review.max_open_days)
+    metrics.refresh_reviews(0, None, settings.review.max_open_days)
 
     @admin.errorhandler(404)
     def _nf(_: Exception) -> Response:
         return problem(404, "niet-gevonden", "Onbekend beheeradres.")
 
-    return PortDispatcher(_proxy_app(proxy).wsgi_app, admin.wsgi_app, settings.listen.admin_addr[1])
+    console, console_port = None, None
+    if settings.console.addr is not None:
+        # Imported only when configured: the proxy never loads the console's code or templates.
+        from sidecar.console import create_console
+
+        console = create_console(settings, authenticator=Authenticator(settings.jwt), opa=opa, writer=writer,
+                                 labels=labels).wsgi_app
+        console_port = settings.console.addr[1]
+    return PortDispatcher(_proxy_app(proxy).wsgi_app, admin.wsgi_app, settings.listen.admin_addr[1],
+                          console, console_port)

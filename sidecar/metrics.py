@@ -90,6 +90,21 @@ relation_lookups_total = Counter(
 opa_up = Gauge(
     "sidecar_opa_up", "1 when the last readiness check found OPA answering with the policy loaded.",
     multiprocess_mode="livemax")
+# Break-glass review. The two gauges are read from the label store on every scrape (by whichever
+# worker serves /metrics) and the most recent value wins across workers: the label store is the
+# one truth, shared by every worker and replica.
+review_open_items = Gauge(
+    "sidecar_review_open_items", "Break-glass documents awaiting the FG's review (from the label store).",
+    multiprocess_mode="mostrecent")
+review_oldest_open_age = Gauge(
+    "sidecar_review_oldest_open_age_seconds", "Age of the oldest break-glass document awaiting review (0: none).",
+    multiprocess_mode="mostrecent")
+review_max_open_age = Gauge(
+    "sidecar_review_max_open_age_seconds",
+    "How long a review may wait (setting review.max_open_days); the alert fires past it.",
+    multiprocess_mode="mostrecent")
+review_decisions_total = Counter(
+    "sidecar_review_decisions_total", "Review decisions by the FG, by outcome (approved, rejected).", ["decision"])
 
 ROLES = vocab.ROLES
 RULE_IDS = vocab.RULE_IDS
@@ -132,9 +147,27 @@ def preinitialise(route_names: list[str]) -> None:
         for result in ("hit", "miss"):
             relation_cache_total.labels(cache, result)
     relation_lookups_total.inc(0)
+    for d in ("approved", "rejected"):
+        review_decisions_total.labels(d)
     break_glass_total.inc(0)
     jwks_fetch_errors_total.inc(0)
     opa_up.set(0)
+
+
+def refresh_reviews(open_items: int, oldest_created: str | None, max_open_days: int) -> None:
+    """Set the review gauges from the label store's counts (called on every scrape)."""
+    from datetime import UTC, datetime
+
+    review_open_items.set(open_items)
+    age = 0.0
+    if oldest_created:
+        try:
+            then = datetime.fromisoformat(oldest_created.replace("Z", "+00:00"))
+            age = max(0.0, (datetime.now(UTC) - then).total_seconds())
+        except ValueError:
+            age = 0.0
+    review_oldest_open_age.set(age)
+    review_max_open_age.set(max_open_days * 86400)
 
 
 def reason_label(reason: str) -> str:

@@ -93,7 +93,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         s = self._settings
         cfg = {
-            "bind": [s.listen.proxy, s.listen.admin],
+            "bind": [s.listen.proxy, s.listen.admin, *([s.console.listen] if s.console.listen else [])],
             "workers": s.server.workers,
             "threads": s.server.threads,
             "worker_class": "gthread",

@@ -284,6 +284,13 @@ class MetricsSettings(_Strict):
     multiproc_dir: Path | None = None
 
 
+class ReviewSettings(_Strict):
+    """Break-glass review by the FG: how long a document may wait for it before the alert
+    WamsSidecarReviewOverdue fires (exported as sidecar_review_max_open_age_seconds)."""
+
+    max_open_days: int = Field(default=14, ge=1, le=3650)
+
+
 class ConsoleSettings(_Strict):
     """The FG console (sidecar/console/): a web page on its own listener, off unless ``listen`` is
     set. Only a token with role fg of a controlling organisation logs in."""
@@ -318,6 +325,7 @@ class Settings(_Strict):
     relations: RelationSettings = RelationSettings()
     metrics: MetricsSettings = MetricsSettings()
     console: ConsoleSettings = ConsoleSettings()
+    review: ReviewSettings = ReviewSettings()
     coordination_retention_days: int | None = Field(default=None, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -157,6 +157,8 @@ class Ports:
     admin: int = 9180
     opa: int = 8181
     upstream: int = 8081
+    # The FG console: off unless a port is given (the demo gives 9190; test stacks only when they test it).
+    console: int | None = None
 
 
 def write_config(workdir: Path, ports: Ports, *, profile: str, workers: int = 2,
@@ -189,6 +191,8 @@ def write_config(workdir: Path, ports: Ports, *, profile: str, workers: int = 2,
         "metrics": {"multiproc_dir": "metrics"},
         "coordination_retention_days": 3650,
     }
+    if ports.console is not None:
+        cfg["console"] = {"listen": f"127.0.0.1:{ports.console}"}
     for k, v in (extra or {}).items():
         cfg[k] = v
     path = workdir / "config.yaml"
@@ -349,6 +353,9 @@ def curl_examples(stack: Stack) -> str:
         f"Metrics:   curl -s http://127.0.0.1:{p.admin}/metrics | grep ^sidecar_decisions_total",
         f"Readiness: curl -s http://127.0.0.1:{p.admin}/-/readyz",
         f"Records:   {wd / 'records.jsonl'}   (check: {_sidecar_command()} records verify --workdir {wd})",
+        *([f"FG console: http://127.0.0.1:{p.console}/   log in with the token of:",
+           f"           {_sidecar_command()} token --workdir {wd} --sub fg.demo --role fg"]
+          if p.console is not None else []),
         f"Logs:      {wd}/{{sidecar,opa,upstream}}.log",
         "Press Ctrl-C to stop all three.", "",
     ])
@@ -368,7 +375,7 @@ def run_demo(workdir: Path, profile: str) -> int:
     # SIGTERM (e.g. from a process manager) stops the demo like Ctrl-C: children are stopped too.
     signal.signal(signal.SIGTERM, _stop_on_signal)
     signal.signal(signal.SIGHUP, _stop_on_signal)
-    stack = Stack(workdir=workdir, profile=profile)
+    stack = Stack(workdir=workdir, profile=profile, ports=Ports(console=9190))
     print(f"Starting the demo in {workdir} (profile {profile}) …", flush=True)
     try:
         stack.prepare()
@@ -376,8 +383,8 @@ def run_demo(workdir: Path, profile: str) -> int:
         stack.start_opa()
         print(f"  demo upstream (ZGW) on 127.0.0.1:{stack.ports.upstream} …", flush=True)
         stack.start_upstream()
-        print(f"  sidecar: proxy 127.0.0.1:{stack.ports.proxy}, admin 127.0.0.1:{stack.ports.admin} …",
-              flush=True)
+        print(f"  sidecar: proxy 127.0.0.1:{stack.ports.proxy}, admin 127.0.0.1:{stack.ports.admin}, "
+              f"FG console 127.0.0.1:{stack.ports.console} …", flush=True)
         stack.start_sidecar()
     except DemoError as exc:
         stack.stop()
