@@ -81,6 +81,8 @@ test_missing_labels if no_flip("resource/properties/labels", 60)
 
 test_missing_controlling_org if no_flip("subject/properties/controlling_org", 60)
 
+test_missing_relation if no_flip("resource/properties/relation", 20)
+
 # METADATA
 # title: Sub-keys
 # description: >-
