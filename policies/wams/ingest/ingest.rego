@@ -250,15 +250,16 @@ i8_beroepscode_lid1 if {
 # METADATA
 # title: I9 create without X-Herkomst
 # description: >-
-#   A create by an ingest role (aanbieder, burgemeester_wvggz, casusoverleg_deelnemer), or by
-#   any other secrecy holder outside the college roles, without X-Herkomst. The sidecar
-#   answers 400.
+#   A document created by an ingest role (aanbieder, burgemeester_wvggz, casusoverleg_deelnemer),
+#   or by any other secrecy holder outside the college roles, without X-Herkomst: data sent in
+#   must say on what ground. The sidecar answers 400. Other creates carry no data of the sender's
+#   (a provider linking its document to a zaak, N4), so they need none.
 # custom:
 #   id: I9
 #   source: Wams art. 5.4.2; docs/rules.md I9 (herkomst must be recorded)
 #   outcome: {"wetsvoorstel": "D", "knmg": "D"}
 i9_zonder_herkomst if {
-	lib.action == "create"
+	lib.creates_document
 	not lib.herkomst
 	sends_in
 }

@@ -128,6 +128,14 @@ test_i9_create_without_herkomst if {
 	}
 }
 
+test_i9_only_for_documents if {
+	# Linking its document to a zaak (or any other create) carries no data of the provider's.
+	link := object.union(ingest_input("knmg", "aanbieder", "geen", null), {"resource": {"type": "zaakinformatieobject"}})
+	every p in lib_test.profiles {
+		count(ingest.deny) == 0 with input as object.union(link, {"context": {"profile": p}})
+	}
+}
+
 test_i2_consent_needs_the_data_subject if {
 	h := {"grondslag": "toestemming", "toestemming": "TS-7"}
 	msg := "Bij verstrekking met toestemming moet de betrokkene worden genoemd (X-Herkomst betrokkene)."
