@@ -34,6 +34,8 @@ OBLIGATION_TYPES = ("record_recipient", "review_by_fg", "sticky_conditions", "re
 
 # The rule ids of docs/rules.md, as the policies' METADATA name them (custom.id).
 RULE_IDS = (*(f"{p}{n}" for p, count in (("P", 3), ("I", 10), ("R", 5), ("W", 1), ("O", 4), ("C", 2),
-                                          ("K", 3), ("L", 2)) for n in range(1, count + 1)),
+                                          ("K", 3), ("L", 3)) for n in range(1, count + 1)),
             # Need-to-know (docs/rules.md "Need-to-know and consent rules"), appended explicitly.
-            "N1", "N2", "N3", "N4")
+            "N1", "N2", "N3", "N4",
+            # Break-glass review by the FG (docs/rules.md, section "Break-glass review").
+            "B1", "B2", "B3")

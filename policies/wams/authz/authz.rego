@@ -149,6 +149,18 @@ consulted contains "disclosure" if {
 	disclosure.onward
 }
 
+# Break-glass review: data with a review status, a review action, or labels missing from the
+# input (which the review rules count as rejected).
+consulted contains "review" if is_string(input.resource.properties.labels.review_status)
+
+consulted contains "review" if input.resource.type == "review"
+
+consulted contains "review" if {
+	l := object.get(input, ["resource", "properties", "labels"], false)
+	not is_object(l)
+	l != null
+}
+
 # METADATA
 # scope: document
 # title: Deny reasons
@@ -244,10 +256,10 @@ deny_priority := [
 	"PROFILE",
 	"P1", "P2", "P3",
 	"N4", "N2", "N3", "N1",
-	"I9", "I10", "K1", "K2", "K3",
+	"I9", "I10", "B2", "B1", "K1", "K2", "K3",
 	"O1", "O4", "O2",
 	"I7", "I5", "I2", "I8", "I3", "I4", "W1",
-	"R5", "R4", "R2", "C1", "L1",
+	"R5", "R4", "R2", "C1", "L1", "B3",
 ]
 
 # METADATA

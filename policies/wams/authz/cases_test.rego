@@ -52,7 +52,7 @@ test_every_rule_has_a_case_per_profile if {
 	ids := {
 		"P1", "P2", "P3", "I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8", "I9", "I10", "R1", "R2", "R3",
 		"R4", "R5", "W1", "O1", "O2", "O3", "O4", "C1", "C2", "K1", "K2", "K3", "L1", "L2",
-		"N1", "N2", "N3", "N4",
+		"N1", "N2", "N3", "N4", "B2", "B3", "L3",
 	}
 	every p in ["knmg", "wetsvoorstel"] {
 		covered := {r | some c in data.testdata.cases; c.profile == p; some r in c.expect.reasons_include}

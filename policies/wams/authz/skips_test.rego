@@ -20,7 +20,7 @@ import data.wams.records
 # description: >-
 #   The packages whose outcomes wams.authz combines. Written out here rather than taken from
 #   authz, so that a package authz forgets to ask is found too; a new package goes here.
-combined := {"purpose", "read", "ingest", "coordination", "casusoverleg", "records", "disclosure", "relations"}
+combined := {"purpose", "read", "ingest", "coordination", "casusoverleg", "records", "disclosure", "relations", "review"}
 
 # METADATA
 # scope: document

@@ -24,6 +24,7 @@ switches := {
 	"need_to_know": {true, false},
 	"geheimhouder_data_medisch": {true, false},
 	"toestemming_doelgebonden": {true, false},
+	"breakglass_voor_review": {"gewone_regels", "alleen_medisch_adviseur"},
 }
 
 # METADATA
