@@ -162,7 +162,7 @@ def create_app(settings: Settings) -> PortDispatcher:
     catalogue = Catalogue(settings.catalogue)
     upstream = UpstreamClient(settings.upstream)
     relations = Relations(client=upstream, labels=labels, catalogue=catalogue, settings=settings)
-    objects = Objects(routes=routes, labels=labels, catalogue=catalogue,
+    objects = Objects(labels=labels, catalogue=catalogue,
                       pseudo_key=settings.pseudonymisation.key_bytes(), relations=relations)
     proxy = Proxy(settings, authenticator=Authenticator(settings.jwt), enforcer=enforcer,
                   upstream=upstream, labels=labels, objects=objects, routes=routes)

@@ -33,6 +33,9 @@ class Call:
     # Need-to-know, read once per request when first needed (sidecar.relations).
     relations: CallerRelations | None = None
     document_zaken: dict[str, list[str]] | None = None
+    # Records of an allowed read's request phase, made durable together with the next decision's
+    # (one fsync per read) and in any case before anything is released.
+    pending_records: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def route_name(self) -> str:

@@ -3,11 +3,19 @@ decision (:func:`sidecar.records.build_record`), count it.
 
 Nothing here forwards or releases data; the proxy does that only after :meth:`Enforcer.decide`
 returned an allow whose records are durable on disk (or :meth:`Enforcer.require` did not raise).
+
+A read costs one OPA decision and one fsync in the steady state. Its request phase depends only on
+who asks, for which purpose, on which route and action (the policy reads nothing else there:
+``policies/wams/authz/request_phase_test.rego``), so its decision is cached per those keys and
+the policy revision (:meth:`Enforcer.request_phase`). A read has no side effect upstream, so an
+allowed request phase's record is not written on its own: it joins the next write (the response
+phase's records, or a refusal's), and :meth:`Enforcer.flush` writes it before any release.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,7 +25,7 @@ from sidecar import metrics
 from sidecar.call import Call
 from sidecar.failures import FailClosed
 from sidecar.opa import Decision, OpaClient, OpaError
-from sidecar.opa_input import InputBuilder, now_rfc3339
+from sidecar.opa_input import InputBuilder, now_rfc3339, resource
 from sidecar.records import RecordWriteError, RecordWriter, build_record
 
 log = logging.getLogger("sidecar.enforce")
@@ -31,11 +39,20 @@ class Outcome:
     items: list[tuple[bool, str]] = field(default_factory=list)  # per evaluation: (release, decision_id)
 
 
+# How long a cached request-phase decision is used at most; a new policy revision, seen on any
+# decision, drops the cache at once.
+REQUEST_PHASE_TTL = 10.0
+_CACHE_MAX = 4096
+
+
 class Enforcer:
     def __init__(self, *, opa: OpaClient, writer: RecordWriter, inputs: InputBuilder) -> None:
         self._opa = opa
         self._writer = writer
         self.inputs = inputs
+        self._cache: dict[tuple[Any, ...], tuple[float, Decision]] = {}
+        self._cache_lock = threading.Lock()
+        self._revision: str | None = None
 
     # -- records -----------------------------------------------------------------------------
 
@@ -57,18 +74,27 @@ class Enforcer:
                              duration_s=duration_s, herkomst=call.herkomst)
                 for b in per_subject]
 
-    def _write(self, *recs: dict[str, Any]) -> None:
-        rec = recs[0]
+    def _write(self, call: Call, *recs: dict[str, Any]) -> None:
+        """Make ``recs`` durable, with the call's pending request-phase records before them."""
+        batch = [*call.pending_records, *recs]
+        if not batch:
+            return
+        call.pending_records = []
+        rec = batch[0]
         started = time.perf_counter()
         try:
-            self._writer.write_many(list(recs))
+            self._writer.write_many(batch)
         except RecordWriteError as exc:
             metrics.records_write_errors_total.inc()
             log.error("record write failed", extra={"event": "record_write_failed", "error": str(exc),
                                                     "trace_id": rec["trace_id"]})
             raise FailClosed("records", decision_id=rec["decision_id"]) from None
         metrics.record_write_duration.observe(time.perf_counter() - started)
-        metrics.records_written_total.inc(len(recs))
+        metrics.records_written_total.inc(len(batch))
+
+    def flush(self, call: Call) -> None:
+        """Write the call's pending records (before anything is released). Raises FailClosed."""
+        self._write(call)
 
     def record_sidecar_deny(self, call: Call, reason: str, status: int) -> str:
         """A deny the sidecar decides itself (bad request, unknown route, no valid token, a failed
@@ -77,7 +103,7 @@ class Enforcer:
         recs = self._records(call, phase="request", decision_id=decision_id, allow=False, enforced=True,
                              resource=None, decision=None, reasons=[reason], status=status, duration_s=0.0)
         try:
-            self._write(*recs)
+            self._write(call, *recs)
         except FailClosed:
             pass
         metrics.decisions_total.labels("deny", "request", call.action or "read", "none").inc()
@@ -89,8 +115,9 @@ class Enforcer:
     def decide(self, call: Call, phase: str, resource: dict[str, Any],
                evaluations: list[dict[str, Any]] | None = None, *,
                betrokkenen: list[str] | None = None,
-               item_betrokkenen: list[list[str]] | None = None) -> Outcome:
-        """One OPA call. Raises :class:`FailClosed` on any trouble; records are durable on return.
+               item_betrokkenen: list[list[str]] | None = None, defer: bool = False) -> Outcome:
+        """One OPA call. Raises :class:`FailClosed` on any trouble; records are durable on return,
+        except an allow's with ``defer`` (a read's request phase), which join the next write.
 
         ``betrokkenen`` are the data subjects (keyed pseudonyms) of ``resource``;
         ``item_betrokkenen`` those of each evaluation item."""
@@ -101,23 +128,32 @@ class Enforcer:
             decision = self._opa.decide(opa_input)
         except OpaError as exc:
             metrics.opa_errors_total.labels(exc.kind).inc()
+            # OPA is in trouble: stop reusing request-phase decisions until it answers again, so that
+            # an outage stops reads before the upstream after at most one request per route.
+            with self._cache_lock:
+                self._cache.clear()
             log.error("opa decision failed", extra={"event": "opa_error", "kind": exc.kind,
                                                     "error": str(exc), "trace_id": call.trace.trace_id})
             reason = f"OPA_{exc.kind.upper()}"
-            self._write(*self._records(call, betrokkenen=betrokkenen, phase=phase, decision_id=decision_id,
-                                       allow=False, enforced=True, resource=resource, decision=None,
-                                       reasons=[reason], status=503, duration_s=0.0))
+            self._write(call, *self._records(call, betrokkenen=betrokkenen, phase=phase, decision_id=decision_id,
+                                             allow=False, enforced=True, resource=resource, decision=None,
+                                             reasons=[reason], status=503, duration_s=0.0))
             category = resource["properties"].get("category")
             metrics.decisions_total.labels("deny", phase, call.route.action, metrics.category_label(category)).inc()
             metrics.count_deny([reason], call.identity.role if call.identity else None, category)
             raise FailClosed("opa", decision_id=decision_id) from None
         metrics.opa_request_duration.observe(decision.duration_s)
+        self._saw_revision(decision.revision)
         enforce = call.route.enforce
         if evaluations is None:
-            self._write(*self._records(call, betrokkenen=betrokkenen, phase=phase, decision_id=decision_id,
-                                       allow=decision.allow, enforced=enforce, resource=resource, decision=decision,
-                                       reasons=decision.reasons, status=None if decision.allow else 403,
-                                       duration_s=decision.duration_s))
+            recs = self._records(call, betrokkenen=betrokkenen, phase=phase, decision_id=decision_id,
+                                 allow=decision.allow, enforced=enforce, resource=resource, decision=decision,
+                                 reasons=decision.reasons, status=None if decision.allow else 403,
+                                 duration_s=decision.duration_s)
+            if defer and decision.allow:
+                call.pending_records.extend(recs)
+            else:
+                self._write(call, *recs)
             self._count(call, phase, resource, decision, enforce)
             return Outcome(decision, decision_id, decision.allow or not enforce)
         # A batch: one record per item (who saw which object), all made durable with one write.
@@ -132,7 +168,7 @@ class Enforcer:
                                       reasons=ev.reasons, status=None, duration_s=decision.duration_s))
             items.append((ev.allow or not enforce, item_id))
         if recs:
-            self._write(*recs)
+            self._write(call, *recs)
         self._count_batch(call, phase, evaluations, decision.evaluations, enforce)
         return Outcome(decision, decision_id, True, items)
 
@@ -148,6 +184,50 @@ class Enforcer:
             cause = "herkomst_missing" if "I9" in outcome.decision.reasons else "policy_deny"
             raise FailClosed(cause, outcome.decision.reason_user or None, decision_id=outcome.decision_id)
         return outcome
+
+    def request_phase(self, call: Call) -> Outcome:
+        """The request phase of a read: decided on who asks, for which purpose, route and action
+        only (cached per those and the policy revision). An allow's records wait for the
+        response phase (:attr:`Call.pending_records`); a deny is written and stops the request."""
+        assert call.route is not None
+        ident = call.identity
+        # The object's id is in the input and the record, but not in the cache key: no rule reads it.
+        res = resource(call.route.resource, call.resource_id)
+        key = (call.subject_type, ident.role if ident else None, ident.org if ident else None,
+               ident.secrecy if ident else None, call.purpose, call.route.name, call.route.action, call.method)
+        now = time.monotonic()
+        with self._cache_lock:
+            hit = self._cache.get(key)
+        decision = hit[1] if hit is not None and hit[0] > now else None
+        metrics.request_phase_cache_total.labels("hit" if decision is not None else "miss").inc()
+        if decision is None:
+            outcome = self.decide(call, "request", res, defer=True)
+            with self._cache_lock:
+                if len(self._cache) >= _CACHE_MAX:
+                    self._cache.clear()
+                self._cache[key] = (now + REQUEST_PHASE_TTL, outcome.decision)
+        else:
+            decision_id = str(uuid.uuid4())
+            enforce = call.route.enforce
+            recs = self._records(call, phase="request", decision_id=decision_id, allow=decision.allow,
+                                 enforced=enforce, resource=res, decision=decision, reasons=decision.reasons,
+                                 status=None if decision.allow else 403, duration_s=0.0)
+            if decision.allow:
+                call.pending_records.extend(recs)
+            else:
+                self._write(call, *recs)
+            self._count(call, "request", res, decision, enforce)
+            outcome = Outcome(decision, decision_id, decision.allow or not enforce)
+        if not outcome.enforced_allow:
+            raise FailClosed("policy_deny", outcome.decision.reason_user or None, decision_id=outcome.decision_id)
+        return outcome
+
+    def _saw_revision(self, revision: str | None) -> None:
+        """A decision under another policy revision than the last: cached decisions are stale."""
+        if revision != self._revision:
+            with self._cache_lock:
+                self._cache.clear()
+            self._revision = revision
 
     # -- metrics -----------------------------------------------------------------------------
 

@@ -82,6 +82,10 @@ policy_info = Gauge(
     "sidecar_policy_info", "The configured policy profile (value 1).", ["profile"], multiprocess_mode="livemax")
 jwks_fetch_errors_total = Counter(
     "sidecar_jwks_fetch_errors_total", "JWKS fetches that failed (tokens fail closed once the cache expires).")
+request_phase_cache_total = Counter(
+    "sidecar_request_phase_cache_total",
+    "Request-phase decisions of reads, by whether the cached decision was used (hit) or OPA asked (miss).",
+    ["result"])
 relation_cache_total = Counter(
     "sidecar_relation_cache_total", "Need-to-know relation cache look-ups, by cache and result (hit, miss).",
     ["cache", "result"])
@@ -147,6 +151,8 @@ def preinitialise(route_names: list[str]) -> None:
         for result in ("hit", "miss"):
             relation_cache_total.labels(cache, result)
     relation_lookups_total.inc(0)
+    for result in ("hit", "miss"):
+        request_phase_cache_total.labels(result)
     for d in ("approved", "rejected"):
         review_decisions_total.labels(d)
     break_glass_total.inc(0)

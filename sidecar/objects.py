@@ -14,7 +14,6 @@ from sidecar.labels import LabelStore, LabelStoreError, key_for_url
 from sidecar.opa_input import public_labels, resource
 from sidecar.records import pseudonymise
 from sidecar.relations import ZAAK_BOUND, CallerRelations, Relations
-from sidecar.routes import RouteMap
 
 log = logging.getLogger("sidecar.objects")
 
@@ -34,9 +33,8 @@ def url_of(obj: Any) -> str | None:
 
 
 class Objects:
-    def __init__(self, *, routes: RouteMap, labels: LabelStore, catalogue: Catalogue, pseudo_key: bytes,
+    def __init__(self, *, labels: LabelStore, catalogue: Catalogue, pseudo_key: bytes,
                  relations: Relations) -> None:
-        self._routes = routes
         self._labels = labels
         self.catalogue = catalogue
         self._pseudo_key = pseudo_key
@@ -112,14 +110,3 @@ class Objects:
             if isinstance(bsn, str) and bsn.isdigit() and len(bsn) == 9:
                 out.append(pseudonymise(self._pseudo_key, bsn))
         return out
-
-    def named(self, call: Call) -> tuple[dict[str, Any], list[str]]:
-        """The resource a request names, for the request phase (before any upstream call): its
-        type and id, and its stored labels when it has an id."""
-        assert call.route is not None
-        if call.resource_id is None:
-            return resource(call.route.resource, None), []
-        key = (self._routes.metadata_path(call.route, call.resource_id)
-               if call.route.metadata_of is not None else call.path)
-        label = self.labels_for_keys([key]).get(key)
-        return resource(call.route.resource, call.resource_id, labels=public_labels(label)), self.subjects(None, label)

@@ -64,6 +64,8 @@ class Proxy:
                     method=request.method.upper(), started=time.perf_counter())
         try:
             resp = self._flow(request, call)
+            # Nothing leaves before every record of this request is durable.
+            self._enforcer.flush(call)
         except FailClosed as fc:
             resp = self._refuse(call, fc)
         except Exception:

@@ -37,8 +37,9 @@ class Reads:
         self._resolve_zaak_betrokkenen = resolve_zaak_betrokkenen
 
     def request_phase(self, call: Call) -> None:
-        res, subjects = self._objects.named(call)
-        self._enforcer.require(call, "request", res, betrokkenen=subjects)
+        """Who may ask this at all (role, purpose, route, action): one cached decision, its record
+        written with the response phase's."""
+        self._enforcer.request_phase(call)
 
     def read(self, request: Request, call: Call, body: bytes | None) -> Response:
         """A detail read, a list, or a search (its JSON body goes upstream as it was checked)."""

@@ -68,11 +68,18 @@ def _assert_fail_closed(run: Running, kind: str, *, forwarded: bool = False, tar
     assert recs[-1]["decision"] == "deny" and recs[-1]["reasons"] == [f"OPA_{kind.upper()}"]
     assert recs[-1]["status"] == 503
     lines = run.upstream_since(before_up)
-    if forwarded:
-        # The policy allowed the request phase (recorded as an allow); the response phase failed.
+    if forwarded or lines:
+        # The request phase allowed (recorded as an allow): decided by this policy, or taken from the
+        # sidecar's cache of request-phase decisions made before the fault. Only the read itself
+        # reached the upstream; the response phase failed, so nothing was released.
         assert recs[0]["decision"] == "allow" and recs[0]["phase"] == "request"
         assert len(lines) == 1
-    else:
+    if lines and not forwarded:
+        # It was the cache: the OPA error dropped it, so the next request stops before the upstream.
+        again_up = run.mark_upstream()
+        again = run.proxy("GET", target, run.headers("consulent", HULP))
+        assert again.status == 503 and run.upstream_since(again_up) == []
+    elif not forwarded:
         assert lines == [], lines
     text = _wait_log(run, '"opa_error"', log_at)
     assert f'"{kind}"' in text
