@@ -342,7 +342,9 @@ def create_console(settings: Settings, *, authenticator: Authenticator, opa: Opa
         call = Call(trace=from_header(None), method="POST", started=time.perf_counter(), route=_REVIEW_ROUTE,
                     identity=ident, purpose="verantwoording")
         call.extra_context["review"] = {"besluit": besluit}
-        res = resource("review", item.id, {"category": item.item.get("category")}, public_labels(stored))
+        # No category: the review is an act of the FG, not a use of the data (the category rules,
+        # e.g. R5's for a coordination dossier, are not about it); the labels carry review_status.
+        res = resource("review", item.id, None, public_labels(stored))
         pseudonym = stored.get("betrokkene")
         access = decide_and_record(settings, call, res, subject={"id": ident.sub, "role": ident.role, "org": ident.org},
                                    betrokkenen=[pseudonym if isinstance(pseudonym, str) else None],
