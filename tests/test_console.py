@@ -522,3 +522,31 @@ def _b64e(raw: bytes) -> str:
     import base64
 
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+# ---- configuration and the demo --------------------------------------------------------------
+
+def test_console_is_off_by_default_and_needs_a_port_of_its_own(tmp_path: Path) -> None:
+    from sidecar.devtools.demo import Ports, write_config
+    from sidecar.settings import ConfigError, load_settings
+
+    config = write_config(tmp_path, Ports(), profile="knmg")
+    assert load_settings(config, env={}).console.listen is None
+    on = load_settings(config, env={"SIDECAR_CONSOLE__LISTEN": "127.0.0.1:9190"})
+    assert on.console.addr == ("127.0.0.1", 9190) and on.review.max_open_days == 14
+    with pytest.raises(ConfigError, match="port of its own"):
+        load_settings(config, env={"SIDECAR_CONSOLE__LISTEN": "127.0.0.1:9180"})
+    with pytest.raises(ConfigError, match=r"console\.listen"):
+        load_settings(config, env={"SIDECAR_CONSOLE__LISTEN": "nowhere"})
+
+
+def test_the_demo_turns_the_console_on_and_says_how_to_log_in(tmp_path: Path) -> None:
+    import yaml
+
+    from sidecar.devtools.demo import Ports, curl_examples, write_config
+
+    ports = Ports(console=9190)
+    cfg = yaml.safe_load(write_config(tmp_path, ports, profile="knmg").read_text())
+    assert cfg["console"] == {"listen": "127.0.0.1:9190"}
+    text = curl_examples(Stack(workdir=tmp_path, ports=ports))
+    assert "FG console: http://127.0.0.1:9190/" in text and "token --workdir" in text and "--role fg" in text
