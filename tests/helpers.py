@@ -46,13 +46,30 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sidecar.devtools.demo import REPO_ROOT, Ports, Stack, find_opa, free_ports
 from sidecar.devtools.keys import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_ORG, mint
+from sidecar.devtools.upstream import relations
 
 DOCS = "/documenten/api/v1/enkelvoudiginformatieobjecten"
 ZAKEN = "/zaken/api/v1/zaken"
 ROLLEN = "/zaken/api/v1/rollen"
+ZIO = "/zaken/api/v1/zaakinformatieobjecten"
 HULP = "onderzoek_hulpvraag"  # the purpose most tests read under
 PROVIDER_ORG = "huisarts-de-linde"  # a care provider that sends documents in (ingest)
 ZVH_ORG = "zvh-midden"  # a care-and-safety house: onward disclosure goes there
+
+# Need-to-know: who the demo upstream's seed relates to which zaak (its README, "Seed: zaken,
+# relations, documents"). A test acts as the demo user of its role, who relates to the zaken of
+# the documents the tests pick, unless it names another subject itself.
+SEED = relations()
+UNRELATED_SUB = "u-test"  # a `sub` no rol names: related to nothing
+#: The subject a token of each role gets by default (``sub``, ``org``); roles not named here get
+#: :data:`UNRELATED_SUB` and the controlling organisation.
+DEFAULT_SUBJECT: dict[str, dict[str, str]] = {
+    **{role: {"sub": sub} for role, sub in SEED["users"].items()
+       if role in ("consulent", "medisch_adviseur", "coordinator")},
+    "zvh_medewerker": {"org": SEED["orgs"]["zvh"]},
+    "casusoverleg_deelnemer": {"org": SEED["orgs"]["casusoverleg"]},
+    "aanbieder": {"org": SEED["orgs"]["provider"]},
+}
 
 
 # ---- HTTP ------------------------------------------------------------------------------------
@@ -188,9 +205,15 @@ class Running:
     def workdir(self) -> Path:
         return self.stack.workdir
 
-    def token(self, role: str, *, sub: str = "u-test", org: str | None = None, secrecy: str | None = None,
-              **kw: Any) -> str:
-        return mint(self.workdir, sub=sub, role=role, org=org or DEMO_ORG, secrecy=secrecy, **kw)
+    def token(self, role: str, *, sub: str | None = None, org: str | None = None, secrecy: str | None = None,
+              teams: list[str] | None = None, **kw: Any) -> str:
+        """A token of ``role``; ``sub`` and ``org`` default to the role's demo subject
+        (:data:`DEFAULT_SUBJECT`), ``teams`` goes in the claim of that name when given."""
+        default = DEFAULT_SUBJECT.get(role, {})
+        if teams is not None:
+            kw["extra"] = {**(kw.get("extra") or {}), "teams": teams}
+        return mint(self.workdir, sub=sub or default.get("sub", UNRELATED_SUB), role=role,
+                    org=org or default.get("org", DEMO_ORG), secrecy=secrecy, **kw)
 
     def headers(self, role: str | None = None, purpose: str | None = None, **kw: Any) -> dict[str, str]:
         h: dict[str, str] = {}
@@ -366,19 +389,58 @@ def start_not_ready(stack: Stack, timeout: float = 30) -> Reply:
     return start_sidecar_not_ready(stack, timeout)
 
 
+def zaken_of(who: str) -> dict[str, list[str]]:
+    """The seeded zaken (uuid → roltype codes) that a ``sub``, team or ``org`` relates to."""
+    out: dict[str, list[str]] = {}
+    for by_name in SEED["betrokkenen"].values():
+        out.update(by_name.get(who, {}))
+    return out
+
+
+def zaak_of(who: str) -> str:
+    """The one seeded zaak ``who`` relates to (a provider: huisarts-de-linde to medisch-wmo,
+    thuiszorg-zuid to wmo)."""
+    zaken = zaken_of(who)
+    assert len(zaken) == 1, f"{who} relates to {len(zaken)} seeded zaken, not one"
+    return next(iter(zaken))
+
+
+def zaak_url(run: Running, zaak_uuid: str) -> str:
+    """A zaak's URL as the sidecar's clients see it (the upstream matches on the path only)."""
+    return f"http://127.0.0.1:{run.stack.ports.proxy}{ZAKEN}/{zaak_uuid}"
+
+
+def link_document(run: Running, document_url: str, zaak_uuid: str, headers: dict[str, str]) -> Reply:
+    """Link a document to a zaak through the sidecar (``POST zaakinformatieobjecten``) as the
+    caller of ``headers``, who needs a relation to the zaak and to the document (N4)."""
+    h = {k: v for k, v in headers.items() if k.lower() != "x-herkomst"}
+    h["Content-Type"] = "application/json"
+    body = json.dumps({"zaak": zaak_url(run, zaak_uuid), "informatieobject": document_url}).encode()
+    return run.proxy("POST", ZIO, h, body)
+
+
 def ingest(run: Running, herkomst: str | None, *, category: str = "medisch", secrecy: str = "wettelijk",
            role: str = "aanbieder", purpose: str = HULP, titel: str | None = None,
-           org: str = PROVIDER_ORG) -> tuple[Reply, str]:
+           org: str = PROVIDER_ORG, sub: str | None = None, link_to: str | None = None) -> tuple[Reply, str]:
     """A care provider sends a document in through the sidecar (with ``X-Herkomst`` when given);
-    returns the answer and the document's title."""
+    returns the answer and the document's title.
+
+    ``link_to``: the uuid of a seeded zaak the sender relates to (e.g. ``zaak_of(PROVIDER_ORG)``);
+    an accepted document is then linked to it by the sender through the sidecar, so that the
+    users related to that zaak may read it (need-to-know: an unlinked document is its writer's
+    alone)."""
     titel = titel or f"ingest-{uuid.uuid4()}"
-    h = run.headers(role, purpose, org=org, secrecy=secrecy)
+    h = run.headers(role, purpose, org=org, secrecy=secrecy, sub=sub)
     h["Content-Type"] = "application/json"
     if herkomst is not None:
         h["X-Herkomst"] = herkomst
     body = document_body(run.doc_of(category)["informatieobjecttype"], titel, bestandsnaam="brief.txt",
                          inhoud=base64.b64encode(b"inhoud").decode())
-    return run.proxy("POST", DOCS, h, body), titel
+    reply = run.proxy("POST", DOCS, h, body)
+    if link_to is not None and reply.status == 201:
+        link = link_document(run, reply.json()["url"], link_to, h)
+        assert link.status == 201, f"linking the ingested document to zaak {link_to}: {link.status} {link.body!r}"
+    return reply, titel
 
 
 # ---- tokens ----------------------------------------------------------------------------------
