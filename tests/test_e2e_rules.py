@@ -13,7 +13,19 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import DOCS, HULP, ROLLEN, ZAKEN, Running, document_body, start_stack, uuid_of
+from tests.helpers import (
+    DOCS,
+    HULP,
+    ROLLEN,
+    SEED,
+    ZAKEN,
+    ZIO,
+    Running,
+    document_body,
+    start_stack,
+    uuid_of,
+    zaak_url,
+)
 
 
 def _coordination_zaak(run: Running) -> dict[str, Any]:
@@ -130,10 +142,17 @@ def test_w1_mayor_ingests_wvggz_document(request: pytest.FixtureRequest, profile
     h["X-Doelbinding"] = "gecoordineerde_aanpak"
     denied = run.proxy("POST", DOCS, h, body)
     assert denied.status == 403 and "I5" in run.records_of(denied)[-1]["reasons"]
-    # Who may then read it is R4: a consulent only under wetsvoorstel.
+    # Who may then read it is R4: a consulent only under wetsvoorstel. Need-to-know: the case
+    # system files it in the seeded Wvggz zaak, which the consulent relates to (the mayor's office
+    # relates to no zaak, so it cannot link it itself, N4; the link is made in the upstream).
+    wvggz_zaak = SEED["document_zaken"][uuid_of(run.doc_of("wvggz_wzd"))][0]
+    link = run.upstream("POST", ZIO, json.dumps({"zaak": zaak_url(run, wvggz_zaak),
+                                                 "informatieobject": r.json()["url"]}).encode())
+    assert link.status == 201, link.body
     uid = uuid_of(r.json())
     read = run.proxy("GET", f"{DOCS}/{uid}", run.headers("consulent", "gecoordineerde_aanpak"))
     assert read.status == (200 if profile == "wetsvoorstel" else 403)
+    assert "R4" in run.records_of(read)[-1]["reasons"]  # decided on the data, not on N1
 
 
 # -- widened responses: ZGW expand and _zoek are decided on what they return -----------------------
@@ -172,8 +191,13 @@ def test_zoek_search_is_decided_like_a_list(knmg: Running) -> None:
     assert r.status == 200
     results = r.json()["results"]
     assert results and all(z["zaaktype"] == zaak["zaaktype"] for z in results)
+    found = [z for z in knmg.upstream_list(ZAKEN) if z["zaaktype"] == zaak["zaaktype"]]
     recs = knmg.records_of(r)
-    assert [x["phase"] for x in recs].count("response") == len(results)
+    # One decision per item found; need-to-know (N1) leaves out the ones the consulent does not
+    # relate to (the seed has one: afgeschermd-coordinatie), so the answer is what was allowed.
+    assert [x["phase"] for x in recs].count("response") == len(found) > len(results)
+    assert {uuid_of(z) for z in results} == {x["resource"]["id"] for x in recs
+                                              if x["phase"] == "response" and x["decision"] == "allow"}
     denied = knmg.proxy("POST", f"{ZAKEN}/_zoek", {**knmg.headers("handhaving", "handhaving"),
                                                     "Content-Type": "application/json"}, body)
     assert denied.status == 403
