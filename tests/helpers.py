@@ -60,9 +60,11 @@ ZVH_ORG = "zvh-midden"  # a care-and-safety house: onward disclosure goes there
 # relations, documents"). A test acts as the demo user of its role, who relates to the zaken of
 # the documents the tests pick, unless it names another subject itself.
 SEED = relations()
-UNRELATED_SUB = "u-test"  # a `sub` no rol names: related to nothing
-#: The subject a token of each role gets by default (``sub``, ``org``); roles not named here get
-#: :data:`UNRELATED_SUB` and the controlling organisation.
+UNRELATED_SUB = "u-test"  # a `sub` no rol names and no default token uses: related to nothing
+#: The subject a token of each role gets by default (``sub``, ``org``). Roles not named here, and
+#: the ``sub`` of the roles named by ``org``, get ``test-<role>``: related to no zaak, and one per
+#: role, so that what one role writes (the writer relation is the ``sub``'s) is not another's.
+#: The ``org`` defaults to the controlling organisation.
 DEFAULT_SUBJECT: dict[str, dict[str, str]] = {
     **{role: {"sub": sub} for role, sub in SEED["users"].items()
        if role in ("consulent", "medisch_adviseur", "coordinator")},
@@ -212,7 +214,7 @@ class Running:
         default = DEFAULT_SUBJECT.get(role, {})
         if teams is not None:
             kw["extra"] = {**(kw.get("extra") or {}), "teams": teams}
-        return mint(self.workdir, sub=sub or default.get("sub", UNRELATED_SUB), role=role,
+        return mint(self.workdir, sub=sub or default.get("sub", f"test-{role}"), role=role,
                     org=org or default.get("org", DEMO_ORG), secrecy=secrecy, **kw)
 
     def headers(self, role: str | None = None, purpose: str | None = None, **kw: Any) -> dict[str, str]:
@@ -709,3 +711,59 @@ def panels(d: dict[str, Any]) -> list[dict[str, Any]]:
 def queries() -> list[tuple[str, str]]:
     """(panel title, PromQL) of every query of the dashboard."""
     return [(p["title"], t["expr"]) for p in panels(dashboard()) if p["type"] != "row" for t in p["targets"]]
+
+
+# ---- objects of a test's own, written straight into the demo upstream ------------------------
+# For tests that change relations (a rol, a link): a zaak of their own with users and
+# organisations no other test uses, so that the shared stacks' seed relations stay as documented.
+
+def catalogue_base(run: Running) -> str:
+    """The demo upstream's catalogue (type URLs end in the category or roltype code)."""
+    return f"http://127.0.0.1:{run.stack.ports.upstream}/catalogi/api/v1"
+
+
+def unique(prefix: str) -> str:
+    """A name (``sub``, ``org``, title) no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def upstream_zaak(run: Running, category: str = "algemeen") -> dict[str, Any]:
+    """A new zaak of zaaktype ``category``, created in the upstream (no rol names anyone yet)."""
+    rsin = "001234560"  # the seed's municipality (11-test)
+    body = {"bronorganisatie": rsin, "verantwoordelijkeOrganisatie": rsin, "startdatum": "2026-03-02",
+            "zaaktype": f"{catalogue_base(run)}/zaaktypen/{category}", "omschrijving": "test"}
+    reply = run.upstream("POST", ZAKEN, json.dumps(body).encode())
+    assert reply.status == 201, reply.body
+    zaak: dict[str, Any] = reply.json()
+    return zaak
+
+
+def rol_body(run: Running, zaak_url: str, roltype: str, *, medewerker: str | None = None,
+             org: str | None = None, team: str | None = None) -> bytes:
+    """A rol of roltype code ``roltype`` naming a medewerker (``sub``), an organisation
+    (niet-natuurlijk persoon, ``org``) or a team (organisatorische eenheid, ``teams``)."""
+    if medewerker is not None:
+        btype, ident = "medewerker", {"identificatie": medewerker}
+    elif team is not None:
+        btype, ident = "organisatorische_eenheid", {"identificatie": team}
+    else:
+        assert org is not None, "a rol names a medewerker, a team or an organisation"
+        btype, ident = "niet_natuurlijk_persoon", {"annIdentificatie": org, "statutaireNaam": org}
+    return json.dumps({"zaak": zaak_url, "betrokkeneType": btype,
+                       "roltype": f"{catalogue_base(run)}/roltypen/{roltype}",
+                       "roltoelichting": "test", "betrokkeneIdentificatie": ident}).encode()
+
+
+def upstream_rol(run: Running, zaak_url: str, roltype: str, **who: str) -> dict[str, Any]:
+    """A rol written straight into the upstream (as another application would: the sidecar's
+    relation cache does not hear of it). ``who``: as :func:`rol_body`."""
+    reply = run.upstream("POST", ROLLEN, rol_body(run, zaak_url, roltype, **who))
+    assert reply.status == 201, reply.body
+    rol: dict[str, Any] = reply.json()
+    return rol
+
+
+def upstream_posts(run: Running, mark: int) -> list[str]:
+    """The POSTs the upstream logged since ``mark`` (:meth:`Running.mark_upstream`): "nothing was
+    written" is an empty list."""
+    return [ln for ln in run.upstream_since(mark) if '"POST ' in ln]

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 import urllib.parse
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,9 +23,25 @@ import pytest
 
 from sidecar.devtools.keys import DEMO_ORG, mint
 from sidecar.devtools.upstream import seed
-from tests.helpers import DOCS, HULP, ROLLEN, ZAKEN, Reply, Running, document_body, start_stack, uuid_of
+from tests.helpers import (
+    DOCS,
+    HULP,
+    ROLLEN,
+    ZAKEN,
+    ZIO,
+    Reply,
+    Running,
+    catalogue_base,
+    document_body,
+    rol_body,
+    start_stack,
+    unique,
+    upstream_posts,
+    upstream_rol,
+    upstream_zaak,
+    uuid_of,
+)
 
-ZIO = "/zaken/api/v1/zaakinformatieobjecten"
 PROFILES = ["knmg", "wetsvoorstel"]
 REL: dict[str, Any] = seed.relations()
 EXAMPLES: dict[str, Any] = REL["examples"]
@@ -44,18 +59,10 @@ SLOW = (f"the read right after the upstream write missed the relation cache: its
         "in between, so this machine is too slow to show the cached state")
 
 
-def _unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 # ---- the seed as the upstream serves it ------------------------------------------------------
 
-def _catalogue_base(run: Running) -> str:
-    return f"http://127.0.0.1:{run.stack.ports.upstream}/catalogi/api/v1"
-
-
 def _manifest(run: Running) -> dict[str, Any]:
-    return seed.manifest(_catalogue_base(run))
+    return seed.manifest(catalogue_base(run))
 
 
 def _category_of_document(run: Running) -> dict[str, str]:
@@ -145,40 +152,9 @@ def _list_all(run: Running, target: str, headers: dict[str, str]) -> tuple[list[
 
 # ---- objects of a test's own, written straight into the upstream -------------------------------
 
-def _new_zaak(run: Running, category: str = "algemeen") -> dict[str, Any]:
-    body = {"bronorganisatie": seed.GEMEENTE_RSIN, "verantwoordelijkeOrganisatie": seed.GEMEENTE_RSIN,
-            "startdatum": "2026-03-02", "zaaktype": f"{_catalogue_base(run)}/zaaktypen/{category}",
-            "omschrijving": "need-to-know test"}
-    reply = run.upstream("POST", ZAKEN, json.dumps(body).encode())
-    assert reply.status == 201, reply.body
-    zaak: dict[str, Any] = reply.json()
-    return zaak
-
-
-def _rol_body(run: Running, zaak_url: str, roltype: str, *, medewerker: str | None = None,
-              org: str | None = None, team: str | None = None) -> bytes:
-    if medewerker is not None:
-        btype, ident = "medewerker", {"identificatie": medewerker}
-    elif team is not None:
-        btype, ident = "organisatorische_eenheid", {"identificatie": team}
-    else:
-        assert org is not None
-        btype, ident = "niet_natuurlijk_persoon", {"annIdentificatie": org, "statutaireNaam": org}
-    roltype_url = f"{_catalogue_base(run)}/roltypen/{roltype}"
-    return json.dumps({"zaak": zaak_url, "betrokkeneType": btype, "roltype": roltype_url,
-                       "roltoelichting": "need-to-know test", "betrokkeneIdentificatie": ident}).encode()
-
-
-def _upstream_rol(run: Running, zaak_url: str, roltype: str, **who: str) -> dict[str, Any]:
-    reply = run.upstream("POST", ROLLEN, _rol_body(run, zaak_url, roltype, **who))
-    assert reply.status == 201, reply.body
-    rol: dict[str, Any] = reply.json()
-    return rol
-
-
 def _upstream_document(run: Running, zaak_url: str, category: str = "algemeen") -> dict[str, Any]:
-    titel = _unique("ntk-doc")
-    reply = run.upstream("POST", DOCS, document_body(f"{_catalogue_base(run)}/informatieobjecttypen/{category}", titel))
+    titel = unique("ntk-doc")
+    reply = run.upstream("POST", DOCS, document_body(f"{catalogue_base(run)}/informatieobjecttypen/{category}", titel))
     assert reply.status == 201, reply.body
     doc: dict[str, Any] = reply.json()
     link = run.upstream("POST", ZIO, json.dumps({"zaak": zaak_url, "informatieobject": doc["url"]}).encode())
@@ -188,10 +164,6 @@ def _upstream_document(run: Running, zaak_url: str, category: str = "algemeen") 
 
 def _rollen_of(run: Running, zaak_url: str) -> list[dict[str, Any]]:
     return run.upstream_list(f"{ROLLEN}?{urllib.parse.urlencode({'zaak': zaak_url})}")
-
-
-def _upstream_posts(run: Running, mark: int) -> list[str]:
-    return [ln for ln in run.upstream_since(mark) if '"POST ' in ln]
 
 
 # ---- N1: detail reads of a zaak, a rol, a document and a coordination dossier ------------------
@@ -226,7 +198,7 @@ def test_detail_read_needs_a_relation(request: pytest.FixtureRequest, profile: s
     other = run.proxy("GET", target(unrelated), _headers(run, "consulent", HULP, sub=USERS["other_consulent"]))
     _allowed(run, other)
     # The default test user relates to nothing at all.
-    nobody = run.proxy("GET", target(related), _headers(run, "consulent", HULP, sub=_unique("nobody")))
+    nobody = run.proxy("GET", target(related), _headers(run, "consulent", HULP, sub=unique("nobody")))
     _denied(run, nobody, "N1")
 
 
@@ -257,7 +229,7 @@ def test_a_team_in_the_token_relates_its_members(request: pytest.FixtureRequest,
     team, zaak = REL["teams"]["jeugd"], EXAMPLES["team_only"]
     assert _seed_zaken_of(teams=(team,)) == {zaak}
     doc = _a_document_of(run, zaak, "algemeen")
-    member = _unique("jeugdwerker")
+    member = unique("jeugdwerker")
     for target in (f"{ZAKEN}/{zaak}", f"{DOCS}/{doc}"):
         _allowed(run, run.proxy("GET", target, _headers(run, "consulent", HULP, sub=member, teams=["team-x", team])))
         _denied(run, run.proxy("GET", target, _headers(run, "consulent", HULP, sub=member)), "N1")
@@ -275,7 +247,7 @@ def test_external_coordinator_reads_only_its_own_dossier(request: pytest.Fixture
     ext_org, zaak = ORGS["external_coordinator"], EXAMPLES["coordinator_external"]
     assert zaak in _seed_zaken_of(org=ext_org)
     doc = _a_document_of(run, zaak, "coordinatiedossier")
-    h = _headers(run, "coordinator", "gecoordineerde_aanpak", sub=_unique("regisseur-oost"), org=ext_org)
+    h = _headers(run, "coordinator", "gecoordineerde_aanpak", sub=unique("regisseur-oost"), org=ext_org)
     for target in (f"{ZAKEN}/{zaak}", f"{DOCS}/{doc}"):
         rec = _allowed(run, run.proxy("GET", target, h))
         # Not an onward disclosure, but recorded with its organisation as recipient (R5).
@@ -286,7 +258,7 @@ def test_external_coordinator_reads_only_its_own_dossier(request: pytest.Fixture
     for target in (f"{ZAKEN}/{other}", f"{DOCS}/{_a_document_of(run, other, 'coordinatiedossier')}"):
         _denied(run, run.proxy("GET", target, h), "N1")
     # Another external organisation, and the municipality's coordinator not appointed there.
-    for who in (_headers(run, "coordinator", "gecoordineerde_aanpak", sub=_unique("regisseur"), org="wijkteam-west"),
+    for who in (_headers(run, "coordinator", "gecoordineerde_aanpak", sub=unique("regisseur"), org="wijkteam-west"),
                 _headers(run, "coordinator", "gecoordineerde_aanpak", sub=USERS["coordinator"])):
         assert zaak not in _seed_zaken_of(sub=USERS["coordinator"])
         _denied(run, run.proxy("GET", f"{DOCS}/{doc}", who), "N1")
@@ -298,16 +270,16 @@ def test_external_coordinator_reads_only_its_own_dossier(request: pytest.Fixture
 def test_zvh_sees_a_zaak_only_after_its_coordinator_handed_it_over(request: pytest.FixtureRequest,
                                                                     profile: str) -> None:
     run: Running = request.getfixturevalue(profile)
-    zaak = _new_zaak(run)
-    coordinator, consulent, zvh = _unique("regisseur"), _unique("consulent"), _unique("zvh")
-    _upstream_rol(run, zaak["url"], "zaakcoordinator", medewerker=coordinator)
-    _upstream_rol(run, zaak["url"], "behandelaar", medewerker=consulent)
+    zaak = upstream_zaak(run)
+    coordinator, consulent, zvh = unique("regisseur"), unique("consulent"), unique("zvh")
+    upstream_rol(run, zaak["url"], "zaakcoordinator", medewerker=coordinator)
+    upstream_rol(run, zaak["url"], "behandelaar", medewerker=consulent)
     doc = _upstream_document(run, zaak["url"])
-    zvh_h = _headers(run, "zvh_medewerker", "zvh_overdracht", sub=_unique("zvh-medewerker"), org=zvh)
+    zvh_h = _headers(run, "zvh_medewerker", "zvh_overdracht", sub=unique("zvh-medewerker"), org=zvh)
     for target in (f"{ZAKEN}/{uuid_of(zaak)}", f"{DOCS}/{uuid_of(doc)}"):
         _denied(run, run.proxy("GET", target, zvh_h), "N2")
 
-    handover = _rol_body(run, zaak["url"], "zvh_overdracht", org=zvh)
+    handover = rol_body(run, zaak["url"], "zvh_overdracht", org=zvh)
     # Nobody but the zaak's own coordinator hands it over: not its consulent, not a coordinator of
     # another zaak. Nothing reaches the upstream.
     for who, role, purpose in ((consulent, "consulent", HULP), (consulent, "consulent", "gecoordineerde_aanpak"),
@@ -315,9 +287,9 @@ def test_zvh_sees_a_zaak_only_after_its_coordinator_handed_it_over(request: pyte
         mark = run.mark_upstream()
         refused = run.proxy("POST", ROLLEN, _headers(run, role, purpose, sub=who, body=True), handover)
         _denied(run, refused, "N2")
-        assert _upstream_posts(run, mark) == []
+        assert upstream_posts(run, mark) == []
     # A handover rol that names no organisation cannot record its recipient: refused too.
-    nameless = _rol_body(run, zaak["url"], "zvh_overdracht", medewerker=_unique("iemand"))
+    nameless = rol_body(run, zaak["url"], "zvh_overdracht", medewerker=unique("iemand"))
     _denied(run, run.proxy("POST", ROLLEN, _headers(run, "coordinator", "gecoordineerde_aanpak", sub=coordinator,
                                                     body=True), nameless), "N2")
     assert not any(r["roltype"].endswith("/zvh_overdracht") for r in _rollen_of(run, zaak["url"]))
@@ -333,7 +305,7 @@ def test_zvh_sees_a_zaak_only_after_its_coordinator_handed_it_over(request: pyte
         rec = _allowed(run, run.proxy("GET", target, zvh_h))
         assert rec["recipient"] == zvh and "O3" in rec["reasons"]
         # Handed over to one house, not to every house.
-        other = _headers(run, "zvh_medewerker", "zvh_overdracht", sub=_unique("zvh-medewerker"), org=_unique("zvh"))
+        other = _headers(run, "zvh_medewerker", "zvh_overdracht", sub=unique("zvh-medewerker"), org=unique("zvh"))
         _denied(run, run.proxy("GET", target, other), "N2")
 
 
@@ -345,14 +317,14 @@ def test_casusoverleg_participant_sees_only_the_zaken_discussed_with_it(request:
     run: Running = request.getfixturevalue(profile)
     org, discussed, other = ORGS["casusoverleg"], EXAMPLES["casusoverleg"], EXAMPLES["team_only"]
     assert _seed_zaken_of(org=org) == {discussed}
-    h = _headers(run, "casusoverleg_deelnemer", "casusoverleg", sub=_unique("deelnemer"), org=org)
+    h = _headers(run, "casusoverleg_deelnemer", "casusoverleg", sub=unique("deelnemer"), org=org)
     for target in (f"{ZAKEN}/{discussed}", f"{DOCS}/{_a_document_of(run, discussed, 'algemeen')}"):
         rec = _allowed(run, run.proxy("GET", target, h))
         assert "C1" in rec["reasons"] and rec["recipient"] == org
     for target in (f"{ZAKEN}/{other}", f"{DOCS}/{_a_document_of(run, other, 'algemeen')}"):
         _denied(run, run.proxy("GET", target, h), "N3")
     # A participant of another organisation has no casusoverleg rol on the discussed zaak.
-    stranger = _headers(run, "casusoverleg_deelnemer", "casusoverleg", sub=_unique("deelnemer"), org="wijkteam-west")
+    stranger = _headers(run, "casusoverleg_deelnemer", "casusoverleg", sub=unique("deelnemer"), org="wijkteam-west")
     _denied(run, run.proxy("GET", f"{ZAKEN}/{discussed}", stranger), "N3")
 
 
@@ -446,9 +418,9 @@ def test_a_list_shows_exactly_the_related_objects(request: pytest.FixtureRequest
 def test_a_document_linked_to_no_zaak_is_read_only_by_its_writer(request: pytest.FixtureRequest,
                                                                  profile: str) -> None:
     run: Running = request.getfixturevalue(profile)
-    writer = _unique("consulent")
-    titel = _unique("los-document")
-    body = document_body(f"{_catalogue_base(run)}/informatieobjecttypen/algemeen", titel)
+    writer = unique("consulent")
+    titel = unique("los-document")
+    body = document_body(f"{catalogue_base(run)}/informatieobjecttypen/algemeen", titel)
     created = run.proxy("POST", DOCS, _headers(run, "consulent", HULP, sub=writer, body=True), body)
     assert created.status == 201, created.body
     doc = uuid_of(created.json())
@@ -458,7 +430,7 @@ def test_a_document_linked_to_no_zaak_is_read_only_by_its_writer(request: pytest
     _allowed(run, mine)
     assert mine.json()["titel"] == titel
     for role, sub in (("consulent", USERS["consulent"]), ("medisch_adviseur", USERS["medisch_adviseur"]),
-                      ("consulent", _unique("consulent"))):
+                      ("consulent", unique("consulent"))):
         _denied(run, run.proxy("GET", f"{DOCS}/{doc}", _headers(run, role, HULP, sub=sub)), "N1")
     listed, _ = _list_all(run, DOCS, _headers(run, "consulent", HULP, sub=writer))
     assert {uuid_of(d) for d in listed} == {doc}
@@ -484,7 +456,7 @@ def test_linking_a_document_of_an_unrelated_zaak_into_ones_own_is_refused(reques
         refused = run.proxy("POST", ZIO, h, json.dumps(pair).encode())
         rec = _denied(run, refused, "N4")
         assert rec["phase"] == "request"
-        assert _upstream_posts(run, mark) == []
+        assert upstream_posts(run, mark) == []
         assert run.upstream("GET", f"{ZIO}?{urllib.parse.urlencode(pair)}").json() == []
     # And the document stays out of the caller's sight.
     _denied(run, run.proxy("GET", f"{DOCS}/{foreign_doc}", _headers(run, "consulent", HULP, sub=USERS["consulent"])),
@@ -508,16 +480,16 @@ def _warm(run: Running, target: str, headers: dict[str, str], status: int, times
 @pytest.mark.parametrize("profile", PROFILES)
 def test_a_rol_created_through_the_sidecar_is_seen_at_once(request: pytest.FixtureRequest, profile: str) -> None:
     run: Running = request.getfixturevalue(profile)
-    zaak = _new_zaak(run)
-    lead, newcomer = _unique("consulent"), _unique("nieuw")
-    _upstream_rol(run, zaak["url"], "behandelaar", medewerker=lead)
+    zaak = upstream_zaak(run)
+    lead, newcomer = unique("consulent"), unique("nieuw")
+    upstream_rol(run, zaak["url"], "behandelaar", medewerker=lead)
     target, h = f"{ZAKEN}/{uuid_of(zaak)}", _headers(run, "consulent", HULP, sub=newcomer)
     hits = _caller_cache_hits(run)
     _warm(run, target, h, 403)
     assert _caller_cache_hits(run) > hits, "the newcomer's (empty) relations were cached"
 
     created = run.proxy("POST", ROLLEN, _headers(run, "consulent", HULP, sub=lead, body=True),
-                        _rol_body(run, zaak["url"], "behandelaar", medewerker=newcomer))
+                        rol_body(run, zaak["url"], "behandelaar", medewerker=newcomer))
     assert created.status == 201, created.body
     _warm(run, target, h, 200)
 
@@ -525,10 +497,10 @@ def test_a_rol_created_through_the_sidecar_is_seen_at_once(request: pytest.Fixtu
 @pytest.mark.parametrize("profile", PROFILES)
 def test_a_rol_deleted_through_the_sidecar_is_seen_at_once(request: pytest.FixtureRequest, profile: str) -> None:
     run: Running = request.getfixturevalue(profile)
-    zaak = _new_zaak(run)
-    lead, member = _unique("consulent"), _unique("lid")
-    _upstream_rol(run, zaak["url"], "behandelaar", medewerker=lead)
-    rol = _upstream_rol(run, zaak["url"], "behandelaar", medewerker=member)
+    zaak = upstream_zaak(run)
+    lead, member = unique("consulent"), unique("lid")
+    upstream_rol(run, zaak["url"], "behandelaar", medewerker=lead)
+    rol = upstream_rol(run, zaak["url"], "behandelaar", medewerker=member)
     target, h = f"{ZAKEN}/{uuid_of(zaak)}", _headers(run, "consulent", HULP, sub=member)
     _warm(run, target, h, 200)
 
@@ -558,12 +530,12 @@ def _read_counting_hits(run: Running, target: str, headers: dict[str, str]) -> t
 
 def test_a_rol_written_directly_in_the_upstream_is_seen_after_the_ttl(short_cache: Running) -> None:
     run = short_cache
-    zaak = _new_zaak(run)
-    user = _unique("consulent")
+    zaak = upstream_zaak(run)
+    user = unique("consulent")
     target, h = f"{ZAKEN}/{uuid_of(zaak)}", _headers(run, "consulent", HULP, sub=user)
     _denied(run, run.proxy("GET", target, h), "N1")  # caches: no relations
 
-    rol = _upstream_rol(run, zaak["url"], "behandelaar", medewerker=user)
+    rol = upstream_rol(run, zaak["url"], "behandelaar", medewerker=user)
     stale, cached = _read_counting_hits(run, target, h)
     assert cached, SLOW
     # Within the TTL the cached answer stands: the documented staleness of a direct upstream write.
@@ -587,10 +559,10 @@ def test_a_relation_look_up_over_max_items_fails_closed(short_cache: Running) ->
     """More rollen name the caller than relations.max_items: its relations cannot be read whole,
     so nothing is released (502), and the refusal is recorded."""
     run = short_cache
-    zaak = _new_zaak(run)
-    user = _unique("veel-rollen")
+    zaak = upstream_zaak(run)
+    user = unique("veel-rollen")
     for _ in range(MAX_ITEMS + 1):
-        _upstream_rol(run, zaak["url"], "behandelaar", medewerker=user)
+        upstream_rol(run, zaak["url"], "behandelaar", medewerker=user)
     h = _headers(run, "consulent", HULP, sub=user)
     before = run.metric("sidecar_fail_closed_total", cause="relations")
     for target in (f"{ZAKEN}/{uuid_of(zaak)}", ZAKEN, f"{DOCS}/{run.doc_of('algemeen')['url'].rsplit('/', 1)[1]}"):
