@@ -14,7 +14,23 @@ from typing import Any
 import pytest
 
 from sidecar.routes import DEFAULT_ROUTES
-from tests.helpers import DOCS, HULP, ROLLEN, ZAKEN, ZVH_ORG, Running, ingest, start_stack, uuid_of
+from tests.helpers import (
+    DEFAULT_SUBJECT,
+    DOCS,
+    HULP,
+    PROVIDER_ORG,
+    ROLLEN,
+    SEED,
+    ZAKEN,
+    ZVH_ORG,
+    Running,
+    ingest,
+    link_document,
+    start_stack,
+    uuid_of,
+    zaak_of,
+    zaken_of,
+)
 
 CVP6 = "toestemming_gevraagd ernstige_schade gewetensnood geen_andere_weg schade_voorkomen minimale_doorbreking"
 CVP5 = "toestemming_gevraagd ernstige_schade gewetensnood geen_andere_weg schade_voorkomen"
@@ -27,9 +43,11 @@ GROUNDS = [
      201, 201, "I2"),
     ("lid1", "grondslag=lid1", "geen", "algemeen", 201, 201, "I1"),
     ("lid2 a b c", 'grondslag=lid2, lid2=(a b c), motivering="zorgen"', "wettelijk", "medisch", 201, 403, "I3"),
-    ("lid2 b c", "grondslag=lid2, lid2=(b c)", "wettelijk", "medisch", 403, 403, "I4"),
-    ("cvp six", f"grondslag=conflict_van_plichten, cvp=({CVP6})", "wettelijk", "medisch", 201, 201, "I6"),
-    ("cvp five", f"grondslag=conflict_van_plichten, cvp=({CVP5})", "wettelijk", "medisch", 403, 403, "I7"),
+    ("lid2 b c", 'grondslag=lid2, lid2=(b c), motivering="zorgen"', "wettelijk", "medisch", 403, 403, "I4"),
+    ("cvp six", f'grondslag=conflict_van_plichten, cvp=({CVP6}), motivering="acuut gevaar"', "wettelijk",
+     "medisch", 201, 201, "I6"),
+    ("cvp five", f'grondslag=conflict_van_plichten, cvp=({CVP5}), motivering="acuut gevaar"', "wettelijk",
+     "medisch", 403, 403, "I7"),
     ("beroepscode lid1", "grondslag=lid1", "beroepscode", "medisch", 201, 403, "I8"),
     ("none", None, "wettelijk", "medisch", 400, 400, "I9"),
 ]
@@ -55,25 +73,41 @@ def test_ingest_grounds(request: pytest.FixtureRequest, profile: str, name: str,
         assert reply.header("content-type") == "application/problem+json"
 
 
+# Need-to-know: an ingested document is linked by its sender to the zaak the sender relates to
+# (the provider's: medisch-wmo), and from there by a related medical adviser to the zaak handed
+# over to the ZVH (bijstand), so that what a ZVH is refused is refused for the data, not for N2.
+PROVIDER_ZAAK = zaak_of(PROVIDER_ORG)
+HANDED_OVER = SEED["examples"]["zvh_overdracht"]
+
+
+def _also_in(run: Running, reply: Any, zaak: str) -> None:
+    link = link_document(run, reply.json()["url"], zaak, run.headers("medisch_adviseur", HULP))
+    assert link.status == 201, link.body
+
+
 def test_break_glass_ingest_carries_review_and_sticky_no_onward_disclosure(knmg: Running) -> None:
     before = knmg.metric("sidecar_break_glass_total")
-    reply, _ = ingest(knmg, f"grondslag=conflict_van_plichten, cvp=({CVP6})", category="algemeen")
+    reply, _ = ingest(knmg, f'grondslag=conflict_van_plichten, cvp=({CVP6}), motivering="acuut gevaar"',
+                      category="algemeen", link_to=PROVIDER_ZAAK)
     assert reply.status == 201
     rec = knmg.records_of(reply)[-1]
     assert {o["type"] for o in rec["obligations"]} >= {"review_by_fg"}
     assert knmg.metric("sidecar_break_glass_total") - before == 1
+    _also_in(knmg, reply, HANDED_OVER)
     # Even general data sent under break-glass may not go on to a ZVH (implicit condition).
     r = knmg.proxy("GET", f"{DOCS}/{uuid_of(reply.json())}",
                    knmg.headers("zvh_medewerker", "zvh_overdracht", org=ZVH_ORG))
     assert r.status == 403
+    assert "O1" in knmg.records_of(r)[-1]["reasons"]
 
 
 @pytest.mark.parametrize("profile", ["wetsvoorstel", "knmg"])
 def test_labelled_document_by_adviser_consulent_and_zvh(request: pytest.FixtureRequest, profile: str) -> None:
     run: Running = request.getfixturevalue(profile)
     reply, titel = ingest(run, 'grondslag=toestemming, toestemming="TS-9", betrokkene="111222333", '
-                               'voorwaarden=(geen_verdere_verstrekking)')
+                               'voorwaarden=(geen_verdere_verstrekking)', link_to=PROVIDER_ZAAK)
     assert reply.status == 201
+    _also_in(run, reply, HANDED_OVER)
     path = f"{DOCS}/{uuid_of(reply.json())}"
     adviser = run.proxy("GET", path, run.headers("medisch_adviseur", HULP))
     assert adviser.status == 200 and adviser.json()["titel"] == titel
@@ -101,7 +135,7 @@ def test_onward_disclosure_records_the_recipient(request: pytest.FixtureRequest,
 
 def test_sticky_condition_filters_lists(knmg: Running) -> None:
     reply, titel = ingest(knmg, 'grondslag=lid1, voorwaarden=(alleen_medisch_adviseur)', secrecy="geen",
-                          category="algemeen")
+                          category="algemeen", link_to=PROVIDER_ZAAK)
     assert reply.status == 201
     as_consulent = knmg.proxy("GET", DOCS, knmg.headers("consulent", HULP)).json()
     assert titel not in {d["titel"] for d in as_consulent["results"]}
@@ -129,7 +163,8 @@ def random_bsn() -> str:
 
 def test_records_query_finds_exactly_that_person(knmg: Running) -> None:
     person, other = random_bsn(), random_bsn()
-    mine, _ = ingest(knmg, f'grondslag=toestemming, toestemming="TS-1", betrokkene="{person}"')
+    mine, _ = ingest(knmg, f'grondslag=toestemming, toestemming="TS-1", betrokkene="{person}"',
+                     link_to=PROVIDER_ZAAK)
     theirs, _ = ingest(knmg, f'grondslag=toestemming, toestemming="TS-2", betrokkene="{other}"')
     assert mine.status == theirs.status == 201
     read = knmg.proxy("GET", f"{DOCS}/{uuid_of(mine.json())}", knmg.headers("medisch_adviseur", HULP))
@@ -186,7 +221,9 @@ def test_reading_a_zaak_records_its_data_subjects(knmg: Running) -> None:
         bsn = (rol.get("betrokkeneIdentificatie") or {}).get("inpBsn")
         if bsn:
             by_zaak.setdefault(uuid_of(rol["zaak"]), set()).add(bsn)
-    zaak_id, bsns = next(iter(by_zaak.items()))
+    # A zaak the consulent relates to (need-to-know).
+    mine = zaken_of(DEFAULT_SUBJECT["consulent"]["sub"])
+    zaak_id, bsns = next((z, b) for z, b in by_zaak.items() if z in mine)
     r = knmg.proxy("GET", f"{ZAKEN}/{zaak_id}", knmg.headers("consulent", HULP))
     assert r.status == 200
     recs = [x for x in knmg.records_of(r) if x["phase"] == "response"]
