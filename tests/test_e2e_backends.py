@@ -16,16 +16,20 @@ from sidecar.labels import open_label_store
 from tests.helpers import (
     DOCS,
     HULP,
+    PROVIDER_ORG,
+    SEED,
     ZAKEN,
     ZVH_ORG,
     LoopbackServer,
     PgServer,
     Running,
     ingest,
+    link_document,
     send_json,
     start_stack,
     start_stack_before,
     uuid_of,
+    zaak_of,
 )
 
 
@@ -34,8 +38,14 @@ def test_sidecar_on_postgresql_labels(tmp_path: Path, pg_server: PgServer) -> No
     stack = start_stack(tmp_path / "pg", "knmg", workers=2, config_extra={"labels": {"dsn": dsn}})
     run = Running(stack)
     try:
-        reply, _ = ingest(run, 'grondslag=toestemming, toestemming="TS-5", voorwaarden=(geen_verdere_verstrekking)')
+        reply, _ = ingest(run, 'grondslag=toestemming, toestemming="TS-5", betrokkene="111222333", '
+                               'voorwaarden=(geen_verdere_verstrekking)', link_to=zaak_of(PROVIDER_ORG))
         assert reply.status == 201
+        # Need-to-know: the related medical adviser also files it in the zaak handed over to the
+        # ZVH, so that what the ZVH is refused below is refused for the data (O1), not for N2.
+        link = link_document(run, reply.json()["url"], SEED["examples"]["zvh_overdracht"],
+                             run.headers("medisch_adviseur", HULP))
+        assert link.status == 201, link.body
         path = f"{DOCS}/{uuid_of(reply.json())}"
         stored = open_label_store(dsn).get_many([path])[path]
         assert stored["voorwaarden"] == ["geen_verdere_verstrekking"] and stored["grondslag"] == "toestemming"
@@ -43,6 +53,7 @@ def test_sidecar_on_postgresql_labels(tmp_path: Path, pg_server: PgServer) -> No
         for _ in range(4):
             r = run.proxy("GET", path, run.headers("zvh_medewerker", "zvh_overdracht", org=ZVH_ORG))
             assert r.status == 403
+            assert {"O1", "I2"} & set(run.records_of(r)[-1]["reasons"]), run.records_of(r)[-1]["reasons"]
     finally:
         stack.stop()
 
