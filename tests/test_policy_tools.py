@@ -18,6 +18,8 @@ from sidecar.settings import OpaSettings
 from tests.helpers import HULP, ZAKEN, Running, new_ports, start_not_ready
 
 REPO = Path(__file__).resolve().parents[1]
+# Need-to-know: the caller's relation to the object's zaken, for an explained read that may be allowed.
+RELATED = json.dumps({"kinds": ["behandelaar"], "zaken": [], "writer": False})
 CASES = json.loads((REPO / "policies" / "testdata" / "cases" / "data.json").read_text())
 
 
@@ -44,7 +46,8 @@ def test_fixture_case_through_the_opa_server(knmg: Running, case: dict[str, Any]
 def test_explain_shows_both_phases_and_the_rules() -> None:
     out = _sidecar("explain", "--workdir", "/nonexistent", "--method", "GET",
                    "--path", "/documenten/api/v1/enkelvoudiginformatieobjecten/4f0d6a1e-8c1b-4e5a-9d55-0c2f3b7a1e01",
-                   "--role", "consulent", "--header", "X-Doelbinding: onderzoek_hulpvraag", "--category", "medisch")
+                   "--role", "consulent", "--header", "X-Doelbinding: onderzoek_hulpvraag", "--category", "medisch",
+                   "--relation", RELATED)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["route"] == "document_read"
@@ -57,14 +60,16 @@ def test_explain_shows_both_phases_and_the_rules() -> None:
     # Same request under the other profile: R2 allows.
     out = _sidecar("explain", "--workdir", "/nonexistent", "--profile", "wetsvoorstel", "--method", "GET",
                    "--path", "/documenten/api/v1/enkelvoudiginformatieobjecten/4f0d6a1e-8c1b-4e5a-9d55-0c2f3b7a1e01",
-                   "--role", "consulent", "--header", "X-Doelbinding: onderzoek_hulpvraag", "--category", "medisch")
+                   "--role", "consulent", "--header", "X-Doelbinding: onderzoek_hulpvraag", "--category", "medisch",
+                   "--relation", RELATED)
+    assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["phases"][1]["decision"]["decision"] is True
 
 
 def test_explain_from_a_json_file_with_herkomst(tmp_path: Path) -> None:
     req = {"method": "POST", "path": "/documenten/api/v1/enkelvoudiginformatieobjecten",
            "headers": {"X-Doelbinding": "onderzoek_hulpvraag",
-                       "X-Herkomst": "grondslag=lid2, lid2=(a b c)"},
+                       "X-Herkomst": 'grondslag=lid2, lid2=(a b c), motivering="zorgen om het gezin"'},
            "claims": {"role": "aanbieder", "org": "huisarts", "secrecy": "wettelijk"},
            "body": {"informatieobjecttype": "http://x/informatieobjecttypen/medisch"}}
     f = tmp_path / "req.json"
@@ -73,6 +78,7 @@ def test_explain_from_a_json_file_with_herkomst(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     phase = json.loads(out.stdout)["phases"][0]
     assert phase["input"]["context"]["herkomst"]["lid2"] == ["a", "b", "c"]
+    assert phase["input"]["context"]["herkomst"]["motivering"] == "zorgen om het gezin"
     # No catalogue configured: an unknown type is onbekend, never algemeen.
     assert phase["input"]["resource"]["properties"]["category"] == "onbekend"
 
