@@ -51,17 +51,21 @@ def _subset(options: tuple[str, ...]) -> st.SearchStrategy[list[str]]:
 
 @st.composite
 def herkomst(draw: st.DrawFn) -> tuple[str, dict[str, Any], str | None]:
-    """A valid header (keys in random order, random optional whitespace) and what it means."""
+    """A valid header (keys in random order, random optional whitespace) and what it means.
+
+    Valid means with what its ground requires: consent its reference and the data subject
+    (``toestemming``, ``betrokkene``), ``lid2`` and the conflict of duties the sender's
+    ``motivering``; every other key is optional."""
     members: list[tuple[str, str]] = []
     expected: dict[str, Any] = {}
     g = draw(st.sampled_from(GRONDSLAGEN))
     members.append(("grondslag", g))
     expected["grondslag"] = g
-    if draw(st.booleans()):
+    if g == "toestemming" or draw(st.booleans()):
         t = draw(st.text(SF_STRING_CHARS, min_size=1, max_size=128))
         members.append(("toestemming", _sf_string(t)))
         expected["toestemming"] = t
-    if draw(st.booleans()):
+    if g in ("lid2", "conflict_van_plichten") or draw(st.booleans()):
         m = draw(st.text(SF_STRING_CHARS, min_size=1, max_size=300))
         members.append(("motivering", _sf_string(m)))
         expected["motivering"] = m
@@ -70,7 +74,7 @@ def herkomst(draw: st.DrawFn) -> tuple[str, dict[str, Any], str | None]:
             items = draw(_subset(options))
             members.append((key, "(" + " ".join(items) + ")"))
             expected[key] = items
-    bsn = draw(st.one_of(st.none(), bsns()))
+    bsn = draw(bsns() if g == "toestemming" else st.one_of(st.none(), bsns()))
     if bsn is not None:
         members.append(("betrokkene", _sf_string(bsn)))
     expected["betrokkene_present"] = bsn is not None
@@ -82,9 +86,10 @@ def herkomst(draw: st.DrawFn) -> tuple[str, dict[str, Any], str | None]:
 
 @settings(max_examples=400)
 @given(herkomst())
-@example(('grondslag=toestemming, toestemming="TS-2026-0042", voorwaarden=(geen_verdere_verstrekking)',
+@example(('grondslag=toestemming, toestemming="TS-2026-0042", betrokkene="111222333", '
+          'voorwaarden=(geen_verdere_verstrekking)',
           {"grondslag": "toestemming", "toestemming": "TS-2026-0042",
-           "voorwaarden": ["geen_verdere_verstrekking"], "betrokkene_present": False}, None))
+           "voorwaarden": ["geen_verdere_verstrekking"], "betrokkene_present": True}, "111222333"))
 def test_valid_herkomst_round_trips(case: tuple[str, dict[str, Any], str | None]) -> None:
     text, expected, bsn = case
     assert parse_herkomst(text) == (expected, bsn)
