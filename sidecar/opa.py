@@ -32,7 +32,8 @@ class OpaError(Exception):
         self.kind = kind
 
 
-OPA_ERROR_KINDS = ("connect", "timeout", "http", "undefined", "malformed", "obligation")
+# "engine": the in-process (wasm) evaluation failed or has no bundle (sidecar.wasm_engine).
+OPA_ERROR_KINDS = ("connect", "timeout", "http", "undefined", "malformed", "obligation", "engine")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,18 @@ def _parse_one(obj: Any, revision: str | None, duration_s: float) -> Decision:
                     deny_reason=deny_reason)
 
 
+def parse_decision(result: Any, opa_input: dict[str, Any], revision: str | None, duration_s: float) -> Decision:
+    """The checked :class:`Decision` of a defined decision document, with one per batch item
+    when the input had ``evaluations``; shared by the REST client and the wasm engine."""
+    decision = _parse_one(result, revision, duration_s)
+    if "evaluations" in opa_input:
+        items = result.get("evaluations")
+        if not isinstance(items, list) or len(items) != len(opa_input["evaluations"]):
+            raise OpaError("malformed", "decision.evaluations does not match the batch")
+        decision.evaluations.extend(_parse_one(item, revision, 0.0) for item in items)
+    return decision
+
+
 class OpaClient:
     def __init__(self, settings: OpaSettings) -> None:
         self._timeout = urllib3.Timeout(connect=settings.timeout.connect, read=settings.timeout.read)
@@ -149,15 +162,7 @@ class OpaClient:
         elapsed = time.perf_counter() - started
         if not isinstance(doc, dict) or "result" not in doc:
             raise OpaError("undefined", "the decision is undefined (policy not loaded?)")
-        result = doc["result"]
-        revision = _revision(doc.get("provenance"))
-        decision = _parse_one(result, revision, elapsed)
-        if "evaluations" in opa_input:
-            items = result.get("evaluations")
-            if not isinstance(items, list) or len(items) != len(opa_input["evaluations"]):
-                raise OpaError("malformed", "decision.evaluations does not match the batch")
-            decision.evaluations.extend(_parse_one(item, revision, 0.0) for item in items)
-        return decision
+        return parse_decision(doc["result"], opa_input, _revision(doc.get("provenance")), elapsed)
 
     def query(self, path: str, opa_input: dict[str, Any] | None = None) -> Any:
         """Evaluate any rule (readiness, profile checks, explain). Undefined → ``None``."""
