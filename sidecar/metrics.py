@@ -91,6 +91,9 @@ relation_cache_total = Counter(
     ["cache", "result"])
 relation_lookups_total = Counter(
     "sidecar_relation_lookups_total", "Upstream calls made to read relations (rollen, zaakinformatieobjecten, zaken).")
+policy_reload_errors_total = Counter(
+    "sidecar_policy_reload_errors_total",
+    "Wasm policy bundles (opa.engine: wasm) that could not be loaded; the previous bundle stays in use.")
 opa_up = Gauge(
     "sidecar_opa_up", "1 when the last readiness check found OPA answering with the policy loaded.",
     multiprocess_mode="livemax")
@@ -157,6 +160,7 @@ def preinitialise(route_names: list[str]) -> None:
         review_decisions_total.labels(d)
     break_glass_total.inc(0)
     jwks_fetch_errors_total.inc(0)
+    policy_reload_errors_total.inc(0)
     opa_up.set(0)
 
 

@@ -135,6 +135,21 @@ class OpaSettings(_Strict):
     decision_path: str = "wams/authz/decision"
     timeout: OpaTimeouts = OpaTimeouts()
     pool_size: int = Field(default=16, ge=1, le=1024)
+    # Who decides for the proxy: OPA over its REST API, or OPA's Wasm compilation of the same
+    # policies in this process (sidecar/wasm_engine.py). explain, the console and records queries
+    # always ask the OPA server at ``url``.
+    engine: Literal["rest", "wasm"] = "rest"
+    wasm_bundle: Path | None = None  # opa build -t wasm output (make wasm-bundle)
+    wasm_reload_seconds: float = Field(default=5.0, gt=0, le=3600)
+    wasm_bundle_public_key: Path | None = None  # PEM; when set, only bundles signed with it load
+    wasm_bundle_signing_alg: Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+                                     "ES256", "ES384", "ES512"] = "RS256"
+
+    @model_validator(mode="after")
+    def _wasm(self) -> OpaSettings:
+        if self.engine == "wasm" and self.wasm_bundle is None:
+            raise ValueError("opa.engine wasm needs opa.wasm_bundle (the path of an opa build -t wasm bundle)")
+        return self
 
     @field_validator("url")
     @classmethod
@@ -451,8 +466,10 @@ def _resolve_paths(s: Settings, base: Path) -> Settings:
         upstream = upstream.model_copy(update={
             "zgw_jwt": upstream.zgw_jwt.model_copy(update={"secret_file": r(upstream.zgw_jwt.secret_file)})})
     metrics = s.metrics.model_copy(update={"multiproc_dir": r(s.metrics.multiproc_dir)})
+    opa = s.opa.model_copy(update={"wasm_bundle": r(s.opa.wasm_bundle),
+                                   "wasm_bundle_public_key": r(s.opa.wasm_bundle_public_key)})
     resolved = s.model_copy(update={"jwt": jwt, "records": records, "pseudonymisation": pseudo,
-                                    "labels": labels, "upstream": upstream, "metrics": metrics})
+                                    "labels": labels, "upstream": upstream, "metrics": metrics, "opa": opa})
     _check_files(resolved)
     return resolved
 
@@ -475,6 +492,16 @@ def _check_files(s: Settings) -> None:
             s.upstream.zgw_jwt.secret_bytes()
         except OSError as exc:
             raise ConfigError(f"upstream.zgw_jwt.secret_file: cannot read: {exc.strerror}") from None
+    key = s.opa.wasm_bundle_public_key
+    if key is not None:
+        # The bundle itself may be missing at start-up (the sidecar is then not ready); its key may not.
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+        try:
+            load_pem_public_key(key.read_bytes())
+        except OSError as exc:
+            raise ConfigError(f"opa.wasm_bundle_public_key: cannot read: {exc.strerror}") from None
+        except ValueError:
+            raise ConfigError(f"opa.wasm_bundle_public_key: {key} is not a PEM public key") from None
     parent = s.records.path.parent
     if not parent.is_dir():
         raise ConfigError(f"records.path: folder does not exist: {parent}")
