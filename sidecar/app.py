@@ -21,6 +21,7 @@ from sidecar import metrics
 from sidecar.auth import Authenticator
 from sidecar.classify import Catalogue
 from sidecar.enforce import Enforcer
+from sidecar.engine import PolicyEngine, create_engine
 from sidecar.labels import LabelStore, LabelStoreError, open_label_store
 from sidecar.objects import Objects
 from sidecar.opa import OpaClient, OpaError
@@ -41,7 +42,7 @@ class Readiness:
     """Ready = OPA answers, the decision is defined and valid, the profile exists and is valid,
     the record file and the label store are usable. Cached briefly so probes stay cheap."""
 
-    def __init__(self, settings: Settings, opa: OpaClient, writer: RecordWriter, labels: LabelStore,
+    def __init__(self, settings: Settings, opa: PolicyEngine, writer: RecordWriter, labels: LabelStore,
                  inputs: InputBuilder) -> None:
         self._s = settings
         self._opa = opa
@@ -68,13 +69,19 @@ class Readiness:
         if not self._opa.healthy():
             return ["opa: not answering or bundle not activated"]
         try:
-            self._opa.decide(self._inputs.probe())
+            probe = self._opa.decide(self._inputs.probe())
             if not isinstance(self._opa.query(f"profiles/{profile}"), dict):
                 out.append(f"opa: profile {profile!r} is not loaded")
-            all_errors = self._opa.query("wams/profile/errors")
-            errors = all_errors.get(profile) if isinstance(all_errors, dict) else None
-            if errors:
-                out.append(f"opa: profile {profile!r} is invalid: {errors}")
+            if isinstance(self._opa, OpaClient):
+                all_errors = self._opa.query("wams/profile/errors")
+                errors = all_errors.get(profile) if isinstance(all_errors, dict) else None
+                if errors:
+                    out.append(f"opa: profile {profile!r} is invalid: {errors}")
+            elif "PROFILE" in probe.reasons:
+                # The wasm module has no wams/profile/errors (its messages need sprintf, a builtin
+                # it lacks); the decision itself denies everything under an invalid profile
+                # (authz.profile_valid), and 'sidecar profiles check' says what is wrong.
+                out.append(f"opa: profile {profile!r} is invalid (see 'sidecar profiles check')")
         except OpaError as exc:
             out.append(f"opa: {exc}")
         if not self._writer.writable():
@@ -157,7 +164,10 @@ def create_app(settings: Settings) -> PortDispatcher:
     labels = open_label_store(settings.labels.dsn)
     inputs = InputBuilder(profile=settings.policy.profile, controlling_orgs=settings.controlling_orgs,
                           retention_configured=settings.coordination_retention_days is not None)
-    enforcer = Enforcer(opa=opa, writer=writer, inputs=inputs)
+    # The proxy's decisions and readiness: OPA over REST or the wasm engine (opa.engine); the
+    # console keeps asking the OPA server.
+    engine = create_engine(settings.opa, opa)
+    enforcer = Enforcer(opa=engine, writer=writer, inputs=inputs)
     routes = RouteMap(settings.routes)
     catalogue = Catalogue(settings.catalogue)
     upstream = UpstreamClient(settings.upstream)
@@ -168,7 +178,7 @@ def create_app(settings: Settings) -> PortDispatcher:
                   upstream=upstream, labels=labels, objects=objects, routes=routes)
     metrics.preinitialise([r.name for r in settings.routes])
     metrics.policy_info.labels(settings.policy.profile).set(1)
-    readiness = Readiness(settings, opa, writer, labels, inputs)
+    readiness = Readiness(settings, engine, writer, labels, inputs)
     admin = _admin_app(readiness, labels, settings.review.max_open_days)
     metrics.refresh_reviews(0, None, settings.review.max_open_days)
 

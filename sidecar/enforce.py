@@ -23,8 +23,9 @@ from typing import Any
 
 from sidecar import metrics
 from sidecar.call import Call
+from sidecar.engine import PolicyEngine
 from sidecar.failures import FailClosed
-from sidecar.opa import Decision, OpaClient, OpaError
+from sidecar.opa import Decision, OpaError
 from sidecar.opa_input import InputBuilder, now_rfc3339, resource
 from sidecar.records import RecordWriteError, RecordWriter, build_record
 
@@ -46,7 +47,7 @@ _CACHE_MAX = 4096
 
 
 class Enforcer:
-    def __init__(self, *, opa: OpaClient, writer: RecordWriter, inputs: InputBuilder) -> None:
+    def __init__(self, *, opa: PolicyEngine, writer: RecordWriter, inputs: InputBuilder) -> None:
         self._opa = opa
         self._writer = writer
         self.inputs = inputs
