@@ -573,8 +573,9 @@ class WasmEngine:
         try:
             if inst is None or inst.bundle is not bundle:
                 inst = self._local.inst = _Instance(bundle)
+            # No input: length 0, so that input is undefined (as over REST), not null.
             raw = inst.evaluate(bundle.entrypoints[entrypoint],
-                                orjson.dumps(opa_input) if opa_input is not None else b"null")
+                                orjson.dumps(opa_input) if opa_input is not None else b"")
         except Exception as exc:  # a trap, an abort, memory: this instance may be broken, drop it
             self._local.inst = None
             raise OpaError("engine", f"wasm evaluation failed: {type(exc).__name__}: {exc}") from None
