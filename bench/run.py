@@ -31,7 +31,7 @@ from bench import metrics as prom
 from bench.stack import BenchStack, children, pss_kb, status_kb, tree_cpu
 from sidecar.devtools.demo import OPA_VERSION, Ports, find_opa, free_ports
 from sidecar.devtools.keys import DEMO_ORG, mint
-from sidecar.devtools.upstream import BENCHMARK_DOCUMENT_UUID
+from sidecar.devtools.upstream import BENCHMARK_DOCUMENT_UUID, DEMO_USERS, relations, seed_uuid
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -42,6 +42,11 @@ OPA_PATH = "/v1/data/wams/authz/decision?provenance=true"  # what the sidecar se
 LIST_SIZES = (0, 10, 50, 100)
 BODY_SIZES = (1024, 256 * 1024, 2 * 1024 * 1024)
 PROVIDER_ORG = "huisarts-de-linde"
+# Need-to-know: the bench user reads documents of zaken it relates to. The demo seed's consulent
+# is behandelaar on six zaken (sidecar/devtools/upstream/README.md, "Seed"); the list documents
+# are linked to one of them.
+BENCH_USER = DEMO_USERS["consulent"]
+LIST_ZAAK = "bijstand"
 
 
 def log(msg: str) -> None:
@@ -69,6 +74,8 @@ class Scenario:
     extra: dict[str, Any] = field(default_factory=dict)
     # Also through the pass-through floor (bench/passthrough.py): what the stack costs undecided.
     floor: bool = False
+    # Which sidecar: "warm" (the default relation cache) or "cold" (relations.cache_ttl_seconds: 0).
+    sidecar: str = "warm"
 
     def __post_init__(self) -> None:
         if not self.connections:
@@ -114,10 +121,27 @@ def http(port: int, method: str, path: str, headers: dict[str, str] | None = Non
         return exc.code, exc.read()
 
 
+def list_zaak_url(stack: BenchStack) -> str:
+    """The zaak the list documents are linked to: one the bench user relates to in the seed."""
+    zaak = seed_uuid("zaak", LIST_ZAAK)
+    if zaak not in relations()["betrokkenen"].get("medewerker", {}).get(BENCH_USER, {}):
+        raise SystemExit(f"the demo seed no longer relates {BENCH_USER} to zaak {LIST_ZAAK}: pick another")
+    return f"http://127.0.0.1:{stack.ports.upstream}/zaken/api/v1/zaken/{zaak}"
+
+
+def consulent_headers(workdir: Path) -> dict[str, str]:
+    """The bench user's token (the seed's consulent) and purpose."""
+    return {"Authorization": "Bearer " + mint(workdir, sub=BENCH_USER, role="consulent", org=DEMO_ORG, ttl=7200),
+            "X-Doelbinding": HULP}
+
+
 def seed_lists(stack: BenchStack) -> dict[int, str]:
     """For each list size N, N documents with their own bronorganisatie (the list filter), one
-    in five of category medisch, so that the consulent's list is really filtered (by 20 %)."""
+    in five of category medisch, so that the consulent's list is really filtered (by 20 %).
+    Each is linked to a zaak the bench user relates to (need-to-know: an unrelated document
+    is never released), directly on the upstream."""
     base = stack.catalogue_base
+    zaak = list_zaak_url(stack)
     orgs: dict[int, str] = {}
     for size in LIST_SIZES:
         org = rsin(1000 + size)
@@ -129,6 +153,11 @@ def seed_lists(stack: BenchStack) -> dict[int, str]:
             st, out = http(stack.ports.upstream, "POST", DOCS, {"Content-Type": "application/json"}, body)
             if st != 201:
                 raise SystemExit(f"seeding the list documents failed: HTTP {st} {out[:300]!r}")
+            link = json.dumps({"zaak": zaak, "informatieobject": json.loads(out)["url"]}).encode()
+            st, out = http(stack.ports.upstream, "POST", "/zaken/api/v1/zaakinformatieobjecten",
+                           {"Content-Type": "application/json"}, link)
+            if st != 201:
+                raise SystemExit(f"linking a list document to its zaak failed: HTTP {st} {out[:300]!r}")
     return orgs
 
 
@@ -161,8 +190,7 @@ def opa_inputs() -> tuple[dict[str, Any], dict[str, Any]]:
 
 def build_scenarios(stack: BenchStack, orgs: dict[int, str], quick: bool) -> list[Scenario]:
     wd = stack.workdir
-    consulent = {"Authorization": "Bearer " + mint(wd, sub="c.jansen", role="consulent", org=DEMO_ORG, ttl=7200),
-                 "X-Doelbinding": HULP}
+    consulent = consulent_headers(wd)
     provider = {"Authorization": "Bearer " + mint(wd, sub="p.huisarts", role="aanbieder", org=PROVIDER_ORG,
                                                    secrecy="wettelijk", ttl=7200),
                 "X-Doelbinding": HULP, "Content-Type": "application/json",
@@ -191,6 +219,14 @@ def build_scenarios(stack: BenchStack, orgs: dict[int, str], quick: bool) -> lis
         Scenario("read_deny", "denied read (medisch, knmg)", "GET", f"{DOCS}/{medisch}", consulent, 50,
                  expect_sidecar=(403,), rounds=r, round_seconds=rs),
     ]
+    if stack.cold_ports:
+        # Need-to-know with cold relation caches: through the sidecar whose relation caches hold
+        # nothing (every request reads the caller's relations from the upstream), and through the
+        # warm one in the same rounds. 10/s: a cold read costs several times a warm one's CPU
+        # (upstream look-ups), and 50/s of them would saturate the two cores.
+        out.append(Scenario("read_cold", "single-object read (allow), 10/s, relations cold", "GET",
+                            f"{DOCS}/{algemeen}", consulent, 10, rounds=r, round_seconds=2 * rs, closed=False,
+                            group="cold", sidecar="cold"))
     for size in LIST_SIZES:
         main = size == 50
         out.append(Scenario(
@@ -198,6 +234,11 @@ def build_scenarios(stack: BenchStack, orgs: dict[int, str], quick: bool) -> lis
             f"{DOCS}?bronorganisatie={orgs[size]}", consulent, 5,
             rounds=r if main else 2, round_seconds=1.5 * rs, closed=main,
             group="main" if main else "list", extra={"items": size, "released": size - size // 5}))
+        if main and stack.cold_ports:
+            out.append(Scenario(
+                "list_50_cold", "list of 50, relations cold", "GET", f"{DOCS}?bronorganisatie={orgs[size]}",
+                consulent, 5, rounds=r, round_seconds=2 * rs, closed=False, group="cold", sidecar="cold",
+                extra={"items": size, "released": size - size // 5}))
     out.append(Scenario("download_1mib", "document download, 1 MiB", "GET",
                         f"{DOCS}/{BENCHMARK_DOCUMENT_UUID}/download", consulent, 20, rounds=r, round_seconds=rs))
     out.append(Scenario("ingest", "ingest with X-Herkomst (aanbieder, toestemming)", "POST", DOCS, provider, 20,
@@ -237,12 +278,26 @@ def targets(sc: Scenario, stack: BenchStack) -> list[dict[str, Any]]:
         return out
     out = [
         {"name": "direct", "port": stack.ports.upstream, "request": sc.request(), "expect": list(sc.expect_direct)},
-        {"name": "sidecar", "port": stack.ports.proxy, "request": sc.request(), "expect": list(sc.expect_sidecar)},
+        {"name": "sidecar", "port": sidecar_ports(sc, stack).proxy, "request": sc.request(),
+         "expect": list(sc.expect_sidecar)},
     ]
     if sc.floor and stack.passthrough_port:
         out.append({"name": "floor", "port": stack.passthrough_port, "request": sc.request(),
                     "expect": list(sc.expect_direct)})
+    if sc.sidecar == "cold":
+        # The warm sidecar in the same rounds: warm and cold compared at the same rate and moment.
+        out.append({"name": "warm", "port": stack.ports.proxy, "request": sc.request(),
+                    "expect": list(sc.expect_sidecar)})
     return out
+
+
+def sidecar_ports(sc: Scenario, stack: BenchStack) -> Ports:
+    """The ports of the sidecar a scenario goes through."""
+    if sc.sidecar == "cold":
+        if stack.cold_ports is None:
+            raise SystemExit(f"{sc.key}: the sidecar with cold relation caches is not running")
+        return stack.cold_ports
+    return stack.ports
 
 
 def wrk_lua(req: dict[str, Any], path: Path) -> None:
@@ -298,9 +353,12 @@ class Procs:
     upstream: int
     passthrough: int = 0
     opa_floor: int = 0
+    sidecar_cold: int = 0
 
     def cpu(self) -> dict[str, float]:
         out = {"sidecar": tree_cpu(self.sidecar), "opa": tree_cpu(self.opa), "upstream": tree_cpu(self.upstream)}
+        if self.sidecar_cold:
+            out["sidecar_cold"] = tree_cpu(self.sidecar_cold)
         if self.passthrough:
             out["passthrough"] = tree_cpu(self.passthrough)
         if self.opa_floor:
@@ -322,12 +380,16 @@ def sanity(sc: Scenario, stack: BenchStack) -> dict[str, Any]:
             raise SystemExit(f"{sc.key}: OPA answered {st} {body[:300]!r}")
         return {"decision": res["decision"], "evaluations": len(res.get("evaluations") or [])}
     st_d, body_d = http(stack.ports.upstream, sc.method, sc.path, sc.headers, sc.body)
-    st_s, body_s = http(stack.ports.proxy, sc.method, sc.path, sc.headers, sc.body)
+    st_s, body_s = http(sidecar_ports(sc, stack).proxy, sc.method, sc.path, sc.headers, sc.body)
     if st_d not in sc.expect_direct or st_s not in sc.expect_sidecar:
         raise SystemExit(f"{sc.key}: expected {sc.expect_direct}/{sc.expect_sidecar}, got direct {st_d}, "
                          f"sidecar {st_s}: {body_s[:400]!r}")
     out: dict[str, Any] = {"direct_status": st_d, "sidecar_status": st_s,
                            "direct_bytes": len(body_d), "sidecar_bytes": len(body_s)}
+    if st_s == 403:
+        # Which rule denied (the user text names it): a denied read must be denied for its category,
+        # not for want of a relation (the bench user relates to every document it reads).
+        out["sidecar_detail"] = json.loads(body_s).get("detail")
     if sc.key.startswith("list_"):
         got_d, got_s = json.loads(body_d)["results"], json.loads(body_s)["results"]
         if len(got_d) != sc.extra["items"] or len(got_s) != sc.extra["released"]:
@@ -338,8 +400,11 @@ def sanity(sc: Scenario, stack: BenchStack) -> dict[str, Any]:
 
 
 def measure(sc: Scenario, stack: BenchStack, procs: Procs, tmp: Path, quick: bool) -> dict[str, Any]:
+    from bench import cpu as cpu_mod  # bench.cpu imports this module
     check = sanity(sc, stack)
-    before = prom.scrape(stack.ports.admin)
+    admin = sidecar_ports(sc, stack).admin
+    before = prom.scrape(admin)
+    warm_before = prom.scrape(stack.ports.admin) if sc.sidecar == "cold" else None
     cpu0 = procs.cpu()
     spec = {"mode": "open", "rate": sc.rate, "round_seconds": sc.round_seconds, "rounds": sc.rounds,
             "connections": sc.connections, "warmup": 1, "targets": targets(sc, stack)}
@@ -347,7 +412,8 @@ def measure(sc: Scenario, stack: BenchStack, procs: Procs, tmp: Path, quick: boo
     lg = loadgen(spec)
     wall = time.monotonic() - t0
     cpu1 = procs.cpu()
-    after = prom.scrape(stack.ports.admin)
+    after = prom.scrape(admin)
+    warm_counts = None if warm_before is None else cpu_mod.sidecar_counts(warm_before, prom.scrape(stack.ports.admin))
     res: dict[str, Any] = {"key": sc.key, "title": sc.title, "group": sc.group, "rate": sc.rate,
                            "rounds": sc.rounds, "round_seconds": sc.round_seconds, "connections": sc.connections,
                            "method": sc.method, "sanity": check, "extra": sc.extra, "open_loop": lg,
@@ -367,13 +433,20 @@ def measure(sc: Scenario, stack: BenchStack, procs: Procs, tmp: Path, quick: boo
         - prom.total(before, "sidecar_records_written_total"),
         "request_ms": prom.summary_ms(req_h),
         "histograms": {"opa": opa_h, "record_write": rec_h},
+        # The counts behind the steady-state and need-to-know figures (bench/cpu.py names them).
+        "counts": cpu_mod.sidecar_counts(before, after),
     }
     cpu = {k: round(cpu1[k] - cpu0[k], 3) for k in cpu0}
     res["cpu_s"] = cpu
     if sc.group != "opa" and sidecar_reqs:
+        opa_cpu = cpu["opa"]
+        if warm_counts is not None:
+            # Both sidecars ask the one OPA in this scenario: its CPU is shared by their OPA calls.
+            calls = res["sidecar_metrics"]["counts"]["opa_calls"]
+            opa_cpu *= calls / (calls + warm_counts["opa_calls"]) if calls else 0.0
         res["cpu_ms_per_sidecar_request"] = {
-            "sidecar": round(1000 * cpu["sidecar"] / sidecar_reqs, 3),
-            "opa": round(1000 * cpu["opa"] / sidecar_reqs, 3)}
+            "sidecar": round(1000 * cpu["sidecar_cold" if sc.sidecar == "cold" else "sidecar"] / sidecar_reqs, 3),
+            "opa": round(1000 * opa_cpu / sidecar_reqs, 3)}
     elif sc.group == "opa":
         n = lg["targets"]["opa"]["completed"] + lg["warmup_requests_per_target"]
         res["cpu_ms_per_opa_request"] = round(1000 * cpu["opa"] / n, 3) if n else None
@@ -384,6 +457,10 @@ def measure(sc: Scenario, stack: BenchStack, procs: Procs, tmp: Path, quick: boo
         d, s = lg["targets"]["direct"], lg["targets"]["sidecar"]
         res["added_ms"] = {q: round(s["latency_ms"][q] - d["latency_ms"][q], 4) for q in ("p50", "p90", "p99")}
         res["added_service_ms"] = {q: round(s["service_ms"][q] - d["service_ms"][q], 4) for q in ("p50", "p99")}
+        if "warm" in lg["targets"]:
+            w = lg["targets"]["warm"]
+            res["warm_added_ms"] = {q: round(w["latency_ms"][q] - d["latency_ms"][q], 4) for q in ("p50", "p90", "p99")}
+            res["warm_counts"] = warm_counts
         if "floor" in lg["targets"]:
             f = lg["targets"]["floor"]
             res["floor_added_ms"] = {q: round(f["latency_ms"][q] - d["latency_ms"][q], 4)
@@ -477,7 +554,9 @@ def main(argv: list[str] | None = None) -> int:
     find_opa()
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="sidecar-bench-"))
-    p = free_ports(6)  # proxy, admin, OPA, upstream, the pass-through floor, the constant-policy OPA
+    # proxy, admin, OPA, upstream, the pass-through floor, the constant-policy OPA, and the proxy and
+    # admin ports of the sidecar with cold relation caches
+    p = free_ports(8)
     stack = BenchStack(workdir=tmp / "stack", ports=Ports(proxy=p[0], admin=p[1], opa=p[2], upstream=p[3]),
                        profile="knmg", workers=args.workers, policies=args.policies.resolve(),
                        config_extra={"server": {"workers": args.workers, "threads": args.threads}})
@@ -486,8 +565,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start_passthrough(p[4])
         stack.start_opa_floor(p[5])
+        stack.start_cold_sidecar(p[6], p[7])
         procs = Procs(stack.procs["sidecar"].pid, stack.procs["opa"].pid, stack.procs["upstream"].pid,
-                      stack.procs["passthrough"].pid, stack.procs["opa_floor"].pid)
+                      stack.procs["passthrough"].pid, stack.procs["opa_floor"].pid,
+                      stack.procs["sidecar_cold"].pid)
         facts = machine(stack)
         log("seeding list documents on the upstream")
         orgs = seed_lists(stack)
@@ -505,23 +586,31 @@ def main(argv: list[str] | None = None) -> int:
             results.append(r)
             log("  " + one_line(r))
         rss = procs.rss()
+        sequential: list[dict[str, Any]] = []
+        if not only or "sequential" in only:
+            from bench import cpu as cpu_mod
+
+            n = 200 if args.quick else 1000
+            log(f"one request at a time: CPU per request of each process ({n} reads, {n // 10} lists per case)")
+            sequential = cpu_mod.run_cases(stack, orgs, n)
         disk = fsync_floor(stack, results, args.quick)
         facts["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     finally:
         stack.stop()
     doc = {"date": dt.date.today().isoformat(), "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
            "quick": args.quick, "machine": facts, "opa_bench": policy_cost, "rss_per_worker": rss,
-           "fsync_floor": disk, "scenarios": results,
+           "fsync_floor": disk, "scenarios": results, "sequential": sequential,
            "duration_s": round(time.monotonic() - started, 1)}
     out = args.out or RESULTS / f"{doc['date']}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1) + "\n")
     log(f"results: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} ({doc['duration_s']} s)")
     shutil.rmtree(tmp, ignore_errors=True)
-    from bench import report
+    from bench import report, targets
 
     print(report.table(doc))
-    print(report.targets_table(doc))
+    print(targets.speed_table(doc))
+    print(targets.need_to_know_table(doc))
     if not args.no_report:
         report.write(doc, out)
         log("docs/benchmarks.md and docs/benchmarks-latency.png regenerated")

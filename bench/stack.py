@@ -12,12 +12,13 @@ the sidecar itself runs.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sidecar.devtools.demo import Stack, _wait_http, find_opa
+from sidecar.devtools.demo import Ports, Stack, _wait_http, find_opa, write_config
 
 
 @dataclass
@@ -28,6 +29,9 @@ class BenchStack(Stack):
     passthrough_port: int = 0
     # OPA serving a constant decision (the floor of any OPA round trip), when started.
     opa_floor_port: int = 0
+    # A second sidecar whose relation caches never hold anything (``relations.cache_ttl_seconds: 0``),
+    # when started: every request reads the caller's relations from the upstream (need-to-know, cold).
+    cold_ports: Ports | None = None
 
     @property
     def sidecar_threads(self) -> int:
@@ -43,7 +47,7 @@ class BenchStack(Stack):
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> Path:
         log = self.workdir / f"{name}.log"
         base = dict(os.environ)
-        if name == "sidecar":
+        if name.startswith("sidecar"):
             # The Makefile exports SIDECAR_OPA_BIN (for find_opa); the sidecar's settings read
             # every SIDECAR_* variable as an override and refuse the unknown key `opa_bin`.
             base.pop("SIDECAR_OPA_BIN", None)
@@ -91,7 +95,24 @@ class BenchStack(Stack):
                                         "--skip-version-check", "--log-level", "error", str(policy.parent)])
         _wait_http(f"http://127.0.0.1:{port}/health", 30, self.procs["opa_floor"], "OPA (constant policy)", log)
 
+    def start_cold_sidecar(self, proxy: int, admin: int) -> None:
+        """The same sidecar (same OPA, upstream, keys, workers and threads) in a folder of its own
+        (records, label store and metrics apart), with ``relations.cache_ttl_seconds: 0``: the
+        need-to-know cost of a request whose relations are not cached."""
+        cold = self.workdir / "cold"
+        cold.mkdir(parents=True, exist_ok=True)
+        # The same keys: tokens minted for the main sidecar are valid here, pseudonyms are alike.
+        shutil.copytree(self.workdir / "keys", cold / "keys", dirs_exist_ok=True)
+        self.cold_ports = Ports(proxy=proxy, admin=admin, opa=self.ports.opa, upstream=self.ports.upstream)
+        extra = {**(self.config_extra or {}), "relations": {"cache_ttl_seconds": 0}}
+        write_config(cold, self.cold_ports, profile=self.profile, workers=self.workers, extra=extra)
+        log = self._spawn("sidecar_cold", [sys.executable, "-m", "sidecar", "serve", "--config",
+                                           str(cold / "config.yaml")])
+        _wait_http(f"http://127.0.0.1:{admin}/-/readyz", 60, self.procs["sidecar_cold"],
+                   "sidecar (relation caches off)", log)
+
     def stop(self) -> None:
+        self.stop_one("sidecar_cold")
         self.stop_one("passthrough")
         self.stop_one("opa_floor")
         super().stop()

@@ -1,9 +1,11 @@
 # Benchmark (issue 7). Not part of `make test`: it takes minutes and wants a quiet machine.
-#   make bench          stack + open-loop load, writes bench/results/<date>.json, docs/benchmarks.md + PNG
+#   make bench          stack + open-loop load + one request at a time, writes bench/results/<date>.json,
+#                       docs/benchmarks.md + PNG: the speed targets (ratios to the pass-through floor and the
+#                       policy's batch call) and need-to-know costs (relation caches warm and cold)
 #   make bench-quick    the same with short rounds, to try the harness (rough figures)
 #   make bench-report   regenerate docs/benchmarks.md from the newest results file
 #   make bench-profile  pyinstrument profile of the hot path (in-process sidecar, real OPA + upstream)
-#   make bench-cpu      CPU per request of each process (sidecar, OPA, upstream, floor), one at a time
+#   make bench-cpu      CPU per request of each process (sidecar warm and cold, OPA, upstream, floor), one at a time
 
 BENCH_ARGS ?=
 
@@ -17,7 +19,7 @@ bench-tools:
 	  || echo "    wrk not installed; the Python closed loop measures max throughput instead"; }
 
 .PHONY: bench
-bench: venv tools bench-tools ## benchmark: direct vs through the sidecar (~5 min), docs/benchmarks.md
+bench: venv tools bench-tools ## benchmark: direct vs through the sidecar (~8 min), docs/benchmarks.md
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 .PHONY: bench-quick
@@ -33,5 +35,5 @@ bench-profile: venv tools ## pyinstrument profile of the sidecar hot path -> ben
 	$(PY) -m bench.profile
 
 .PHONY: bench-cpu
-bench-cpu: venv tools ## CPU per request of sidecar, OPA, upstream and the pass-through floor (~1 min)
+bench-cpu: venv tools ## CPU per request of sidecar (relations warm, cold), OPA, upstream, floor (~2 min)
 	$(PY) -m bench.cpu $(BENCH_ARGS)
