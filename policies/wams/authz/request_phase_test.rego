@@ -1,4 +1,4 @@
-# The request phase of a read reads nothing but who asks, why, and what kind of thing.
+# The request phase of a read (or update/delete) reads nothing but who asks, why, and what kind of thing.
 #   The sidecar decides the request phase of a read (before anything is forwarded) once per
 #   subject attributes, purpose, route, action and policy revision, and reuses that decision. That
 #   is sound only if the request-phase decision of a read does not depend on anything else the
@@ -9,7 +9,7 @@ package wams.authz_test
 
 import data.wams.authz
 
-read_actions := {"read", "list", "download"}
+read_actions := {"read", "list", "download", "update", "delete"}
 
 # METADATA
 # title: Request-phase inputs

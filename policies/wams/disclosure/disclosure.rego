@@ -23,6 +23,7 @@ onward if {
 	lib.onward
 	lib.category != null
 	not relations.own_coordination_dossier
+	not relations.reads_own_writing
 }
 
 # METADATA

@@ -362,10 +362,12 @@ collection if {
 # scope: document
 # title: Purpose-only phase
 # description: >-
-#   A read whose category is not known yet (request phase, or the collection of a batch):
-#   only the purpose rules decide; the category rules decide in the response phase.
+#   A read, update or delete whose object is not known yet (request phase), or the collection
+#   of a batch: only the purpose rules decide. The category rules decide on the object itself:
+#   in the response phase of a read, and on the object's current metadata before an update or
+#   delete is forwarded.
 purpose_only if {
-	is_read
+	action in {"read", "list", "download", "update", "delete"}
 	resource_type != "records"
 	category == null
 	input.action.properties.phase == "request"

@@ -213,3 +213,14 @@ test_herkomst_set_ignores_non_lists if {
 	lib.herkomst_set({}, "lid2") == set()
 	lib.herkomst_set({"lid2": "a"}, "lid2") == set()
 }
+
+test_purpose_only_for_the_request_phase_of_reads_updates_and_deletes if {
+	req := {"action": {"properties": {"phase": "request"}}, "resource": {"properties": {"category": null}}}
+	every action in ["read", "list", "download", "update", "delete"] {
+		lib.purpose_only with input as mk("knmg", object.union(req, {"action": {"name": action}}))
+	}
+
+	# A create is decided on its body's type at once; a known category is never purpose-only.
+	not lib.purpose_only with input as mk("knmg", object.union(req, {"action": {"name": "create"}}))
+	not lib.purpose_only with input as mk("knmg", object.union(req, {"action": {"name": "update"}, "resource": {"properties": {"category": "algemeen"}}}))
+}

@@ -170,7 +170,8 @@ r4_past if {
 #   be appointed on yet. The consulent reads it and the fg reads it only for verantwoording,
 #   both with a relation to the zaak where N1 requires one; anyone else is denied. With
 #   need_to_know off, any coordinator of a controlling organisation reads and writes it (by
-#   role). Not applied to rol resources (those are the K rules).
+#   role). The rollen of a coordination zaak are read the same way; creating them is the K
+#   rules' business.
 # custom:
 #   id: R5
 #   source: >-
@@ -181,6 +182,14 @@ r5_coordinatiedossier if {
 	lib.category == "coordinatiedossier"
 	lib.resource_type != "rol"
 	lib.reads_or_writes
+}
+
+# Who is party to a coordination zaak (its rollen, which have the zaak's category) is read like the
+# dossier; creating or removing a rol is the K rules' business.
+r5_coordinatiedossier if {
+	lib.category == "coordinatiedossier"
+	lib.resource_type == "rol"
+	lib.is_read
 }
 
 # METADATA

@@ -97,6 +97,22 @@ test_r5_not_for_rol if {
 	count(read.deny) == 0 with input as inp
 }
 
+test_r5_rollen_of_a_coordination_zaak_are_read_like_the_dossier if {
+	appointed := {"kinds": ["coordinator"], "zaken": ["z"], "writer": false}
+	every p in lib_test.profiles {
+		rol := object.union(use(p, "coordinator", "read", "coordinatiedossier", null), {"resource": {
+			"type": "rol",
+			"properties": {"relation": appointed},
+		}})
+		read.allow == {"R5"} with input as rol
+		read.allow == {"R5"} with input as object.union(rol, {"subject": {"properties": {"role": "consulent"}}})
+
+		# Appointing someone is the K rules' business, not R5's.
+		count(read.allow) == 0 with input as object.union(rol, {"action": {"name": "create"}})
+		count(read.allow) == 0 with input as object.union(rol, {"subject": {"properties": {"role": "aanbieder"}}})
+	}
+}
+
 # Labels of data sent in by a provider with statutory secrecy (new-style labels).
 holder_labels := {
 	"grondslag": "lid2", "voorwaarden": [], "provider_sent": true, "review_by_fg": false,

@@ -328,6 +328,33 @@ own_coordination_dossier if {
 }
 
 # METADATA
+# title: N1 a provider reads back what it sent
+# description: >-
+#   An aanbieder reads (reads, lists, downloads) what it wrote itself through the sidecar
+#   (relation.writer): the data came from it, so giving it back is neither a new disclosure nor
+#   onward (the onward-disclosure rules do not apply to it). The ground and consent rules for the
+#   data still do (I2, I10).
+# custom:
+#   id: N1
+#   source: >-
+#     Wams art. 5.4.2 (de aanbieder verstrekt; wat hij zelf verstrekte kan hij teruglezen);
+#     docs/rules.md N1 (an aanbieder may read back what it wrote)
+#   outcome: {"wetsvoorstel": "A", "knmg": "A"}
+provider_reads_back if {
+	lib.role == "aanbieder"
+	reads_own_writing
+}
+
+# METADATA
+# title: Reads its own writing
+# description: A read of an object the subject wrote itself through the sidecar, its category known.
+reads_own_writing if {
+	lib.is_read
+	writer
+	lib.category != null
+}
+
+# METADATA
 # scope: document
 # title: Deny reasons
 # description: Ids of the need-to-know rules that deny the request.
@@ -345,6 +372,8 @@ deny contains "N4" if n4_koppeling_zonder_relatie
 # title: Allow reasons
 # description: Ids of the need-to-know rules that allow the request.
 allow contains "N4" if n4_aanbieder_koppelt
+
+allow contains "N1" if provider_reads_back
 
 # METADATA
 # title: Notes

@@ -417,3 +417,35 @@ test_batch_items_decided_by_their_relation if {
 		res.evaluations[2].reasons == ["N1", "R1"]
 	}
 }
+
+test_a_provider_reads_back_what_it_sent_whole if {
+	every p in lib_test.profiles {
+		# Its own medical document, sent in with a stored sender (provider data), linked to no zaak:
+		# the whole decision allows it, and not as an onward disclosure.
+		own := object.union(
+			use(p, "aanbieder", "read", "enkelvoudiginformatieobject", "medisch", rel([], true), "onderzoek_hulpvraag"),
+			{
+				"subject": {"properties": {"org": "huisarts-de-linde", "controlling_org": false}},
+				"resource": {"properties": {"labels": {
+					"grondslag": "lid1", "voorwaarden": ["geen_verdere_verstrekking"], "provider_sent": true,
+					"source_role": "aanbieder", "source_org": "huisarts-de-linde", "source_controlling_org": false,
+					"source_secrecy": "geen", "review_by_fg": false, "purpose": "onderzoek_hulpvraag",
+				}}},
+			},
+		)
+		d := authz.decision with input as own
+		d.decision == true
+		"N1" in d.reasons
+		not disclosure.onward with input as own
+
+		# Someone else's document (writer false) is not its to read, related or not.
+		other := object.union(own, {"resource": {"properties": {"relation": {"kinds": ["behandelaar"], "writer": false}}}})
+		od := authz.decision with input as other
+		od.decision == false
+
+		# Reading back is reading: it does not let a provider change what it sent.
+		upd := object.union(own, {"action": {"name": "update"}})
+		ud := authz.decision with input as upd
+		ud.decision == false
+	}
+}
