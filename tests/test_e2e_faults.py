@@ -14,14 +14,18 @@ def test_opa_stopped_fails_closed(fresh: Running) -> None:
     before_upstream = fresh.mark_upstream()
     before_errors = fresh.metric("sidecar_opa_errors_total", kind="connect")
 
-    for target in (ZAKEN, DOCS):
+    for target in (ZAKEN, DOCS, ZAKEN):
         r = fresh.proxy("GET", target, fresh.headers("consulent", HULP))
         assert r.status == 503
         assert r.header("content-type") == "application/problem+json"
         assert "results" not in r.body.decode()
-    assert fresh.upstream_since(before_upstream) == []  # nothing forwarded
+    # Nothing released. At most the first read reached the upstream: its request phase was decided
+    # (and cached) before OPA stopped; the failed response phase dropped that cache, so no later
+    # request is forwarded while OPA is away.
+    forwarded = fresh.upstream_since(before_upstream)
+    assert len(forwarded) <= 1 and all("/zaken/api/v1/zaken" in line for line in forwarded), forwarded
 
-    assert fresh.metric("sidecar_opa_errors_total", kind="connect") - before_errors == 2
+    assert fresh.metric("sidecar_opa_errors_total", kind="connect") - before_errors == 3
     last = fresh.records()[-1]
     assert last["decision"] == "deny" and last["reasons"] == ["OPA_CONNECT"]
     ready = fresh.wait_readiness(503)

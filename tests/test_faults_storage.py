@@ -14,6 +14,7 @@ next read fails with "file is not a database", as a torn disk or a wrong restore
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -27,7 +28,17 @@ import pytest
 
 from sidecar.devtools.demo import Stack
 from sidecar.records import verify
-from tests.helpers import DOCS, HULP, ZAKEN, Running, new_ports, read_records, start_not_ready, uuid_of
+from tests.helpers import (
+    DOCS,
+    HULP,
+    ZAKEN,
+    Running,
+    catalogue_base,
+    new_ports,
+    read_records,
+    start_not_ready,
+    uuid_of,
+)
 
 
 def _mount_tmpfs(where: Path) -> bool:
@@ -119,24 +130,34 @@ def test_full_record_disk_fails_closed_and_recovers(disk_stack: tuple[Running, P
     assert run.wait_readiness(200).status == 200
 
 
-def test_refused_read_was_not_forwarded_unrecorded(disk_stack: tuple[Running, Path | None]) -> None:
-    """Issue 6: no request forwarded without a durable record. On a full disk a refused read
-    either never reached the upstream, or its request-phase allow is on disk."""
+def test_full_disk_releases_nothing_and_writes_nothing_upstream(disk_stack: tuple[Running, Path | None]) -> None:
+    """No response released and nothing written upstream without a durable record. On a full disk a
+    read is refused without data (it may have reached the upstream: a read has no side effect there,
+    so its request-phase record is written together with the response phase's), and a write never
+    reaches the upstream."""
     run, disk = disk_stack
-    records = run.stack.workdir.parent / "recdisk" / "records.jsonl"
     filler = _fill(disk) if disk is not None else None
     try:
-        for _ in range(40):
-            before = run.mark_upstream()
-            r = run.proxy("GET", ZAKEN, run.headers("consulent", HULP))
-            if r.status == 200:
-                continue
-            assert r.status == 503
-            if run.upstream_since(before):
-                got = [(x["phase"], x["decision"]) for x in _records_for(records, r.trace_id)]
-                assert ("request", "allow") in got, f"forwarded without a durable record (trace {r.trace_id})"
-            return
-        raise AssertionError("never refused on a full disk")
+        for kind in ("read", "write"):
+            for i in range(40):
+                before = run.mark_upstream()
+                if kind == "read":
+                    r = run.proxy("GET", ZAKEN, run.headers("consulent", HULP))
+                else:
+                    rsin = "001234560"  # the seed's municipality
+                    body = {"bronorganisatie": rsin, "verantwoordelijkeOrganisatie": rsin, "startdatum": "2026-03-02",
+                            "zaaktype": f"{catalogue_base(run)}/zaaktypen/algemeen", "omschrijving": f"vol-{i}"}
+                    r = run.proxy("POST", ZAKEN, [*run.headers("consulent", HULP).items(),
+                                                  ("Content-Type", "application/json")], json.dumps(body).encode())
+                if r.status in (200, 201):
+                    continue  # the disk still had room for these records
+                assert r.status == 503, (kind, r.status)
+                assert b'"results"' not in r.body and b'"url"' not in r.body
+                if kind == "write":
+                    assert not any("POST" in line for line in run.upstream_since(before)), "written upstream unrecorded"
+                break
+            else:
+                raise AssertionError(f"a {kind} was never refused on a full disk")
     finally:
         if filler is not None:
             filler.unlink()
