@@ -35,7 +35,7 @@ if str(REPO) not in sys.path:
 
 from sidecar.devtools.demo import Stack  # noqa: E402
 from sidecar.devtools.keys import mint  # noqa: E402
-from tests.helpers import DOCS, HULP, ZAKEN, read_records, send, start_stack, uuid_of  # noqa: E402
+from tests.helpers import DEFAULT_SUBJECT, DOCS, HULP, ZAKEN, read_records, send, start_stack, uuid_of  # noqa: E402
 
 
 @dataclass
@@ -155,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     events: list[str] = []
     try:
         plan = scenarios(stack)
-        tokens = {role: mint(workdir, sub=f"soak-{role}", role=role)
+        # Need-to-know: the college roles act as the seed's demo users, who relate to the zaken of
+        # the documents picked above, so that the "allowed" scenarios are allowed.
+        tokens = {role: mint(workdir, sub=DEFAULT_SUBJECT.get(role, {}).get("sub", f"soak-{role}"), role=role)
                   for role in ("consulent", "medisch_adviseur", "handhaving")}
         results: list[Result] = []
         lock = threading.Lock()
