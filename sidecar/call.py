@@ -28,6 +28,8 @@ class Call:
     betrokkene: str | None = None
     extra_context: dict[str, Any] = field(default_factory=dict)
     expand: list[str] = field(default_factory=list)  # ZGW expand names the route allowed
+    # The sidecar's base URL as this client sees it: links in answers are rewritten to it.
+    public_base: str = ""
     # "user" for a token holder; "data_subject" for a citizen's own access request (L2).
     subject_type: str = "user"
     # Need-to-know, read once per request when first needed (sidecar.relations).

@@ -33,6 +33,7 @@ from sidecar.routes import METHODS, RouteMap
 from sidecar.settings import Settings
 from sidecar.tracing import from_header
 from sidecar.upstream import Upstream, UpstreamClient
+from sidecar.urls import UrlRewriter
 from sidecar.writes import Writes, json_body
 
 log = logging.getLogger("sidecar.proxy")
@@ -50,10 +51,12 @@ class Proxy:
         self._enforcer = enforcer
         self._max_body = settings.upstream.max_request_body_bytes
         gateway = Upstream(upstream, settings.upstream.max_inspected_response_bytes)
+        self._urls = UrlRewriter(upstream_url=settings.upstream.url, advertised_url=settings.upstream.advertised_url,
+                                 public_url=settings.listen.public_url, routes=settings.routes)
         self._reads = Reads(enforcer=enforcer, upstream=gateway, objects=objects, routes=self._routes,
-                            resolve_zaak_betrokkenen=settings.upstream.resolve_zaak_betrokkenen)
+                            resolve_zaak_betrokkenen=settings.upstream.resolve_zaak_betrokkenen, urls=self._urls)
         self._writes = Writes(enforcer=enforcer, upstream=gateway, objects=objects, reads=self._reads,
-                              routes=self._routes, labels=labels,
+                              routes=self._routes, labels=labels, urls=self._urls,
                               pseudo_key=settings.pseudonymisation.key_bytes(),
                               coordinator_roltypen=frozenset(settings.catalogue.coordinator_roltypen))
 
@@ -122,6 +125,8 @@ class Proxy:
         if match is None:
             raise FailClosed("route_unknown")
         call.route, call.resource_id = match.route, match.resource_id
+        call.public_base = self._urls.public_base(request)
+        call.query = self._urls.query_to_upstream(call.query, call.public_base)
         expand = query_params(call.query).get("expand")
         if expand is not None:
             names = [n for v in expand for n in v.split(",")]
@@ -149,7 +154,7 @@ class Proxy:
             return self._reads.download(request, call)
         if body is not None:
             # A search (POST …/_zoek): its JSON criteria go upstream, the result is decided as a list.
-            body = orjson.dumps(json_body(body))
+            body = orjson.dumps(self._urls.to_upstream(json_body(body), call.public_base))
         return self._reads.read(request, call, body)
 
     def _read_body(self, request: Request, call: Call) -> bytes | None:

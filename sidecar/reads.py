@@ -23,13 +23,15 @@ from sidecar.objects import Objects
 from sidecar.opa_input import resource
 from sidecar.routes import RouteMap
 from sidecar.upstream import Upstream, filter_response_headers, json_response
+from sidecar.urls import UrlRewriter
 
 Embedded = list[tuple[str, int, Any]]  # (expansion, index, object)
 
 
 class Reads:
     def __init__(self, *, enforcer: Enforcer, upstream: Upstream, objects: Objects, routes: RouteMap,
-                 resolve_zaak_betrokkenen: bool) -> None:
+                 resolve_zaak_betrokkenen: bool, urls: UrlRewriter) -> None:
+        self._urls = urls
         self._enforcer = enforcer
         self._upstream = upstream
         self._objects = objects
@@ -52,11 +54,13 @@ class Reads:
             return failure
         doc = self._upstream.read_json(resp)
         headers = filter_response_headers(resp.headers, keep_length=False)
+        # Decided on the upstream's own URLs (labels and relations are keyed on them); released with
+        # the links pointing back through the sidecar.
         if call.route.action == "list":
-            out_body = self._filter_list(call, doc)
+            doc = self._filter_list(call, doc)
         else:
             self._release_detail(request, call, doc)
-            out_body = orjson.dumps(doc)
+        out_body = orjson.dumps(self._urls.to_public(doc, call.public_base))
         out = json_response(b"" if call.method == "HEAD" else out_body, 200, headers)
         if call.method == "HEAD":
             out.headers["Content-Length"] = str(len(out_body))
@@ -79,7 +83,7 @@ class Reads:
                                          [r for r, _ in pairs], item_betrokkenen=[s for _, s in pairs])
         return [release for release, _ in outcome.items]
 
-    def _filter_list(self, call: Call, doc: Any) -> bytes:
+    def _filter_list(self, call: Call, doc: Any) -> Any:
         """A ZGW page (``count``/``next``/``results``) or a plain array (some ZGW lists, such as
         zaakinformatieobjecten, are not paginated), with the denied items left out."""
         assert call.route is not None
@@ -99,13 +103,13 @@ class Reads:
             self._decide_embedded(call, kept_pairs)
         kept = [item for item, _ in kept_pairs]
         if not page:
-            return orjson.dumps(kept)
+            return kept
         removed = len(items) - len(kept)
         doc["results"] = kept
         if isinstance(doc.get("count"), int):
             # ZGW's count is the total over all pages; only this page's removals are known.
             doc["count"] = max(0, doc["count"] - removed)
-        return orjson.dumps(doc)
+        return doc
 
     def _embedded(self, call: Call, obj: Any) -> Embedded:
         """Objects the upstream embedded under ``_expand``. Only the expansions the request asked

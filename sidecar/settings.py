@@ -61,6 +61,9 @@ class JwksTimeouts(Timeouts):
 class ListenSettings(_Strict):
     proxy: str = "127.0.0.1:8080"
     admin: str = "127.0.0.1:9180"
+    # The sidecar's base URL as clients reach it (behind an ingress: its external URL). Links in
+    # answers are rewritten to it; unset, it is taken from each request's scheme and Host.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
 
     @field_validator("proxy", "admin")
     @classmethod
@@ -113,6 +116,9 @@ class ZgwJwtSettings(_Strict):
 
 class UpstreamSettings(_Strict):
     url: str = "http://127.0.0.1:8081"
+    # The base the upstream writes into its own URLs, when it differs from ``url`` (Open Zaak's
+    # configured domain, while the sidecar reaches it on an internal address).
+    advertised_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
     timeout: Timeouts = Timeouts()
     pool_size: int = Field(default=16, ge=1, le=1024)
     max_request_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)

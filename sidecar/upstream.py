@@ -193,10 +193,8 @@ class Upstream:
     @staticmethod
     def _forward_headers(request: Request, call: Call) -> dict[str, str]:
         headers = filter_request_headers(list(request.headers.items()))
-        host = request.headers.get("Host")
-        if valid_host(host):
-            assert host is not None
-            headers["X-Forwarded-Host"] = host
+        # No X-Forwarded-Host: the sidecar rewrites the upstream's URLs itself (sidecar.urls); an
+        # upstream that honoured it would move its catalogue's type URLs to the sidecar's host too.
         headers["X-Forwarded-Proto"] = request.scheme
         headers["X-Forwarded-For"] = request.environ.get("REMOTE_ADDR", "")
         headers["traceparent"] = call.trace.traceparent

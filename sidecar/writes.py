@@ -29,7 +29,8 @@ from sidecar.opa_input import resource
 from sidecar.reads import Reads
 from sidecar.records import pseudonymise
 from sidecar.routes import RouteMap
-from sidecar.upstream import Upstream, filter_response_headers, json_response
+from sidecar.upstream import Upstream, UpstreamResponse, filter_response_headers, json_response
+from sidecar.urls import UrlRewriter
 from sidecar.vocab import COLLEGE_ROLES
 
 log = logging.getLogger("sidecar.writes")
@@ -47,7 +48,9 @@ def json_body(body: bytes | None) -> dict[str, Any]:
 
 class Writes:
     def __init__(self, *, enforcer: Enforcer, upstream: Upstream, objects: Objects, reads: Reads, routes: RouteMap,
-                 labels: LabelStore, pseudo_key: bytes, coordinator_roltypen: frozenset[str]) -> None:
+                 labels: LabelStore, pseudo_key: bytes, coordinator_roltypen: frozenset[str],
+                 urls: UrlRewriter) -> None:
+        self._urls = urls
         self._enforcer = enforcer
         self._upstream = upstream
         self._objects = objects
@@ -57,9 +60,21 @@ class Writes:
         self._pseudo_key = pseudo_key
         self._coordinator_roltypen = coordinator_roltypen
 
+    def _own_urls(self, call: Call, body: bytes | None) -> tuple[dict[str, Any], bytes]:
+        """The JSON body with the sidecar's URLs of proxied resources on the upstream's base: what
+        is decided on and what is forwarded."""
+        obj = self._urls.to_upstream(json_body(body), call.public_base)
+        return obj, orjson.dumps(obj)
+
+    def _answer(self, call: Call, doc: Any, resp: UpstreamResponse) -> Response:
+        """The upstream's answer to a write, its links (and Location) pointing back through the sidecar."""
+        headers = [(k, self._urls.header_to_public(v, call.public_base) if k.lower() == "location" else v)
+                   for k, v in filter_response_headers(resp.headers, keep_length=False)]
+        return json_response(orjson.dumps(self._urls.to_public(doc, call.public_base)), resp.status, headers)
+
     def create(self, request: Request, call: Call, body: bytes | None) -> Response:
         assert call.route is not None
-        obj = json_body(body)
+        obj, body = self._own_urls(call, body)
         herkomst = request.headers.get("X-Herkomst")
         bsn = None
         if herkomst is not None:
@@ -95,7 +110,7 @@ class Writes:
         if call.herkomst is not None and isinstance(url, str):
             self._store_labels(call, url, outcome, doc if isinstance(doc, dict) else {}, props.get("category"))
         # The writer sent this content: its own response goes back without a second decision.
-        return json_response(orjson.dumps(doc), resp.status, filter_response_headers(resp.headers, keep_length=False))
+        return self._answer(call, doc, resp)
 
     def _remember(self, call: Call, url: str) -> None:
         """Need-to-know after a create: its creator relates to a new zaak, its writer to a new
@@ -225,8 +240,10 @@ class Writes:
         assert call.route is not None
         self._reads.request_phase(call)
         current, decided = self._reads.metadata(request, call)
-        if body is not None and call.route.resource in TYPE_FIELD:
-            new = json_body(body)
+        new: dict[str, Any] | None = None
+        if body is not None:
+            new, body = self._own_urls(call, body)
+        if new is not None and call.route.resource in TYPE_FIELD:
             field = TYPE_FIELD[call.route.resource]
             if field in new and new[field] != current.get(field):
                 # Changing the type changes the category: the new category must be allowed too, for
@@ -242,5 +259,4 @@ class Writes:
         if resp.status == 204 or call.method == "DELETE":
             resp.release()
             return Response(b"", status=resp.status)
-        doc = self._upstream.read_json(resp)
-        return json_response(orjson.dumps(doc), resp.status, filter_response_headers(resp.headers, keep_length=False))
+        return self._answer(call, self._upstream.read_json(resp), resp)
