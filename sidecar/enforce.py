@@ -111,6 +111,13 @@ class Enforcer:
         metrics.count_deny([reason], call.identity.role if call.identity else None, None)
         return decision_id
 
+    def record_upstream_refusal(self, call: Call, status: int) -> None:
+        """The upstream did not carry out an allowed request (it answered ``status``, 4xx or 5xx):
+        recorded with that status, so the records do not claim it took effect."""
+        self._write(call, *self._records(call, phase="response", decision_id=str(uuid.uuid4()), allow=False,
+                                         enforced=True, resource=None, decision=None,
+                                         reasons=["UPSTREAM_REJECTED"], status=status, duration_s=0.0))
+
     # -- deciding ----------------------------------------------------------------------------
 
     def decide(self, call: Call, phase: str, resource: dict[str, Any],

@@ -42,6 +42,10 @@ CAUSES: dict[str, Cause] = {
     "herkomst_invalid": Cause(400, "ongeldige-herkomst", "X-Herkomst is ongeldig.", None, "I9"),
     "coordinatie_invalid": Cause(400, "ongeldige-coordinatie", "X-Coordinatie is ongeldig.", None, "REQUEST_HEADER"),
     "not_found": Cause(404, "niet-gevonden", "Het object bestaat niet.", None, "NOT_FOUND"),
+    # The upstream refused a look-up the sidecar made for the request (its status is kept): the
+    # client can act on it, so it is not a failure of the machinery.
+    "upstream_rejected": Cause(400, "upstream-afgewezen", "De achterliggende dienst weigerde het verzoek.", None,
+                               "UPSTREAM_REJECTED"),
     # The policy refused (recorded with the decision): no further record, not a failure.
     "policy_deny": Cause(403, "geen-toegang", "U heeft geen toegang tot deze gegevens.", None, None),
     "herkomst_missing": Cause(400, "herkomst-ontbreekt", "X-Herkomst ontbreekt.", None, None),

@@ -36,7 +36,7 @@ _REQUEST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 DECISIONS = ("allow", "deny")
 PHASES = ("request", "response")
 CATEGORIES = (*vocab.CATEGORIES, "none")
-UPSTREAM_ERROR_KINDS = ("connect", "timeout", "status_5xx", "unreadable")
+UPSTREAM_ERROR_KINDS = ("connect", "timeout", "status_4xx", "status_5xx", "unreadable")
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 
 decisions_total = Counter(

@@ -129,12 +129,7 @@ class Proxy:
         call.query = self._urls.query_to_upstream(call.query, call.public_base)
         expand = query_params(call.query).get("expand")
         if expand is not None:
-            names = [n for v in expand for n in v.split(",")]
-            if not names or any(n not in call.route.expand for n in names):
-                allowed = ", ".join(sorted(call.route.expand)) or "geen"
-                raise FailClosed("expand", f"expand={','.join(names)} wordt op dit adres niet ondersteund "
-                                           f"(toegestaan: {allowed}).")
-            call.expand = names
+            self._set_expand(call, [n for v in expand for n in v.split(",")])
         try:
             call.identity = self._auth.authenticate(request.headers.get("Authorization"))
         except AuthError as exc:
@@ -153,9 +148,27 @@ class Proxy:
         if action == "download":
             return self._reads.download(request, call)
         if body is not None:
-            # A search (POST …/_zoek): its JSON criteria go upstream, the result is decided as a list.
-            body = orjson.dumps(self._urls.to_upstream(json_body(body), call.public_base))
+            # A search (POST …/_zoek): its JSON criteria go upstream, the result is decided as a list;
+            # an "expand" in the body (the Zaken API's way for a search) is checked like the query's.
+            criteria = self._urls.to_upstream(json_body(body), call.public_base)
+            if "expand" in criteria:
+                names = criteria["expand"]
+                if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                    raise FailClosed("expand", 'expand in de zoekvraag is een lijst van namen, bv. ["rollen"].')
+                self._set_expand(call, [*call.expand, *names])
+            body = orjson.dumps(criteria)
         return self._reads.read(request, call, body)
+
+    @staticmethod
+    def _set_expand(call: Call, names: list[str]) -> None:
+        """ZGW expansions the route allows (each embedded object is decided as its own resource);
+        anything else is refused before the upstream is asked."""
+        assert call.route is not None
+        if not names or any(n not in call.route.expand for n in names):
+            allowed = ", ".join(sorted(call.route.expand)) or "geen"
+            raise FailClosed("expand", f"expand={','.join(names)} wordt op dit adres niet ondersteund "
+                                       f"(toegestaan: {allowed}).")
+        call.expand = list(dict.fromkeys(names))
 
     def _read_body(self, request: Request, call: Call) -> bytes | None:
         length = request.content_length

@@ -51,6 +51,7 @@ class Reads:
         resp = self._upstream.send(request, call, method, call.target, body, inspect=True)
         failure = self._upstream.failure(resp)
         if failure is not None:
+            self._enforcer.record_upstream_refusal(call, resp.status)
             return failure
         doc = self._upstream.read_json(resp)
         headers = filter_response_headers(resp.headers, keep_length=False)
@@ -156,7 +157,7 @@ class Reads:
         if not isinstance(url, str):
             return []
         resp = self._upstream.send(request, call, "GET", "/zaken/api/v1/rollen?" + urlencode({"zaak": url}), None,
-                                   inspect=True)
+                                   inspect=True, lookup=True)
         self._upstream.require_ok(resp, "De betrokkenen van de zaak konden niet worden bepaald.")
         doc = self._upstream.read_json(resp)
         results = doc.get("results") if isinstance(doc, dict) else None
@@ -170,7 +171,7 @@ class Reads:
         object and the resource it was decided as."""
         assert call.route is not None and call.resource_id is not None
         path = self._routes.metadata_path(call.route, call.resource_id)
-        resp = self._upstream.send(request, call, "GET", path, None, inspect=True)
+        resp = self._upstream.send(request, call, "GET", path, None, inspect=True, lookup=True)
         if resp.status == 404:
             resp.release()
             raise FailClosed("not_found")
@@ -188,6 +189,7 @@ class Reads:
         resp = self._upstream.send(request, call, "GET", call.target, None, inspect=False)
         failure = self._upstream.failure(resp)
         if failure is not None:
+            self._enforcer.record_upstream_refusal(call, resp.status)
             return failure
         headers = filter_response_headers(resp.headers, keep_length=True)
         if call.method == "HEAD":

@@ -37,7 +37,7 @@ from sidecar.classify import Catalogue
 from sidecar.failures import FailClosed
 from sidecar.labels import LabelStore, LabelStoreError, key_for_url
 from sidecar.settings import Settings
-from sidecar.upstream import UpstreamClient, UpstreamError
+from sidecar.upstream import LOOKUP_HEADERS, UpstreamClient, UpstreamError
 
 log = logging.getLogger("sidecar.relations")
 
@@ -51,8 +51,6 @@ _FILTERS = (
     ("org", "betrokkeneIdentificatie__nietNatuurlijkPersoon__annIdentificatie"),
     ("org", "betrokkeneIdentificatie__vestiging__vestigingsNummer"),
 )
-# The sidecar's own look-ups: ask for JSON; zaken want the CRS headers (Open Zaak answers 412 without).
-_LOOKUP_HEADERS = {"Accept": "application/json", "Accept-Crs": "EPSG:4326"}
 _SIDECAR_USER = "wams-sidecar"
 _MAX_PAGES = 200
 
@@ -220,7 +218,7 @@ class Relations:
     def _get_json(self, target: str, traceparent: str) -> Any:
         metrics.relation_lookups_total.inc()
         try:
-            resp = self._client.request("GET", target, headers={**_LOOKUP_HEADERS, "traceparent": traceparent},
+            resp = self._client.request("GET", target, headers={**LOOKUP_HEADERS, "traceparent": traceparent},
                                         body=None, user_id=_SIDECAR_USER, inspect=True)
         except UpstreamError as exc:
             metrics.upstream_errors_total.labels(exc.kind).inc()

@@ -77,7 +77,7 @@ DEFAULT_ROUTES: tuple[RouteSpec, ...] = (
     _r("zaken_list", ["GET", "HEAD"], f"{_Z}/zaken", "zaak", "list", expand={"rollen": "rol"}),
     _r("zaken_create", ["POST"], f"{_Z}/zaken", "zaak", "create"),
     # ZGW search: a read with a JSON body; decided like the list (every returned zaak).
-    _r("zaken_search", ["POST"], f"{_Z}/zaken/_zoek", "zaak", "list"),
+    _r("zaken_search", ["POST"], f"{_Z}/zaken/_zoek", "zaak", "list", expand={"rollen": "rol"}),
     _r("zaak_read", ["GET", "HEAD"], f"{_Z}/zaken/{{uuid}}", "zaak", "read", expand={"rollen": "rol"}),
     _r("zaak_update", ["PUT", "PATCH"], f"{_Z}/zaken/{{uuid}}", "zaak", "update", "zaak_read"),
     _r("zaak_delete", ["DELETE"], f"{_Z}/zaken/{{uuid}}", "zaak", "delete", "zaak_read"),

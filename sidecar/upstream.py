@@ -31,6 +31,8 @@ from sidecar.failures import FailClosed
 from sidecar.problem import problem
 from sidecar.settings import UpstreamSettings
 
+# The sidecar's own look-ups ask for JSON and name the CRS ZGW zaken require (412 without).
+LOOKUP_HEADERS = {"Accept": "application/json", "Accept-Crs": "EPSG:4326"}
 # End-to-end request headers that are safe and useful for a ZGW upstream.
 FORWARDED_REQUEST_HEADERS = frozenset({
     "accept", "accept-language", "accept-crs", "content-crs", "content-type", "if-match",
@@ -201,10 +203,17 @@ class Upstream:
         return headers
 
     def send(self, request: Request, call: Call, method: str, target: str, body: bytes | None,
-             *, inspect: bool) -> UpstreamResponse:
+             *, inspect: bool, lookup: bool = False) -> UpstreamResponse:
+        """Forward the client's request, or (``lookup``) make one of the sidecar's own look-ups for
+        it, which carry the headers a ZGW upstream requires whatever the client sent (Open Zaak
+        answers 412 to a zaken request without Accept-Crs)."""
         assert call.identity is not None
+        headers = self._forward_headers(request, call)
+        if lookup:
+            headers = {k: v for k, v in headers.items() if k.lower() not in ("accept", "accept-crs")}
+            headers.update(LOOKUP_HEADERS)
         try:
-            return self._client.request(method, target, headers=self._forward_headers(request, call),
+            return self._client.request(method, target, headers=headers,
                                         body=body, user_id=call.identity.sub, inspect=inspect)
         except UpstreamError as exc:
             metrics.upstream_errors_total.labels(exc.kind).inc()
@@ -224,12 +233,19 @@ class Upstream:
         except (ValueError, UnicodeDecodeError):
             raise FailClosed("unclassifiable") from None
 
-    @staticmethod
-    def require_ok(resp: UpstreamResponse, detail: str) -> None:
+    def require_ok(self, resp: UpstreamResponse, detail: str) -> None:
         """The sidecar's own look-ups (metadata, a rol's zaak, a zaak's rollen): anything but a 2xx
-        means the decision cannot be made, so the request fails closed (502)."""
+        means the decision cannot be made, so the request fails closed. A ZGW error the client can
+        act on (a 400 or 412 about its request) is passed on as a problem with the upstream's
+        reason; anything else is a 502."""
         if 200 <= resp.status < 300:
             return
+        if 400 <= resp.status < 500 and resp.status not in (401, 403, 404):
+            doc = self.read_json(resp)
+            reason = doc.get("detail") or doc.get("title") if isinstance(doc, dict) else None
+            metrics.upstream_errors_total.labels("status_4xx").inc()
+            raise FailClosed("upstream_rejected", f"De achterliggende dienst weigerde het verzoek: {reason}"
+                             if isinstance(reason, str) else None, status=resp.status)
         resp.release()
         if resp.status >= 500:
             metrics.upstream_errors_total.labels("status_5xx").inc()

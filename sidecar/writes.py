@@ -100,6 +100,7 @@ class Writes:
         resp = self._upstream.send(request, call, call.method, call.target, body, inspect=True)
         failure = self._upstream.failure(resp)
         if failure is not None:
+            self._enforcer.record_upstream_refusal(call, resp.status)
             return failure
         doc = self._upstream.read_json(resp)
         url = doc.get("url") if isinstance(doc, dict) else None
@@ -162,7 +163,7 @@ class Writes:
         m = self._routes.match("GET", zaak_path)
         if m is None or m.route.resource != "zaak" or m.resource_id is None:
             raise FailClosed("body_invalid", "Een rol moet naar een bestaande zaak verwijzen (veld 'zaak').")
-        resp = self._upstream.send(request, call, "GET", zaak_path, None, inspect=True)
+        resp = self._upstream.send(request, call, "GET", zaak_path, None, inspect=True, lookup=True)
         if resp.status == 404:
             resp.release()
             raise FailClosed("body_invalid", "De zaak van deze rol bestaat niet.")
@@ -253,6 +254,7 @@ class Writes:
         resp = self._upstream.send(request, call, call.method, call.target, body, inspect=True)
         failure = self._upstream.failure(resp)
         if failure is not None:
+            self._enforcer.record_upstream_refusal(call, resp.status)
             return failure
         if call.route.resource in ("rol", "zaakinformatieobject"):
             self._objects.relations.invalidate()

@@ -462,8 +462,14 @@ def create_app(
     # --- zaken ---
 
     def expansions() -> set[str]:
-        """ZGW ``expand`` (subset): only ``rollen`` is supported by this demo."""
+        """ZGW ``expand`` (subset): only ``rollen`` is supported by this demo. From the query, or
+        from a search's JSON body (``"expand": ["rollen"]``, the Zaken API's way for ``_zoek``)."""
         asked = {e.strip() for e in request.args.get("expand", "").split(",") if e.strip()}
+        body_expand = g.get("body_expand")
+        if body_expand is not None:
+            if not isinstance(body_expand, list) or not all(isinstance(e, str) for e in body_expand):
+                raise ValidationFailed([InvalidParam("expand", "invalid", "Een lijst van namen.")])
+            asked |= set(body_expand)
         unknown = sorted(asked - {"rollen"})
         if unknown:
             raise ValidationFailed([InvalidParam("expand", "unknown-expand", f"Niet ondersteund: {unknown}")])
@@ -531,6 +537,7 @@ def create_app(
     def zaken_zoek() -> Response:
         # ZGW's search: the list filters in a JSON body (a read, not a write).
         body = json_body()
+        g.body_expand = body.pop("expand", None)
         unknown = sorted(set(body) - set(store.FILTERS["zaken"]))
         if unknown:
             raise ValidationFailed([InvalidParam(k, "unknown-parameters", "Onbekende zoekparameter.")
