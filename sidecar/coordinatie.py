@@ -14,6 +14,8 @@ from __future__ import annotations
 from http_sfv.dictionary import Dictionary
 from http_sfv.item import Item
 
+from sidecar.sfv import repeated_keys
+
 KEYS = {"instemming": "client_agreement", "bereid": "coordinator_willing",
         "eigen_behandelaar": "coordinator_is_treating_provider"}
 
@@ -28,11 +30,18 @@ def parse_coordinatie(value: str | None) -> dict[str, bool | None]:
         return out
     if len(value) > 512:
         raise CoordinatieError("X-Coordinatie is te lang")
+    raw = value.encode("latin-1", errors="replace")
     parsed = Dictionary()
     try:
-        parsed.parse(value.encode("latin-1", errors="replace"))
+        parsed.parse(raw)
     except ValueError:
         raise CoordinatieError("X-Coordinatie is geen geldige RFC 8941 dictionary") from None
+    # The parser keeps the last of a repeated key; a coordinator appointment must not rest on
+    # whichever copy of "instemming" came last (a joined repeated header looks the same).
+    repeated = repeated_keys(raw.decode("latin-1"))
+    if repeated:
+        raise CoordinatieError(f"X-Coordinatie noemt {', '.join(repeated)} meer dan eens "
+                               "(de header mag maar één keer voorkomen)")
     for key, member in parsed.items():
         if key not in KEYS:
             raise CoordinatieError(f"onbekende sleutel '{key}' in X-Coordinatie")

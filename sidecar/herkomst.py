@@ -14,6 +14,7 @@ from http_sfv.dictionary import Dictionary
 from http_sfv.item import InnerList, Item
 from http_sfv.types import Token
 
+from sidecar.sfv import repeated_keys
 from sidecar.vocab import CVP_CONDITIONS as CVP
 from sidecar.vocab import GRONDSLAGEN, VOORWAARDEN
 from sidecar.vocab import LID2_CONDITIONS as LID2
@@ -68,42 +69,6 @@ def _tokens(key: str, member: Any, allowed: tuple[str, ...]) -> list[str]:
     return out
 
 
-def _top_level_keys(raw: str) -> list[str]:
-    """The member keys of a dictionary that already parsed, in order, duplicates included.
-
-    RFC 8941 lets a later member overwrite an earlier one with the same key, and a proxy or
-    WSGI server joins a repeated header with a comma: ``grondslag=lid1`` sent twice becomes
-    one valid dictionary. Provenance must not be decided by whichever copy came last, so the
-    caller refuses any repeated key. Only called on input the parser accepted, so a simple
-    scan (commas outside quoted strings and inner lists) finds exactly the members.
-    """
-    keys: list[str] = []
-    member: list[str] = []
-    in_string = escaped = False
-    depth = 0
-    for ch in raw + ",":
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            text = "".join(member).strip(" \t")
-            keys.append(re.split(r"[=;]", text, maxsplit=1)[0])
-            member = []
-            continue
-        member.append(ch)
-    return keys
-
-
 def parse_herkomst(value: str) -> tuple[dict[str, Any], str | None]:
     """Returns (the parsed dictionary for the OPA input, the BSN or ``None``)."""
     raw = value.encode("latin-1", errors="replace")
@@ -114,8 +79,7 @@ def parse_herkomst(value: str) -> tuple[dict[str, Any], str | None]:
         parsed.parse(raw)
     except ValueError:
         raise HerkomstError("X-Herkomst is geen geldige RFC 8941 dictionary") from None
-    keys = _top_level_keys(raw.decode("latin-1"))
-    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    repeated = repeated_keys(raw.decode("latin-1"))
     if repeated:
         raise HerkomstError(f"X-Herkomst noemt {', '.join(repeated)} meer dan eens "
                             "(de header mag maar één keer voorkomen)")

@@ -23,6 +23,7 @@ from tests.helpers import (
     Running,
     document_body,
     start_stack,
+    upstream_posts,
     uuid_of,
     zaak_url,
 )
@@ -107,6 +108,25 @@ def test_malformed_coordinatie_header_is_400(knmg: Running) -> None:
     h["X-Coordinatie"] = "instemming=ja"
     r = knmg.proxy("POST", ROLLEN, h, _rol(zaak["url"], zaak["zaaktype"].rsplit("/zaaktypen/", 1)[0]))
     assert r.status == 400
+
+
+@pytest.mark.parametrize("header", ["instemming=?0, bereid=?1, eigen_behandelaar=?0, instemming=?1",
+                                    "instemming=?1, bereid=?1, eigen_behandelaar=?0, instemming=?1"])
+def test_repeated_key_in_coordinatie_header_is_400_and_nothing_is_written(knmg: Running, header: str) -> None:
+    """RFC 8941 keeps the last copy of a repeated key (a header sent twice arrives comma-joined):
+    the sidecar refuses it instead, naming the key, and the rol never reaches the upstream."""
+    zaak = _coordination_zaak(knmg)
+    h = knmg.headers("consulent", "gecoordineerde_aanpak")
+    h["Content-Type"] = "application/json"
+    h["X-Coordinatie"] = header
+    before = knmg.mark_upstream()
+    r = knmg.proxy("POST", ROLLEN, h, _rol(zaak["url"], zaak["zaaktype"].rsplit("/zaaktypen/", 1)[0]))
+    assert r.status == 400, r.body
+    problem = r.json()
+    assert r.headers.get("content-type", "").startswith("application/problem+json")
+    assert problem["type"].endswith("ongeldige-coordinatie")
+    assert "instemming" in problem["detail"] and "meer dan eens" in problem["detail"]
+    assert upstream_posts(knmg, before) == []
 
 
 def test_k3_no_retention_period_refuses_writes_to_a_coordination_dossier(tmp_path: Path) -> None:
