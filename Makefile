@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   — venv + OPA, then OPA + demo upstream + sidecar in the foreground
-#   make test   — venv + OPA (+ Regal when it can be had), then every check and test
+#   make test   — venv + OPA, then every check and test
 #
 # OPA is pinned. An `opa` on PATH is used when it is exactly that version; otherwise it is
 # built once with `go install` into .tools/bin/ (git-ignored; takes a few minutes the first time).
@@ -10,7 +10,6 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 OPA_VERSION   := 1.22.3
-REGAL_VERSION := v0.39.0
 PYTHON        ?= python3.11
 TOOLS         := $(CURDIR)/.tools/bin
 VENV          := $(CURDIR)/.venv
@@ -21,8 +20,9 @@ PROFILE       ?= knmg
 
 OPA_ON_PATH := $(shell command -v opa 2>/dev/null)
 OPA := $(if $(and $(OPA_ON_PATH),$(findstring Version: $(OPA_VERSION),$(shell opa version 2>/dev/null))),$(OPA_ON_PATH),$(TOOLS)/opa)
-REGAL_ON_PATH := $(shell command -v regal 2>/dev/null)
-REGAL := $(if $(REGAL_ON_PATH),$(REGAL_ON_PATH),$(TOOLS)/regal)
+# Regal (the Rego linter) is used only when a `regal` binary is on PATH: its module is not served
+# by the Go module proxy this project's machines reach, so it is never built here.
+REGAL := $(shell command -v regal 2>/dev/null)
 
 export SIDECAR_OPA_BIN := $(OPA)
 
@@ -55,18 +55,8 @@ $(TOOLS)/opa:
 	GOBIN=$(TOOLS) GOFLAGS=-buildvcs=false go install github.com/open-policy-agent/opa@v$(OPA_VERSION)
 	@$(TOOLS)/opa version | head -1
 
-# Regal is optional here only because the Go module proxy this machine reaches does not serve
-# it; when it can be had it is built and `make test` runs it and fails on any finding.
-$(TOOLS)/regal:
-	@mkdir -p $(TOOLS)
-	@echo "==> Building Regal $(REGAL_VERSION) with 'go install' into .tools/bin/ …"
-	@GOBIN=$(TOOLS) GOFLAGS=-buildvcs=false go install github.com/open-policy-agent/regal@$(REGAL_VERSION) \
-	  > $(CURDIR)/.tools/regal-build.log 2>&1 \
-	  || { echo "    Regal could not be built (see .tools/regal-build.log):"; sed 's/^/    | /' $(CURDIR)/.tools/regal-build.log | head -5; }
-
 .PHONY: tools
-tools: $(if $(filter $(TOOLS)/opa,$(OPA)),$(TOOLS)/opa) ## build OPA (and try Regal) when not on PATH
-	@$(if $(REGAL_ON_PATH),true,$(MAKE) --no-print-directory $(TOOLS)/regal)
+tools: $(if $(filter $(TOOLS)/opa,$(OPA)),$(TOOLS)/opa) ## build OPA when not on PATH
 
 # ---- checks --------------------------------------------------------------------------------
 
@@ -78,13 +68,15 @@ lint-python: venv ## ruff + mypy
 	$(VENV)/bin/mypy sidecar bench tests
 
 .PHONY: lint-rego
-lint-rego: tools ## opa fmt (fails on diff), opa check --strict, regal lint
+lint-rego: tools ## opa fmt (fails on diff), opa check --strict; regal lint when `regal` is on PATH
 	@echo "==> opa fmt (fails when a file is not formatted; 'make fmt' fixes)"
 	@out=$$($(OPA) fmt --list policies/); if [ -n "$$out" ]; then echo "not formatted:"; echo "$$out"; exit 1; fi
 	@echo "==> opa check --strict"
 	$(OPA) check --strict policies/
-	@if [ -x "$(REGAL)" ]; then echo "==> regal lint"; $(REGAL) lint --config-file policies/.regal/config.yaml policies/; \
-	 else echo "==> regal lint: NOT RUN — Regal is not installed and could not be built here (see .tools/regal-build.log)"; fi
+	@# The gate is opa check --strict, opa fmt and the METADATA/rule-id tests; Regal adds its
+	@# findings (and fails on any) only where an operator put a regal binary on PATH.
+	@if [ -n "$(REGAL)" ]; then echo "==> regal lint ($(REGAL))"; $(REGAL) lint --config-file policies/.regal/config.yaml policies/; \
+	 else echo "==> regal lint: SKIPPED — no 'regal' on PATH (it is not built here; put a Regal binary on PATH to run it)"; fi
 
 .PHONY: test-rego
 test-rego: tools ## opa test with coverage (fails below $(COVERAGE_MIN) %)
