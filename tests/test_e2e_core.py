@@ -306,15 +306,18 @@ def test_probes(knmg: Running) -> None:
 
 
 def test_repeated_herkomst_headers_are_rejected_even_when_they_merge_cleanly(knmg: Running) -> None:
-    """Two X-Herkomst headers with different keys would join into one valid dictionary."""
+    """Two X-Herkomst headers with different keys would join into one valid dictionary (consent
+    with its reference and its data subject, as the parser requires)."""
     tok = knmg.token("aanbieder", org=PROVIDER_ORG, secrecy="wettelijk")
     titel = "dubbele-herkomst"
     body = document_body(knmg.doc_of("medisch")["informatieobjecttype"], titel)
     before = knmg.mark_upstream()
     r = knmg.proxy("POST", DOCS, [("Authorization", f"Bearer {tok}"), ("X-Doelbinding", HULP),
-                                  ("Content-Type", "application/json"), ("X-Herkomst", "grondslag=toestemming"),
+                                  ("Content-Type", "application/json"),
+                                  ("X-Herkomst", 'grondslag=toestemming, betrokkene="111222333"'),
                                   ("X-Herkomst", 'toestemming="TS-1"')], body)
     assert r.status == 400
+    assert "X-Herkomst" in r.json()["detail"] and "één keer" in r.json()["detail"], r.json()  # refused as repeated
     assert knmg.upstream_since(before) == []
     assert titel not in knmg.document_titles()
 

@@ -330,7 +330,9 @@ def test_request_body_over_the_limit_is_413_and_not_forwarded(faked: tuple[Runni
     n = len(fake.requests)
     too_large = run.metric("sidecar_fail_closed_total", cause="body_too_large")
     h = run.headers("aanbieder", HULP, org=PROVIDER_ORG)
-    h.update({"Content-Type": "application/json", "X-Herkomst": 'grondslag=toestemming, toestemming="T-1"'})
+    # A valid X-Herkomst (consent names its data subject): only the body's size is wrong.
+    h.update({"Content-Type": "application/json",
+              "X-Herkomst": 'grondslag=toestemming, toestemming="T-1", betrokkene="111222333"'})
     big = json.dumps({"titel": "x" * 5000}).encode()
     r = run.proxy("POST", DOCS, h, big)
     assert r.status == 413
