@@ -1,8 +1,9 @@
 """Decision records: one JSON object per line, hash-chained, fsync'd before release.
 
-``hash`` = SHA-256 over the canonical JSON (sorted keys, no whitespace, UTF-8) of the record
-without its ``hash`` key; ``prev_hash`` is the previous line's ``hash`` (64 zeros on the first
-line). The file alone therefore suffices to verify the chain.
+``hash`` = SHA-256 over the RFC 8785 (JCS) canonical form of the record without its ``hash``
+key (format 3; formats 1 and 2 used Python's own sorted-key JSON, see :func:`record_hash`);
+``prev_hash`` is the previous line's ``hash`` (64 zeros on the first line). The file alone
+therefore suffices to verify the chain, with any JCS library (docs/records.md).
 
 Several gunicorn workers append to one file: an exclusive ``flock`` serialises them, and the
 writer re-reads the last line only when another process wrote since its own last append.
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sidecar import jcs
 from sidecar.opa import Decision
 
 log = logging.getLogger("sidecar.records")
@@ -36,7 +38,7 @@ MIN_FREE_BYTES = 1024 * 1024
 # The record format. Version 1 (files written before this field existed) has no ``format`` key;
 # version 2 adds it. ``records verify`` checks each line against the keys of its own version, so a
 # version that adds a field never breaks a file written before it.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Version 2 also names the ingest's provenance judgement (``herkomst``: ground, consent reference,
 # lid 2 and conflict-of-duties conditions, motivation, conditions; never the BSN).
 _KEYS_V1 = (
@@ -45,7 +47,12 @@ _KEYS_V1 = (
     "obligations", "processing_activity", "policy", "recipient", "duration_ms",
     "prev_hash", "hash",
 )
-REQUIRED_KEYS: dict[int, tuple[str, ...]] = {1: _KEYS_V1, 2: ("format", "herkomst", *_KEYS_V1)}
+_KEYS_V2 = ("format", "herkomst", *_KEYS_V1)
+# Version 3 changes the hash rule only: JCS (RFC 8785) instead of Python's JSON encoding, so that
+# anyone can recompute it.
+REQUIRED_KEYS: dict[int, tuple[str, ...]] = {1: _KEYS_V1, 2: _KEYS_V2, 3: _KEYS_V2}
+# The formats whose hash covers Python's json.dumps form; later ones hash the JCS form.
+_LEGACY_HASH_FORMATS = frozenset({1, 2})
 
 
 def recipient_of(allow: bool, obligations: list[dict[str, Any]], org: str | None) -> str | None:
@@ -101,13 +108,24 @@ class RecordWriteError(Exception):
 
 
 def canonical_json(obj: Any) -> bytes:
+    """The hashed form of format 1 and 2 records (Python's JSON encoding; not a standard)."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False).encode("utf-8")
 
 
-def record_hash(record: dict[str, Any]) -> str:
+def hashed_form(record: dict[str, Any]) -> bytes:
+    """The bytes a record's ``hash`` covers (the record without ``hash``), by the rule of the
+    record's own ``format``: JCS from format 3 on, Python's JSON encoding before. Raises
+    ValueError for a value that has no canonical form (NaN, a huge integer, a lone surrogate)."""
     body = {k: v for k, v in record.items() if k != "hash"}
-    return hashlib.sha256(canonical_json(body)).hexdigest()
+    fmt = record.get("format", 1)
+    if isinstance(fmt, int) and fmt in _LEGACY_HASH_FORMATS:
+        return canonical_json(body)
+    return jcs.canonicalize(body)
+
+
+def record_hash(record: dict[str, Any]) -> str:
+    return hashlib.sha256(hashed_form(record)).hexdigest()
 
 
 def pseudonymise(key: bytes, bsn: str) -> str:
@@ -213,10 +231,13 @@ class RecordWriter:
                 for record in records:
                     record.pop("hash", None)
                     record["prev_hash"] = prev
-                    # Serialised once: the hash covers the canonical JSON without `hash`, and the
+                    # Serialised once: the hash covers the canonical form without `hash`, and the
                     # line is that same text with `hash` appended as its last key (verify re-derives
                     # the canonical form, so the key order of the line itself does not matter).
-                    body = canonical_json(record)
+                    try:
+                        body = hashed_form(record)
+                    except ValueError as exc:
+                        raise RecordWriteError(f"the record has no canonical form: {exc}") from None
                     record["hash"] = prev = hashlib.sha256(body).hexdigest()
                     lines.append(body[:-1] + b',"hash":"' + prev.encode("ascii") + b'"}\n')
                 data = b"".join(lines)
@@ -317,7 +338,11 @@ def verify(path: Path) -> VerifyResult:
             return VerifyResult(False, count, prev, f"missing keys {missing}", n)
         if rec["prev_hash"] != prev:
             return VerifyResult(False, count, prev, "prev_hash does not match the previous line", n)
-        if rec["hash"] != record_hash(rec):
+        try:
+            expected = record_hash(rec)
+        except ValueError as exc:
+            return VerifyResult(False, count, prev, f"the line has no canonical form: {exc}", n)
+        if rec["hash"] != expected:
             return VerifyResult(False, count, prev, "hash does not match the line's content", n)
         prev = rec["hash"]
         count += 1

@@ -1,0 +1,123 @@
+"""RFC 8785 JSON Canonicalization Scheme (JCS): the byte form a record format 3 hash covers.
+
+Python's ``json.dumps(sort_keys=True)`` is not a standard: it writes ``0.0`` where JavaScript and
+every JCS library write ``0``, ``1e-07`` where they write ``1e-7``, and sorts keys by code point
+instead of UTF-16 code unit. JCS fixes all three, so an auditor can recompute a record's hash
+with any JCS library in any language:
+
+- numbers as ECMAScript's ``Number.prototype.toString`` (shortest round-trip digits; integers
+  beyond 2**53 - 1 cannot be represented exactly and are refused, as are NaN and infinities);
+- strings with the minimal escaping (``\\"``, ``\\\\``, ``\\b \\f \\n \\r \\t``, other control
+  characters as ``\\u00xx``), everything else as UTF-8;
+- object keys sorted by their UTF-16 code units; no whitespace.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+_MAX_SAFE_INT = 2**53 - 1  # Number.MAX_SAFE_INTEGER: larger integers may not round-trip
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+class CanonicalizationError(ValueError):
+    """The value has no JCS form (NaN, an infinity, an inexact integer, a non-string key, a lone
+    surrogate, a type JSON does not have)."""
+
+
+def canonicalize(value: Any) -> bytes:
+    """The RFC 8785 canonical UTF-8 bytes of ``value`` (dict, list, str, int, float, bool, None)."""
+    out: list[str] = []
+    _write(value, out)
+    try:
+        return "".join(out).encode("utf-8")
+    except UnicodeEncodeError:
+        raise CanonicalizationError("a string holds a lone surrogate (not valid Unicode)") from None
+
+
+def number(x: float | int) -> str:
+    """ECMAScript ``Number.prototype.toString`` of ``x`` (ECMA-262, Number::toString)."""
+    if isinstance(x, int):
+        if abs(x) > _MAX_SAFE_INT:
+            raise CanonicalizationError(f"integer {x} is beyond 2**53 - 1 and has no exact JSON number form")
+        return str(x)  # below 1e21 an integral Number prints as its plain digits
+    if x != x or x in (float("inf"), float("-inf")):
+        raise CanonicalizationError(f"{x!r} is not a JSON number")
+    if x == 0:
+        return "0"  # also -0
+    if x < 0:
+        return "-" + number(-x)
+    # repr() gives the shortest digits that round-trip (the same digits ECMAScript picks).
+    sign, digits_t, exp = Decimal(repr(x)).as_tuple()
+    assert isinstance(exp, int) and sign == 0
+    digits = "".join(map(str, digits_t)).lstrip("0")
+    stripped = digits.rstrip("0")
+    exp += len(digits) - len(stripped)
+    digits = stripped
+    k = len(digits)
+    n = exp + k  # value = 0.digits * 10**n
+    if k <= n <= 21:
+        return digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return "0." + "0" * -n + digits
+    e = n - 1
+    mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
+    return f"{mantissa}e{'+' if e >= 0 else '-'}{abs(e)}"
+
+
+def _escape(m: re.Match[str]) -> str:
+    ch = m.group()
+    return _ESCAPES.get(ch) or f"\\u{ord(ch):04x}"
+
+
+def string(s: str) -> str:
+    """The JCS form of a string, quotes included."""
+    # Records are written on the request path: most strings need no escaping at all.
+    return '"' + (_NEEDS_ESCAPE.sub(_escape, s) if _NEEDS_ESCAPE.search(s) else s) + '"'
+
+
+def _utf16_key(k: str) -> bytes:
+    # Big-endian UTF-16 bytes compare exactly as the code-unit sequences do ("surrogatepass" so a
+    # lone surrogate is sorted here and refused when the whole is encoded).
+    return k.encode("utf-16-be", "surrogatepass")
+
+
+def _write(v: Any, out: list[str]) -> None:
+    if isinstance(v, str):
+        out.append(string(v))
+    elif v is None:
+        out.append("null")
+    elif v is True:
+        out.append("true")
+    elif v is False:
+        out.append("false")
+    elif isinstance(v, int | float):
+        out.append(number(v))
+    elif isinstance(v, dict):
+        for key in v:
+            if not isinstance(key, str):
+                raise CanonicalizationError(f"object key {key!r} is not a string")
+        out.append("{")
+        # Code point order equals UTF-16 order for ASCII keys (the usual case: cheaper to sort).
+        keys = sorted(v) if all(k.isascii() for k in v) else sorted(v, key=_utf16_key)
+        for i, key in enumerate(keys):
+            if i:
+                out.append(",")
+            out.append(string(key))
+            out.append(":")
+            _write(v[key], out)
+        out.append("}")
+    elif isinstance(v, list | tuple):
+        out.append("[")
+        for i, item in enumerate(v):
+            if i:
+                out.append(",")
+            _write(item, out)
+        out.append("]")
+    else:
+        raise CanonicalizationError(f"{type(v).__name__} is not a JSON type")
