@@ -13,7 +13,7 @@ from sidecar.failures import FailClosed
 from sidecar.labels import LabelStore, LabelStoreError, key_for_url
 from sidecar.opa_input import public_labels, resource
 from sidecar.records import pseudonymise
-from sidecar.relations import ZAAK_BOUND, CallerRelations, Relations
+from sidecar.relations import ZAAK_BOUND, ZAAK_PARTS, CallerRelations, Relations
 
 log = logging.getLogger("sidecar.objects")
 
@@ -63,8 +63,9 @@ class Objects:
                 zaak_keys = self._zaken_of(call, rtype, obj, url)
                 caller = self.caller(call)
                 props["relation"] = caller.relation(zaak_keys, key_for_url(url) if url else None)
-                if rtype in ("rol", "zaakinformatieobject"):
-                    props["category"] = self.zaak_category(call, zaak_keys[0])
+                if rtype in ZAAK_PARTS:
+                    # As sensitive as its zaak; one that names no zaak of this upstream is onbekend.
+                    props["category"] = self.zaak_category(call, zaak_keys[0]) if zaak_keys else "onbekend"
             out.append((resource(rtype, id_from_url(url), props, public_labels(label)), self.subjects(obj, label)))
         return out
 
@@ -96,6 +97,12 @@ class Objects:
             return self.document_zaken(call, key_for_url(url)) if url else []
         if not isinstance(obj, dict):
             raise FailClosed("unclassifiable")
+        if rtype == "objectinformatieobject":
+            # The Documenten API's link names its zaak as ``object``; a link to a besluit or verzoek
+            # belongs to no zaak the sidecar knows: no relation, and so denied under need-to-know.
+            if obj.get("objectType") != "zaak":
+                return []
+            return [self.relations.zaak_key({"zaak": obj.get("object"), "url": obj.get("url")})]
         return [self.relations.zaak_key(obj)]
 
     def subjects(self, obj: Any, label: dict[str, Any] | None) -> list[str]:

@@ -166,11 +166,13 @@ class Reads:
             out.extend(self._objects.subjects(rol, None))
         return out
 
-    def metadata(self, request: Request, call: Call) -> tuple[dict[str, Any], dict[str, Any]]:
+    def metadata(self, request: Request, call: Call,
+                 object_id: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
         """Read the object's detail (for downloads and writes) and decide on it; returns the
-        object and the resource it was decided as."""
+        object and the resource it was decided as. ``object_id`` names the object when the path's
+        id is not its own (a bestandsdeel's document)."""
         assert call.route is not None and call.resource_id is not None
-        path = self._routes.metadata_path(call.route, call.resource_id)
+        path = self._routes.metadata_path(call.route, object_id or call.resource_id)
         resp = self._upstream.send(request, call, "GET", path, None, inspect=True, lookup=True)
         if resp.status == 404:
             resp.release()

@@ -41,6 +41,10 @@ class RouteSpec(BaseModel):
     # A list the upstream answers as a ZGW page (count/next/results); False for the ZGW lists that
     # are plain arrays (zaakinformatieobjecten). Any other shape is not released.
     paginated: bool = True
+    # The path's uuid names a bestandsdeel (a part of a document's chunked upload), not the
+    # object: the write is decided on its document, found in the map the sidecar keeps from the
+    # answers that created the parts; the body (multipart) is forwarded as sent.
+    bestandsdeel: bool = False
 
     @field_validator("methods")
     @classmethod
@@ -63,15 +67,18 @@ class RouteSpec(BaseModel):
 
 
 def _r(name: str, methods: list[str], path: str, resource: str, action: Action,
-       metadata_of: str | None = None, expand: dict[str, str] | None = None, paginated: bool = True) -> RouteSpec:
+       metadata_of: str | None = None, expand: dict[str, str] | None = None, paginated: bool = True,
+       bestandsdeel: bool = False) -> RouteSpec:
     return RouteSpec(name=name, methods=methods, path=path, resource=resource, action=action,
-                     metadata_of=metadata_of, expand=expand or {}, paginated=paginated)
+                     metadata_of=metadata_of, expand=expand or {}, paginated=paginated, bestandsdeel=bestandsdeel)
 
 
 _Z = "/zaken/api/v1"
 _D = "/documenten/api/v1/enkelvoudiginformatieobjecten"
 _EIO = "enkelvoudiginformatieobject"
 _ZIO = "zaakinformatieobject"
+_OIO = "objectinformatieobject"
+_DAPI = "/documenten/api/v1"
 
 DEFAULT_ROUTES: tuple[RouteSpec, ...] = (
     _r("zaken_list", ["GET", "HEAD"], f"{_Z}/zaken", "zaak", "list", expand={"rollen": "rol"}),
@@ -99,6 +106,17 @@ DEFAULT_ROUTES: tuple[RouteSpec, ...] = (
     _r("document_delete", ["DELETE"], f"{_D}/{{uuid}}", _EIO, "delete", "document_read"),
     _r("document_download", ["GET", "HEAD"], f"{_D}/{{uuid}}/download", _EIO, "download",
        "document_read"),
+    # Open Zaak's write flow for a document: lock, change (a create or update with inhoud null and
+    # bestandsomvang gets bestandsdelen to upload), unlock. All of them are writes to the document,
+    # decided like an update on its metadata, labels and the caller's relation.
+    _r("document_lock", ["POST"], f"{_D}/{{uuid}}/lock", _EIO, "update", "document_read"),
+    _r("document_unlock", ["POST"], f"{_D}/{{uuid}}/unlock", _EIO, "update", "document_read"),
+    _r("bestandsdeel_upload", ["PUT"], f"{_DAPI}/bestandsdelen/{{uuid}}", _EIO, "update", "document_read",
+       bestandsdeel=True),
+    # The Documenten API's mirror of zaakinformatieobjecten (a plain array, like those): read like them.
+    _r("objectinformatieobjecten_list", ["GET", "HEAD"], f"{_DAPI}/objectinformatieobjecten", _OIO, "list",
+       paginated=False),
+    _r("objectinformatieobject_read", ["GET", "HEAD"], f"{_DAPI}/objectinformatieobjecten/{{uuid}}", _OIO, "read"),
 )
 
 

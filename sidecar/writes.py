@@ -24,7 +24,7 @@ from sidecar.enforce import Enforcer, Outcome
 from sidecar.failures import FailClosed
 from sidecar.herkomst import HerkomstError, parse_herkomst
 from sidecar.labels import LabelStore, LabelStoreError, key_for_url
-from sidecar.objects import Objects
+from sidecar.objects import Objects, id_from_url
 from sidecar.opa_input import resource
 from sidecar.reads import Reads
 from sidecar.records import pseudonymise
@@ -34,6 +34,9 @@ from sidecar.urls import UrlRewriter
 from sidecar.vocab import COLLEGE_ROLES
 
 log = logging.getLogger("sidecar.writes")
+
+#: Label-store key prefix of the bestandsdeel → document map (not a URL path, so never an object's key).
+PART_KEY = "bestandsdeel:"
 
 
 def json_body(body: bytes | None) -> dict[str, Any]:
@@ -110,6 +113,7 @@ class Writes:
             self._review_zaak(doc)
         if call.herkomst is not None and isinstance(url, str):
             self._store_labels(call, url, outcome, doc if isinstance(doc, dict) else {}, props.get("category"))
+        self._remember_parts(call, doc)
         # The writer sent this content: its own response goes back without a second decision.
         return self._answer(call, doc, resp)
 
@@ -237,12 +241,52 @@ class Writes:
                       extra={"event": "labels_write_failed", "error": str(exc), "url": url})
             raise FailClosed("labels_not_stored") from None
 
+    def _remember_parts(self, call: Call, doc: Any) -> None:
+        """A document's answer that lists bestandsdelen (a create or update with ``inhoud`` null and
+        ``bestandsomvang``): the sidecar keeps which document each part belongs to, because an
+        upload (``PUT /bestandsdelen/{uuid}``) names only the part and the Documenten API has no
+        way to ask a part for its document. The map is kept in the label store (shared by every
+        worker and replica) under a key that is no object URL, and only ever from the upstream's
+        own answers."""
+        assert call.route is not None
+        parts = doc.get("bestandsdelen") if isinstance(doc, dict) else None
+        doc_id = id_from_url(doc.get("url")) if isinstance(doc, dict) else None
+        if call.route.resource != "enkelvoudiginformatieobject" or not parts or doc_id is None:
+            return
+        for part in parts if isinstance(parts, list) else []:
+            part_id = id_from_url(part.get("url")) if isinstance(part, dict) else None
+            if part_id is None:
+                continue
+            try:
+                self._labels.put(PART_KEY + part_id, {"bestandsdeel_van": doc_id})
+            except LabelStoreError as exc:
+                # The document exists upstream, the upload of this part will be refused (404):
+                # the client starts over; nothing is released or written without a decision.
+                log.error("bestandsdeel map not stored", extra={"event": "labels_write_failed", "error": str(exc)})
+                raise FailClosed("labels_not_stored") from None
+
+    def _document_of_part(self, call: Call) -> str:
+        assert call.resource_id is not None
+        found = self._objects.labels_for_keys([PART_KEY + call.resource_id]).get(PART_KEY + call.resource_id)
+        doc_id = found.get("bestandsdeel_van") if found else None
+        if not isinstance(doc_id, str):
+            # A part the sidecar never saw being created (or one of another upstream): its document,
+            # and so the decision, is unknown.
+            raise FailClosed("not_found", "Dit bestandsdeel is niet bekend bij de toegangscontrole: maak het "
+                                          "document (of de nieuwe versie) via de toegangscontrole aan.")
+        return doc_id
+
     def write_existing(self, request: Request, call: Call, body: bytes | None) -> Response:
         assert call.route is not None
         self._reads.request_phase(call)
-        current, decided = self._reads.metadata(request, call)
+        # A bestandsdeel is written to its document: decided on the document's metadata.
+        object_id = self._document_of_part(call) if call.route.bestandsdeel else None
+        current, decided = self._reads.metadata(request, call, object_id)
         new: dict[str, Any] | None = None
-        if body is not None:
+        if call.route.bestandsdeel:
+            pass  # multipart (the part's bytes and the lock): forwarded as sent, no URLs in it
+        elif body is not None and not (call.method == "POST" and not body.strip()):
+            # (a lock request may come without a body)
             new, body = self._own_urls(call, body)
         if new is not None and call.route.resource in TYPE_FIELD:
             field = TYPE_FIELD[call.route.resource]
@@ -261,4 +305,6 @@ class Writes:
         if resp.status == 204 or call.method == "DELETE":
             resp.release()
             return Response(b"", status=resp.status)
-        return self._answer(call, self._upstream.read_json(resp), resp)
+        doc = self._upstream.read_json(resp)
+        self._remember_parts(call, doc)
+        return self._answer(call, doc, resp)

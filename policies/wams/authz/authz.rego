@@ -144,6 +144,8 @@ consulted contains "relations" if input.resource.type == "enkelvoudiginformatieo
 
 consulted contains "relations" if input.resource.type == "zaakinformatieobject"
 
+consulted contains "relations" if input.resource.type == "objectinformatieobject"
+
 consulted contains "disclosure" if {
 	not lib.controlling_org
 	disclosure.onward

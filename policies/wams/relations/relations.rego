@@ -27,8 +27,11 @@ need_to_know if lib.profile.need_to_know == true
 
 # METADATA
 # title: Case-bound resource types
-# description: The resources whose access follows a zaak (a rol and a link belong to their zaak).
-bound_types := {"zaak", "rol", "enkelvoudiginformatieobject", "zaakinformatieobject"}
+# description: >-
+#   The resources whose access follows a zaak: a rol and a link (the Zaken API's
+#   zaakinformatieobject and its Documenten API mirror, objectinformatieobject) belong to
+#   their zaak.
+bound_types := {"zaak", "rol", "enkelvoudiginformatieobject", "zaakinformatieobject", "objectinformatieobject"}
 
 # METADATA
 # title: Relation kinds to the zaak

@@ -61,6 +61,19 @@ test_n1_a_relation_or_the_writer_passes if {
 	}
 }
 
+test_n1_every_bound_type_in_the_whole_decision if {
+	# The entrypoint consults this package for every case-bound type (authz's consulted).
+	every p in lib_test.profiles {
+		every type in relations.bound_types {
+			res := authz.decision with input as use(p, "consulent", "read", type, "algemeen", rel([], false), "onderzoek_hulpvraag")
+			res.decision == false
+			res.deny_reason == "N1"
+			ok := authz.decision with input as use(p, "consulent", "read", type, "algemeen", rel(["behandelaar"], false), "onderzoek_hulpvraag")
+			ok.decision == true
+		}
+	}
+}
+
 test_n1_fails_closed_on_a_missing_relation if {
 	every p in lib_test.profiles {
 		# The response phase: the sidecar always sends the relation; null or missing denies.

@@ -47,6 +47,10 @@ DOCUMENTEN = "/documenten/api/v1"
 CATALOGI = "/catalogi/api/v1"
 EIO_PATH = f"{DOCUMENTEN}/enkelvoudiginformatieobjecten"
 ZIO_PATH = f"{ZAKEN}/zaakinformatieobjecten"
+OIO_PATH = f"{DOCUMENTEN}/objectinformatieobjecten"
+PART_PATH = f"{DOCUMENTEN}/bestandsdelen"
+#: Size of one bestandsdeel (Open Zaak's ``CHUNK_SIZE``; small here so a test uploads several).
+DEFAULT_PART_SIZE = 1024 * 1024
 #: The spec's ``aardRelatieWeergave`` of a zaakinformatieobject (``aardRelatie`` ``hoort_bij``).
 AARD_RELATIE_HOORT_BIJ = "Hoort bij, omgekeerd: kent"
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -272,6 +276,17 @@ def render_zio(zio_uuid: str, d: Mapping[str, Any], base: str) -> dict[str, Any]
     }
 
 
+def render_oio(zio_uuid: str, d: Mapping[str, Any], base: str) -> dict[str, Any]:
+    """The Documenten API's mirror of a zaakinformatieobject (Open Zaak keeps both in step); it
+    has the uuid of the zaakinformatieobject it mirrors."""
+    return {
+        "url": f"{base}{OIO_PATH}/{zio_uuid}",
+        "informatieobject": f"{base}{EIO_PATH}/{d['_document']}",
+        "object": f"{base}{ZAKEN}/zaken/{d['_zaak']}",
+        "objectType": "zaak",
+    }
+
+
 def render_document(doc_uuid: str, d: Mapping[str, Any], base: str) -> dict[str, Any]:
     url = f"{base}{EIO_PATH}/{doc_uuid}"
     out: dict[str, Any] = {
@@ -297,8 +312,12 @@ def render_document(doc_uuid: str, d: Mapping[str, Any], base: str) -> dict[str,
         "beschrijving": d.get("beschrijving", ""),
         "indicatieGebruiksrecht": d.get("indicatieGebruiksrecht"),
         "informatieobjecttype": d["informatieobjecttype"],
-        "locked": False,
-        "bestandsdelen": [],
+        "locked": bool(d.get("_lock")),
+        "bestandsdelen": [
+            {"url": f"{base}{PART_PATH}/{p['uuid']}", "volgnummer": p["volgnummer"],
+             "omvang": p["omvang"], "voltooid": p["voltooid"], "lock": d.get("_lock", "")}
+            for p in d.get("_delen") or []
+        ],
         "trefwoorden": list(d.get("trefwoorden") or []),
     })
     return out
@@ -311,10 +330,11 @@ def create_app(
     db_path: str,
     catalogue_base: str = catalogue.DEFAULT_CATALOGUE_BASE,
     page_size: int = 100,
+    part_size: int = DEFAULT_PART_SIZE,
 ) -> Flask:
     """The demo upstream as a Flask app; creates and seeds ``db_path`` when it is fresh."""
-    if page_size < 1:
-        raise ValueError("page_size must be >= 1")
+    if page_size < 1 or part_size < 1:
+        raise ValueError("page_size and part_size must be >= 1")
     cat_base = catalogue.normalise_base(catalogue_base)
     db = store.Store(db_path)
     db.initialise(lambda conn: seed.seed(conn, cat_base), seed.SEED_VERSION)
@@ -768,16 +788,52 @@ def create_app(
     def documenten_list() -> Response:
         return listing("documenten", known_filters("documenten"), documenten_rows)
 
+    def chunked(cleaned: Mapping[str, Any]) -> int | None:
+        """The announced size when a write asks for an upload in parts (Documenten API: ``inhoud``
+        null and ``bestandsomvang`` > 0), else None."""
+        size = cleaned.get("bestandsomvang")
+        if "inhoud" in cleaned and cleaned["inhoud"] is None and isinstance(size, int) and size > 0:
+            return size
+        return None
+
+    def start_upload(c: sqlite3.Connection, doc_uuid: str, data: dict[str, Any], size: int) -> None:
+        """Empty bestandsdelen of ``part_size`` bytes (the last one smaller) for ``size`` bytes; the
+        document is locked (a new lock unless it has one) and has no content until every part is
+        uploaded and it is unlocked."""
+        parts = [(str(uuid.uuid4()), number, min(part_size, size - offset))
+                 for number, offset in enumerate(range(0, size, part_size), start=1)]
+        data["_delen"] = [{"uuid": u, "volgnummer": n, "omvang": omvang, "voltooid": False}
+                          for u, n, omvang in parts]
+        data["_lock"] = data.get("_lock") or uuid.uuid4().hex
+        data["_inhoud"] = False
+        data["bestandsomvang"] = size
+        store.add_parts(c, doc_uuid, parts)
+
+    def lock_problem(code: str, reason: str) -> ValidationFailed:
+        return ValidationFailed([InvalidParam("lock" if code != "unlocked" else "nonFieldErrors", code, reason)])
+
+    def check_lock(existing: Mapping[str, Any], given: Any) -> None:
+        """A locked document is changed only with its lock (an unlocked one, unlike in Open Zaak,
+        also without: see README "Behaviour worth knowing")."""
+        if existing.get("_lock") and given != existing["_lock"]:
+            raise lock_problem("incorrect-lock-id" if given else "missing-lock-id",
+                               "Het document is vergrendeld; geef de juiste lock op.")
+
     @app.post(EIO_PATH)
     def document_create() -> Response:
-        data, content = document_data(
-            clean(json_body(), EIO_FIELDS, partial=False), None, partial=False
-        )
+        cleaned = clean(json_body(), EIO_FIELDS, partial=False)
+        size = chunked(cleaned)
+        data, content = document_data(cleaned, None, partial=False)
         doc_uuid = str(uuid.uuid4())
         c = conn()
         with db.write(c):
             store.insert(c, "documenten", doc_uuid, data, inhoud=content)
+            if size is not None:
+                start_upload(c, doc_uuid, data, size)
+                store.update(c, "documenten", doc_uuid, data)
         out = render_document(doc_uuid, data, base_url())
+        if size is not None:
+            out["lock"] = data["_lock"]  # EnkelvoudigInformatieObjectCreateLock: the lock to upload with
         return json_response(out, 201, headers={"Location": out["url"]})
 
     @app.get(f"{EIO_PATH}/<uuid:doc_id>")
@@ -797,9 +853,16 @@ def create_app(
             existing = store.get(c, "documenten", doc_uuid)
             if existing is None:
                 raise NotFoundError("Niet gevonden.")
+            check_lock(existing, body.get("lock"))
             cleaned = clean(body, EIO_FIELDS, partial=partial)
             immutable_check("eio", existing, cleaned)
+            size = chunked(cleaned) if existing.get("_lock") else None
             data, content = document_data(cleaned, existing, partial)
+            for kept in ("_lock", "_delen"):  # a PUT replaces the fields, not the lock or its parts
+                if kept in existing:
+                    data[kept] = existing[kept]
+            if size is not None:
+                start_upload(c, doc_uuid, data, size)
             store.update(c, "documenten", doc_uuid, data, inhoud=content)
         return json_response(render_document(doc_uuid, data, base_url()))
 
@@ -816,6 +879,108 @@ def create_app(
                     "Object kan niet verwijderd worden: er zijn nog zaakinformatieobjecten.")])
             store.delete(c, "documenten", str(doc_id))
         return Response(status=204)
+
+    @app.post(f"{EIO_PATH}/<uuid:doc_id>/lock")
+    def document_lock(doc_id: uuid.UUID) -> Response:
+        c = conn()
+        with db.write(c):
+            data = store.get(c, "documenten", str(doc_id))
+            if data is None:
+                raise NotFoundError("Niet gevonden.")
+            if data.get("_lock"):
+                raise lock_problem("existing-lock", "Het document is al vergrendeld.")
+            data["_lock"] = uuid.uuid4().hex
+            store.update(c, "documenten", str(doc_id), data)
+        return json_response({"lock": data["_lock"]})
+
+    @app.post(f"{EIO_PATH}/<uuid:doc_id>/unlock")
+    def document_unlock(doc_id: uuid.UUID) -> Response:
+        raw = request.get_data(cache=True)
+        body = json_body() if raw.strip() else {}
+        doc_uuid = str(doc_id)
+        c = conn()
+        with db.write(c):
+            data = store.get(c, "documenten", doc_uuid)
+            if data is None:
+                raise NotFoundError("Niet gevonden.")
+            if not data.get("_lock"):
+                raise lock_problem("unlocked", "Het document is niet vergrendeld.")
+            check_lock(data, body.get("lock"))
+            parts = store.parts_of(c, doc_uuid)
+            if any(inhoud is None for _, _, _, inhoud in parts):
+                raise ValidationFailed([InvalidParam(
+                    "nonFieldErrors", "incomplete-upload", "Niet alle bestandsdelen zijn geüpload.")])
+            content = None
+            if parts:
+                # Every part arrived: they become the document's content, in order.
+                content = b"".join(inhoud or b"" for _, _, _, inhoud in parts)
+                data["_inhoud"], data["bestandsomvang"], data["_delen"] = True, len(content), []
+                store.drop_parts(c, doc_uuid)
+            data.pop("_lock", None)
+            store.update(c, "documenten", doc_uuid, data, inhoud=content)
+        return Response(status=204)
+
+    @app.put(f"{PART_PATH}/<uuid:part_id>")
+    def bestandsdeel_upload(part_id: uuid.UUID) -> Response:
+        mime = request.mimetype
+        if mime not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+            return problem(415, "unsupported_media_type", "Niet ondersteund mediatype.",
+                           "Een bestandsdeel wordt als multipart/form-data verstuurd.")
+        upload = request.files.get("inhoud")
+        inhoud = upload.read() if upload is not None else request.form.get("inhoud", "").encode() or None
+        given = request.form.get("lock")
+        missing = [name for name, v in (("lock", given), ("inhoud", inhoud)) if not v]
+        if missing:
+            raise ValidationFailed([InvalidParam(n, "required", "Dit veld is vereist.") for n in missing])
+        part_uuid = str(part_id)
+        c = conn()
+        with db.write(c):
+            found = store.part(c, part_uuid)
+            if found is None:
+                raise NotFoundError("Niet gevonden.")
+            doc_uuid, volgnummer, omvang = found
+            data = store.get(c, "documenten", doc_uuid) or {}
+            check_lock(data, given)
+            assert inhoud is not None
+            if len(inhoud) != omvang:
+                raise ValidationFailed([InvalidParam(
+                    "inhoud", "file-size", f"Het bestandsdeel moet {omvang} bytes zijn.")])
+            store.put_part(c, part_uuid, inhoud)
+            for deel in data.get("_delen") or []:
+                if deel["uuid"] == part_uuid:
+                    deel["voltooid"] = True
+            store.update(c, "documenten", doc_uuid, data)
+        return json_response({"url": f"{base_url()}{PART_PATH}/{part_uuid}", "volgnummer": volgnummer,
+                              "omvang": omvang, "voltooid": True, "lock": str(given)})
+
+    # --- objectinformatieobjecten (the Documenten API's mirror of zaakinformatieobjecten) ---
+
+    def oio_filters() -> list[tuple[str, str]]:
+        unknown = sorted(set(request.args) - {"object", "informatieobject"})
+        if unknown:
+            raise ValidationFailed([InvalidParam(
+                "nonFieldErrors", "unknown-parameters",
+                f"Onbekende query parameters: {', '.join(unknown)}")])
+        filters = [("zaak" if k == "object" else k, v) for k, v in request.args.items()]
+        filters = url_filter(filters, "zaak", f"{ZAKEN}/zaken")
+        return url_filter(filters, "informatieobject", EIO_PATH)
+
+    @app.get(OIO_PATH)
+    def oios_list() -> Response:
+        # A plain JSON array, as the spec says; only zaak relations exist in this demo.
+        filters = oio_filters()
+        c = conn()
+        base = base_url()
+        with db.read(c):
+            rows = store.every(c, "zaakinformatieobjecten", filters)
+        return json_response([render_oio(u, d, base) for u, d in rows])
+
+    @app.get(f"{OIO_PATH}/<uuid:oio_id>")
+    def oio_read(oio_id: uuid.UUID) -> Response:
+        data = store.get(conn(), "zaakinformatieobjecten", str(oio_id))
+        if data is None:
+            raise NotFoundError("Niet gevonden.")
+        return json_response(render_oio(str(oio_id), data, base_url()))
 
     @app.get(f"{EIO_PATH}/<uuid:doc_id>/download")
     def document_download(doc_id: uuid.UUID) -> Response:

@@ -50,6 +50,14 @@ CREATE TABLE IF NOT EXISTS zaakinformatieobjecten (
     UNIQUE (zaak_uuid, document_uuid)
 );
 CREATE INDEX IF NOT EXISTS zio_document ON zaakinformatieobjecten(document_uuid);
+CREATE TABLE IF NOT EXISTS bestandsdelen (
+    uuid TEXT PRIMARY KEY,
+    document_uuid TEXT NOT NULL REFERENCES documenten(uuid) ON DELETE CASCADE,
+    volgnummer INTEGER NOT NULL,
+    omvang INTEGER NOT NULL,
+    inhoud BLOB
+);
+CREATE INDEX IF NOT EXISTS bestandsdelen_document ON bestandsdelen(document_uuid);
 """
 
 #: The identification filters of the spec: (name after ``betrokkeneIdentificatie__``,
@@ -342,3 +350,41 @@ def uuids_by_zaak(
     for zaak_uuid, rol_uuid in rows:
         out[str(zaak_uuid)].append(str(rol_uuid))
     return out
+
+
+# --- bestandsdelen (chunked upload of a locked document) --------------------------------------
+
+
+def add_parts(conn: sqlite3.Connection, document_uuid: str, parts: Sequence[tuple[str, int, int]]) -> None:
+    """New empty parts ``(uuid, volgnummer, omvang)`` of a document; any earlier ones are dropped."""
+    conn.execute("DELETE FROM bestandsdelen WHERE document_uuid = ?", (document_uuid,))
+    conn.executemany(
+        "INSERT INTO bestandsdelen (uuid, document_uuid, volgnummer, omvang) VALUES (?, ?, ?, ?)",
+        [(u, document_uuid, n, size) for u, n, size in parts],
+    )
+
+
+def part(conn: sqlite3.Connection, part_uuid: str) -> tuple[str, int, int] | None:
+    """``(document_uuid, volgnummer, omvang)`` of a part."""
+    row = conn.execute(
+        "SELECT document_uuid, volgnummer, omvang FROM bestandsdelen WHERE uuid = ?", (part_uuid,)
+    ).fetchone()
+    return (str(row[0]), int(row[1]), int(row[2])) if row else None
+
+
+def put_part(conn: sqlite3.Connection, part_uuid: str, inhoud: bytes) -> None:
+    conn.execute("UPDATE bestandsdelen SET inhoud = ? WHERE uuid = ?", (inhoud, part_uuid))
+
+
+def parts_of(conn: sqlite3.Connection, document_uuid: str) -> list[tuple[str, int, int, bytes | None]]:
+    """``(uuid, volgnummer, omvang, inhoud or None)`` of a document's parts, in order."""
+    rows = conn.execute(
+        "SELECT uuid, volgnummer, omvang, inhoud FROM bestandsdelen WHERE document_uuid = ?"
+        " ORDER BY volgnummer",
+        (document_uuid,),
+    ).fetchall()
+    return [(str(r[0]), int(r[1]), int(r[2]), None if r[3] is None else bytes(r[3])) for r in rows]
+
+
+def drop_parts(conn: sqlite3.Connection, document_uuid: str) -> None:
+    conn.execute("DELETE FROM bestandsdelen WHERE document_uuid = ?", (document_uuid,))
