@@ -15,17 +15,19 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 T = TypeVar("T")
 
@@ -335,13 +337,22 @@ class SqliteLabelStore:
             return False
 
 
+class _ConnectionLost(Exception):
+    """A statement failed because its connection broke (the server closed it)."""
+
+    def __init__(self, error: psycopg.Error) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class PostgresLabelStore:
     """Labels in PostgreSQL, shared by every sidecar replica that uses the same database.
 
-    A small pool of autocommit connections: gunicorn gthread threads call concurrently, and a
-    psycopg connection runs one statement at a time. Nothing connects until the first call, so
-    a worker starts even while the database is down (requests then fail closed; ``ping`` and
-    readiness say why) and no socket is ever inherited across gunicorn's fork.
+    A pool of autocommit connections (psycopg_pool): gunicorn gthread threads call
+    concurrently, and a psycopg connection runs one statement at a time. The pool is made on
+    the first call, in the process that makes it: a worker starts even while the database is
+    down (requests then fail closed; ``ping`` and readiness say why), and neither a connection
+    nor the pool's threads are ever inherited across gunicorn's fork.
     """
 
     _SCHEMA = """
@@ -386,10 +397,15 @@ class PostgresLabelStore:
         # How long a call waits for a free connection before failing closed: long enough for
         # one slow statement elsewhere to finish, short enough not to hold the request.
         self._slot_wait = connect_timeout + statement_timeout_ms / 1000
-        self._slots = threading.BoundedSemaphore(pool_size)
         self._lock = threading.Lock()
-        self._idle: list[psycopg.Connection[Any]] = []
+        self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
         self._pid = os.getpid()
+        # The pool connects in its own threads and only logs why a connection failed; the
+        # connection class below counts failures and keeps the last one, so a waiting call
+        # fails closed at once with the database's own reason (wrong password, refused).
+        self._connect_failures = 0
+        self._connect_error: psycopg.Error | None = None
+        self._connection_class = self._make_connection_class()
         self._schema_ready = False
         self._closed = False
 
@@ -397,94 +413,146 @@ class PostgresLabelStore:
     def where(self) -> str:
         return self._where
 
+    @property
+    def idle_connections(self) -> int:
+        """Connections open and idle in this process's pool (0 before the first call)."""
+        pool = self._pool if self._pid == os.getpid() else None
+        return int(pool.get_stats().get("pool_available", 0)) if pool is not None else 0
+
     # -- pool --------------------------------------------------------------------------------
 
-    def _take(self) -> tuple[psycopg.Connection[Any], bool]:
-        """A connection and whether it was reused from the pool (it may have gone stale)."""
+    def _make_connection_class(self) -> type[psycopg.Connection[Any]]:
+        store = self
+
+        class _Connection(psycopg.Connection[Any]):
+            @classmethod
+            def connect(cls, conninfo: str = "", **kwargs: Any) -> Self:
+                try:
+                    return super().connect(conninfo, **kwargs)
+                except psycopg.Error as exc:
+                    with store._lock:
+                        store._connect_failures += 1
+                        store._connect_error = exc
+                    raise
+
+        return _Connection
+
+    def _pool_here(self) -> ConnectionPool[psycopg.Connection[Any]]:
+        """This process's pool, made on first use."""
         with self._lock:
-            if os.getpid() != self._pid:
-                # Forked since these were opened: those sessions are the parent's, and two
-                # processes talking on one socket corrupt it. Never use them here.
-                self._idle.clear()
-                self._pid = os.getpid()
-            conn = self._idle.pop() if self._idle else None
-        if conn is not None and not conn.closed:
-            return conn, True
-        # No server-side prepared statements: they break behind a transaction-mode pooler
-        # (pgBouncer), and these two short statements gain nothing from them.
-        conn = psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=None)
+            if self._pool is not None and self._pid == os.getpid():
+                return self._pool
+            # Never made, or made before a fork: the parent's pool holds the parent's sockets
+            # (two processes talking on one socket corrupt it) and its threads did not survive
+            # the fork. Leave it alone (closing it here would end the parent's sessions).
+            pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+                self._conninfo, connection_class=self._connection_class,
+                # No server-side prepared statements: they break behind a transaction-mode
+                # pooler (pgBouncer), and these short statements gain nothing from them.
+                kwargs={"autocommit": True, "prepare_threshold": None},
+                # Nothing is opened ahead of need: a worker starts while the database is down.
+                min_size=0, max_size=self._pool_size, timeout=self._slot_wait,
+                # Each call fails closed on its own; the pool does not keep retrying a
+                # database that refused it (the next call tries again).
+                reconnect_timeout=0, name="labels", open=False)
+            pool.open(wait=False)
+            self._pool, self._pid = pool, os.getpid()
+            return pool
+
+    def _getconn(self, pool: ConnectionPool[psycopg.Connection[Any]]) -> psycopg.Connection[Any]:
+        """A connection within the slot wait. The pool hands over a connection the moment one
+        is free, but it does not tell a waiting caller that connecting failed: wait in short
+        steps and stop as soon as a connection attempt has failed meanwhile."""
+        deadline = time.monotonic() + self._slot_wait
+        failures = self._connect_failures
+        step = 0.05
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                return pool.getconn(timeout=max(min(step, left), 0.001))
+            except PoolTimeout:
+                pass
+            with self._lock:
+                error = self._connect_error if self._connect_failures != failures else None
+            if error is not None:
+                raise error
+            if time.monotonic() >= deadline:
+                raise PoolTimeout(f"all {self._pool_size} connections stayed busy for {self._slot_wait:g} s")
+            step = min(step * 2, 0.5)
+
+    def _ensure_schema(self, conn: psycopg.Connection[Any]) -> None:
+        if self._schema_ready:
+            return
+        # Look first: CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when the
+        # table is there, and a least-privilege user (SELECT/INSERT/UPDATE only) lacks it.
+        row = conn.execute("SELECT to_regclass('labels') IS NOT NULL AND "
+                           "to_regclass('relation_generation') IS NOT NULL AND "
+                           "to_regclass('review_items') IS NOT NULL").fetchone()
+        if not (row and row[0]):
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._SCHEMA_LOCK,))
+                conn.execute(self._SCHEMA)
+                conn.execute(_LINKS_SCHEMA)
+                conn.execute(_REVIEW_SCHEMA)
+        self._schema_ready = True
+
+    def _once(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """One attempt: a connection from this process's pool (a fresh one after close())."""
+        if self._closed:
+            with self._connection_class.connect(self._conninfo, autocommit=True, prepare_threshold=None) as conn:
+                self._ensure_schema(conn)
+                return fn(conn)
+        pool = self._pool_here()
+        conn = self._getconn(pool)
         try:
-            if not self._schema_ready:
-                # Look first: CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when the
-                # table is there, and a least-privilege user (SELECT/INSERT/UPDATE only) lacks it.
-                row = conn.execute("SELECT to_regclass('labels') IS NOT NULL AND "
-                                   "to_regclass('relation_generation') IS NOT NULL AND "
-                                   "to_regclass('review_items') IS NOT NULL").fetchone()
-                if not (row and row[0]):
-                    with conn.transaction():
-                        conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._SCHEMA_LOCK,))
-                        conn.execute(self._SCHEMA)
-                        conn.execute(_LINKS_SCHEMA)
-                        conn.execute(_REVIEW_SCHEMA)
-                self._schema_ready = True
-        except BaseException:
-            conn.close()
+            self._ensure_schema(conn)
+            result = fn(conn)
+        except psycopg.Error as exc:
+            broken = conn.broken
+            # A broken connection is discarded by the pool when it comes back.
+            pool.putconn(conn)
+            if broken:
+                raise _ConnectionLost(exc) from exc
             raise
-        return conn, False
-
-    def _give_back(self, conn: psycopg.Connection[Any]) -> None:
-        with self._lock:
-            if not self._closed and os.getpid() == self._pid and not conn.closed and not conn.broken:
-                self._idle.append(conn)
-                return
-        conn.close()
-
-    def _drop_idle(self) -> None:
-        with self._lock:
-            stale, self._idle = self._idle, []
-        for conn in stale:
+        except BaseException:
+            # Not a database error (e.g. labels that are not JSON-serialisable): the caller's
+            # bug, raised as is; the connection may be mid-statement, so it is not reused.
             conn.close()
+            pool.putconn(conn)
+            raise
+        pool.putconn(conn)
+        return result
 
     def _run(self, what: str, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
-        if not self._slots.acquire(timeout=self._slot_wait):
-            raise LabelStoreError(f"label store {what} failed: all {self._pool_size} connections to "
-                                  f"{self._where} stayed busy for {self._slot_wait:g} s")
         try:
-            for attempt in (1, 2):
-                conn, reused = self._take()
-                try:
-                    result = fn(conn)
-                except psycopg.Error:
-                    broken = conn.broken
-                    conn.close()
-                    if reused and broken and attempt == 1:
-                        # The server closed this pooled connection since its last use (restart,
-                        # failover, idle kill); the other idle ones are as stale. Retry once on a
-                        # fresh connection: both statements are idempotent (SELECT, upsert).
-                        self._drop_idle()
-                        continue
-                    raise
-                except BaseException:
-                    # Not a database error (e.g. labels that are not JSON-serialisable): the
-                    # caller's bug, raised as is; the connection may be mid-statement, so drop it.
-                    conn.close()
-                    raise
-                self._give_back(conn)
-                return result
-            raise AssertionError("unreachable: the second attempt returns or raises")
+            try:
+                return self._once(fn)
+            except _ConnectionLost:
+                # The server closed a pooled connection since its last use (restart, failover,
+                # idle kill); the other idle ones are as stale. Drop them and retry once on a
+                # fresh connection: every statement here is idempotent (SELECT, upsert).
+                pool = self._pool
+                if pool is not None and self._pid == os.getpid():
+                    pool.check()
+            try:
+                return self._once(fn)
+            except _ConnectionLost as again:
+                raise again.error from None
+        except PoolTimeout as exc:
+            raise LabelStoreError(f"label store {what} failed: {exc} ({self._where})") from None
         except psycopg.Error as exc:
             # First line only: the rest is libpq's statement excerpt (LINE 2: …), noise in a log.
             detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise LabelStoreError(f"label store {what} failed ({self._where}): {detail}") from None
-        finally:
-            self._slots.release()
 
     def close(self) -> None:
-        """Close the idle connections; those in use are closed when their call ends. A call
-        after close() still works (it opens a connection and closes it afterwards)."""
+        """Close this process's pool (connections in use are closed when their call ends). A
+        call after close() still works (it opens a connection and closes it afterwards)."""
         with self._lock:
             self._closed = True
-        self._drop_idle()
+            pool, self._pool = (self._pool if self._pid == os.getpid() else None), None
+        if pool is not None:
+            pool.close(timeout=self._slot_wait)
 
     # -- LabelStore --------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ Without them the PostgreSQL cases fail, never skip: a skipped backend would look
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 import uuid
@@ -343,7 +345,7 @@ def test_postgresql_restart_between_calls_is_invisible(pg_server: PgServer) -> N
             th.start()
         for th in threads:
             th.join(timeout=60)
-        assert len(store._idle) >= 2
+        assert store.idle_connections >= 2
         pg_server.stop()
         pg_server.start()
         assert store.get_many([doc(f"r{t}") for t in range(4)]) == {doc(f"r{t}"): {"t": t} for t in range(4)}
@@ -394,7 +396,7 @@ def test_postgresql_more_threads_than_connections(pg_server: PgServer) -> None:
         for th in threads:
             th.join(timeout=120)
         assert errors == []
-        assert len(store._idle) <= 2
+        assert store.idle_connections <= 2
         assert len(store.get_many([doc(f"p{t}-{i}") for t in range(8) for i in range(15)])) == 120
     finally:
         store.close()
@@ -459,3 +461,52 @@ def test_postgresql_least_privilege_user_with_precreated_table(pg_server: PgServ
         bare.put(doc(1), {"x": 1})
     assert "LINE" not in str(err.value) and "lim-pw-123" not in str(err.value)
     bare.close()
+
+
+def _backend_pid(store: PostgresLabelStore) -> int:
+    """The server process behind the connection a call gets (pg_backend_pid)."""
+    row = store._run("read", lambda conn: conn.execute("SELECT pg_backend_pid()").fetchone())
+    assert row is not None
+    return int(row[0])
+
+
+def test_postgresql_pool_is_made_on_first_use_and_never_crosses_a_fork(pg_server: PgServer) -> None:
+    """gunicorn builds the app after the fork, but a store made (or used) before it must not hand
+    the parent's pool to a worker: its sockets are the parent's sessions and its threads did not
+    survive the fork. Constructing a store starts nothing; each process gets its own pool."""
+    threads_before = threading.active_count()
+    store = PostgresLabelStore(pg_server.dsn(pg_server.create_database()), pool_size=2)
+    try:
+        assert threading.active_count() == threads_before  # no pool threads before the first call
+        assert store.idle_connections == 0
+        store.put(doc(1), {"x": 1})
+        parent_backend = _backend_pid(store)
+        assert store.idle_connections >= 1
+        assert threading.active_count() > threads_before  # the pool's workers, in this process only
+
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the forked child, which reports through the pipe
+            code = 1
+            try:
+                backend = _backend_pid(store)
+                seen = store.get_many([doc(1)])
+                store.put(doc(2), {"x": 2})
+                os.write(write, json.dumps({"backend": backend, "seen": seen}).encode())
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write)
+        with os.fdopen(read, "rb") as pipe:
+            report = pipe.read()
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, report
+        result = json.loads(report)
+        # The child talked to the server on a connection of its own ...
+        assert result["backend"] != parent_backend
+        assert result["seen"] == {doc(1): {"x": 1}}
+        # ... and the parent's pooled connection is still the same, unharmed session.
+        assert _backend_pid(store) == parent_backend
+        assert store.get_many([doc(1), doc(2)]) == {doc(1): {"x": 1}, doc(2): {"x": 2}}
+    finally:
+        store.close()
