@@ -64,8 +64,13 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("records", help="decision records: verify the chain, query by data subject")
     rsub = r.add_subparsers(dest="records_cmd", required=True, metavar="SUBCOMMAND")
-    v = rsub.add_parser("verify", help="check the hash chain; exit 1 naming the first broken line")
-    v.add_argument("file", nargs="?", type=Path, help="records file (default: from --config or --workdir)")
+    v = rsub.add_parser("verify", help="check the hash chain; exit 1 naming the first broken line",
+                        description="Checks every line's hash and its link to the line before, in one file or "
+                                    "in every *.jsonl file of a folder (one chain per file, e.g. one per "
+                                    "replica). Only reads: a read-only copy is fine. Exit 0: intact; 1: a file "
+                                    "is broken (named with its first bad line); 2: nothing to check.")
+    v.add_argument("file", nargs="?", type=Path, metavar="FILE|FOLDER",
+                   help="records file or folder of them (default: the live file from --config or --workdir)")
     _records_source(v)
     q = rsub.add_parser("query", help="every decision about one data subject (AVG art. 15)",
                         description="Prints dates, purposes, categories, recipients and legal grounds of "
@@ -76,7 +81,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="include employee identities (for the data-protection officer; recorded as L1)")
     q.add_argument("--door", default=None,
                    help="who runs the query (recorded; default: the login name)")
-    q.add_argument("file", nargs="?", type=Path, help="records file (default: from --config or --workdir)")
+    q.add_argument("file", nargs="?", type=Path, metavar="FILE|FOLDER",
+                   help="records file or folder of them to search, only read (default: the live file from "
+                        "--config or --workdir); the query's own record always goes to the live file")
     _records_source(q)
     c = sub.add_parser("consent", help="withdraw a consent (rule I10)")
     csub = c.add_subparsers(dest="consent_cmd", required=True, metavar="SUBCOMMAND")
@@ -273,20 +280,49 @@ def _records_file(args: argparse.Namespace) -> Path:
     return Path(_settings_for_records(args).records.path)
 
 
+def _source_files(path: Path, cmd: str) -> list[Path] | None:
+    """The files to read for ``path`` (a file or a folder), or None after saying why not."""
+    from sidecar.records import records_files
+
+    if not path.exists():
+        print(f"sidecar records {cmd}: no records file or folder at {path}", file=sys.stderr)
+        return None
+    try:
+        files = records_files(path)
+    except OSError as exc:
+        print(f"sidecar records {cmd}: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return None
+    if not files:
+        print(f"sidecar records {cmd}: no *.jsonl records files in {path}", file=sys.stderr)
+        return None
+    return files
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from sidecar.records import verify
 
     path = _records_file(args)
-    if not path.exists():
-        print(f"sidecar: no records file at {path}", file=sys.stderr)
+    files = _source_files(path, "verify")
+    if files is None:
         return 2
-    res = verify(path)
-    if res.ok:
-        print(f"ok: {res.lines} records, chain intact, head {res.head}")
-        return 0
-    print(f"BROKEN at line {res.line_no} of {path}: {res.error} "
-          f"({res.lines} records before it are intact, last good hash {res.head})")
-    return 1
+    broken = unreadable = 0
+    for file in files:
+        try:
+            res = verify(file)
+        except OSError as exc:
+            print(f"UNREADABLE {file}: {exc.strerror or exc}")
+            unreadable += 1
+            continue
+        if res.ok:
+            # A folder's files are named; one file keeps the one-line answer scripts already parse.
+            print(f"ok: {f'{file}: ' if path.is_dir() else ''}{res.lines} records, chain intact, head {res.head}")
+            continue
+        broken += 1
+        print(f"BROKEN at line {res.line_no} of {file}: {res.error} "
+              f"({res.lines} records before it are intact, last good hash {res.head})")
+    if broken:
+        return 1
+    return 2 if unreadable else 0
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -302,6 +338,14 @@ def cmd_query(args: argparse.Namespace) -> int:
     if not re.fullmatch(r"[0-9]{9}", bsn):
         print("sidecar: --betrokkene must be a BSN of 9 digits", file=sys.stderr)
         return 2
+    if args.config is None:
+        from sidecar.devtools.demo import DEFAULT_WORKDIR
+
+        if not ((args.workdir or DEFAULT_WORKDIR) / "config.yaml").exists():
+            print("sidecar records query: no configuration: the query is decided by OPA and recorded in the live "
+                  "records file of a sidecar configuration before anything is shown; pass --config FILE",
+                  file=sys.stderr)
+            return 2
     settings = _settings_for_records(args)
     path = Path(args.file) if args.file else Path(settings.records.path)
     pseudonym = pseudonymise(settings.pseudonymisation.key_bytes(), bsn)
@@ -310,10 +354,18 @@ def cmd_query(args: argparse.Namespace) -> int:
     except (KeyError, OSError):
         who = "onbekend"
     matches = []
-    if path.exists():
-        for _, rec, _ in iter_records(path):
-            if rec is not None and rec.get("betrokkene") == pseudonym:
-                matches.append(rec)
+    # The live file may not exist yet (nothing recorded); a file or folder named on the command line must.
+    files = _source_files(path, "query") if args.file or path.exists() else []
+    if files is None:
+        return 2
+    try:
+        for file in files:
+            for _, rec, _ in iter_records(file):
+                if rec is not None and rec.get("betrokkene") == pseudonym:
+                    matches.append(rec)
+    except OSError as exc:
+        print(f"sidecar records query: cannot read {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     # Nothing is shown before the query itself is decided and recorded.
     from sidecar.records_access import decide_records_access
 

@@ -310,6 +310,14 @@ class VerifyResult:
     line_no: int | None = None
 
 
+def records_files(path: Path) -> list[Path]:
+    """The records files ``path`` names: itself, or the ``*.jsonl`` files of a folder (one per
+    writer; each is its own chain), in name order. Raises OSError when it cannot be listed."""
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix == ".jsonl" and p.is_file())
+    return [path]
+
+
 def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, bytes]]:
     with path.open("rb") as f:
         for n, raw in enumerate(f, start=1):
