@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     from sidecar.app import create_app
     from sidecar.devtools.demo import Ports, free_ports
     from sidecar.devtools.keys import DEMO_ORG, mint
+    from sidecar.devtools.upstream import BSN_DE_VRIES
     from sidecar.settings import load_settings
 
     p = free_ports(4)
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         provider = {"Authorization": "Bearer " + mint(wd, sub="p.huisarts", role="aanbieder", org=PROVIDER_ORG,
                                                        secrecy="wettelijk"),
                     "X-Doelbinding": "onderzoek_hulpvraag", "Content-Type": "application/json",
-                    "X-Herkomst": 'grondslag=toestemming, toestemming="TS-1"'}
+                    "X-Herkomst": f'grondslag=toestemming, toestemming="TS-1", betrokkene="{BSN_DE_VRIES}"'}
         read_path = f"{DOCS}/{seed_doc(stack, 'algemeen')}"
         list_path = f"{DOCS}?bronorganisatie={orgs[50]}"
         body = new_document(f"{stack.catalogue_base}/informatieobjecttypen/medisch", "bench-profile",

@@ -31,7 +31,7 @@ from bench import metrics as prom
 from bench.stack import BenchStack, children, pss_kb, status_kb, tree_cpu
 from sidecar.devtools.demo import OPA_VERSION, Ports, find_opa, free_ports
 from sidecar.devtools.keys import DEMO_ORG, mint
-from sidecar.devtools.upstream import BENCHMARK_DOCUMENT_UUID, DEMO_USERS, relations, seed_uuid
+from sidecar.devtools.upstream import BENCHMARK_DOCUMENT_UUID, BSN_DE_VRIES, DEMO_USERS, relations, seed_uuid
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -194,7 +194,8 @@ def build_scenarios(stack: BenchStack, orgs: dict[int, str], quick: bool) -> lis
     provider = {"Authorization": "Bearer " + mint(wd, sub="p.huisarts", role="aanbieder", org=PROVIDER_ORG,
                                                    secrecy="wettelijk", ttl=7200),
                 "X-Doelbinding": HULP, "Content-Type": "application/json",
-                "X-Herkomst": 'grondslag=toestemming, toestemming="TS-1"'}
+                # Consent names whose it is (I2): a data subject from the seed's test range.
+                "X-Herkomst": f'grondslag=toestemming, toestemming="TS-1", betrokkene="{BSN_DE_VRIES}"'}
     algemeen = seed_doc(stack, "algemeen")
     medisch = seed_doc(stack, "medisch")
     base = stack.catalogue_base
@@ -578,6 +579,10 @@ def main(argv: list[str] | None = None) -> int:
         only = {s for s in args.only.split(",") if s}
         if only:
             scenarios = [s for s in scenarios if s.key in only]
+        # Every scenario's one request each way first: a scenario that no longer does what it claims
+        # (the policy or the upstream changed) stops the run now, not after minutes of measuring.
+        for sc in scenarios:
+            sanity(sc, stack)
         results = []
         for sc in scenarios:
             log(f"{sc.key}: {sc.title} at {sc.rate:g}/s, {sc.rounds} rounds of {sc.round_seconds:g} s")
