@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sidecar import jcs
+from sidecar.instance import writer_identity
 from sidecar.opa import Decision
 
 log = logging.getLogger("sidecar.records")
@@ -48,9 +49,9 @@ _KEYS_V1 = (
     "prev_hash", "hash",
 )
 _KEYS_V2 = ("format", "herkomst", *_KEYS_V1)
-# Version 3 changes the hash rule only: JCS (RFC 8785) instead of Python's JSON encoding, so that
-# anyone can recompute it.
-REQUIRED_KEYS: dict[int, tuple[str, ...]] = {1: _KEYS_V1, 2: _KEYS_V2, 3: _KEYS_V2}
+# Version 3 hashes the JCS (RFC 8785) form instead of Python's JSON encoding, so that anyone can
+# recompute it, and names the writer ({version, instance}: which sidecar, which replica).
+REQUIRED_KEYS: dict[int, tuple[str, ...]] = {1: _KEYS_V1, 2: _KEYS_V2, 3: (*_KEYS_V2, "writer")}
 # The formats whose hash covers Python's json.dumps form; later ones hash the JCS form.
 _LEGACY_HASH_FORMATS = frozenset({1, 2})
 
@@ -100,6 +101,7 @@ def build_record(*, time: str, decision_id: str, trace_id: str, span_id: str | N
         "policy": {"profile": profile, "revision": decision.revision if decision else None},
         "recipient": recipient_of(allow, obligations, (subject or {}).get("org")),
         "duration_ms": round(duration_s * 1000, 3),
+        "writer": writer_identity(),
     }
 
 

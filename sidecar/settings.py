@@ -22,7 +22,7 @@ from sidecar.vocab import MAPPED_CATEGORIES as CATEGORIES
 
 ENV_PREFIX = "SIDECAR_"
 # SIDECAR_* variables that are not config overrides (read by the demo and tools, not by serve).
-NON_CONFIG_ENV = frozenset({"SIDECAR_CONFIG", "SIDECAR_OPA_BIN", "SIDECAR_DEMO_WORKDIR"})
+NON_CONFIG_ENV = frozenset({"SIDECAR_CONFIG", "SIDECAR_OPA_BIN", "SIDECAR_DEMO_WORKDIR", "SIDECAR_INSTANCE"})
 SUPPORTED_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 
 
@@ -259,6 +259,10 @@ class PolicySettings(_Strict):
 
 class RecordSettings(_Strict):
     path: Path = Path("records.jsonl")
+    # One file per replica: records.jsonl becomes records-<instance>.jsonl in the same folder
+    # (instance: SIDECAR_INSTANCE, else the host name), so replicas on a shared volume never
+    # share a chain, and a restarted replica of the same name continues its own.
+    per_instance: bool = False
     head_log_interval_seconds: float = Field(default=60, gt=0)
 
 
@@ -450,10 +454,10 @@ def load_settings(path: str | Path | None, env: Mapping[str, str] | None = None)
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_error(exc, origin)) from None
-    return _resolve_paths(settings, base)
+    return _resolve_paths(settings, base, env)
 
 
-def _resolve_paths(s: Settings, base: Path) -> Settings:
+def _resolve_paths(s: Settings, base: Path, env: Mapping[str, str]) -> Settings:
     def r(p: Path | None) -> Path | None:
         return None if p is None else (p if p.is_absolute() else base / p)
 
@@ -461,7 +465,17 @@ def _resolve_paths(s: Settings, base: Path) -> Settings:
         "keys": [k.model_copy(update={"file": r(k.file)}) for k in s.jwt.keys],
         "jwks_file": r(s.jwt.jwks_file),
     })
-    records = s.records.model_copy(update={"path": r(s.records.path)})
+    records_path = r(s.records.path)
+    assert records_path is not None
+    if s.records.per_instance:
+        from sidecar.instance import check_instance_name, instance_name
+
+        try:
+            name = check_instance_name(instance_name(env))
+        except ValueError as exc:
+            raise ConfigError(f"records.per_instance: {exc}") from None
+        records_path = records_path.with_name(f"{records_path.stem}-{name}{records_path.suffix}")
+    records = s.records.model_copy(update={"path": records_path})
     pseudo = s.pseudonymisation.model_copy(update={"key_file": r(s.pseudonymisation.key_file)})
     labels = s.labels
     if labels.dsn.startswith("sqlite:///"):

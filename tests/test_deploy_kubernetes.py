@@ -178,8 +178,8 @@ def test_sidecar_configmap_is_valid_for_load_settings(tmp_path: Path) -> None:
     assert settings.listen.admin_addr[0] == "0.0.0.0"  # the kubelet probes the pod IP
     assert settings.opa.url == "http://127.0.0.1:8181"
     assert side["args"] == ["serve", "--config", "/etc/sidecar/config.yaml"]
-    # The per-pod records file from the environment wins over the file's value.
-    assert settings.records.path.name == "wams-sidecar-7d9f8-abcde.jsonl"
+    # One records file per pod, named after the pod (records.per_instance, SIDECAR_INSTANCE).
+    assert settings.records.path.name == "records-wams-sidecar-7d9f8-abcde.jsonl"
     writable = {p for m, p in mounts.items()
                 if not next(v for v in side["volumeMounts"] if v["mountPath"] == m).get("readOnly")}
     for path in (settings.records.path.parent, settings.metrics.multiproc_dir):
