@@ -47,6 +47,8 @@ class Reads:
         """A detail read, a list, or a search (its JSON body goes upstream as it was checked)."""
         assert call.route is not None
         self.request_phase(call)
+        if call.route.metadata_of is not None:
+            return self._read_as_its_object(request, call)
         method = "GET" if call.method in ("GET", "HEAD") else call.method
         resp = self._upstream.send(request, call, method, call.target, body, inspect=True)
         failure = self._upstream.failure(resp)
@@ -61,6 +63,23 @@ class Reads:
             doc = self._filter_list(call, doc)
         else:
             self._release_detail(request, call, doc)
+        out_body = orjson.dumps(self._urls.to_public(doc, call.public_base))
+        out = json_response(b"" if call.method == "HEAD" else out_body, 200, headers)
+        if call.method == "HEAD":
+            out.headers["Content-Length"] = str(len(out_body))
+        return out
+
+    def _read_as_its_object(self, request: Request, call: Call) -> Response:
+        """A sub-resource as sensitive as its object (a zaak's audit trail): decided on the object's
+        metadata before it is fetched, released whole with its links on the sidecar's base."""
+        self.metadata(request, call)
+        resp = self._upstream.send(request, call, "GET", call.target, None, inspect=True)
+        failure = self._upstream.failure(resp)
+        if failure is not None:
+            self._enforcer.record_upstream_refusal(call, resp.status)
+            return failure
+        doc = self._upstream.read_json(resp)
+        headers = filter_response_headers(resp.headers, keep_length=False)
         out_body = orjson.dumps(self._urls.to_public(doc, call.public_base))
         out = json_response(b"" if call.method == "HEAD" else out_body, 200, headers)
         if call.method == "HEAD":

@@ -57,7 +57,8 @@ _MAX_PAGES = 200
 # Resource types that belong to one zaak: as sensitive as it (its category) and read with the
 # caller's relation to it. objectinformatieobject is the Documenten API's mirror of a
 # zaakinformatieobject.
-ZAAK_PARTS = frozenset({"rol", "zaakinformatieobject", "objectinformatieobject"})
+ZAAK_PARTS = frozenset({"rol", "zaakinformatieobject", "objectinformatieobject", "status", "resultaat",
+                        "zaakobject"})
 # Resource types whose access follows a zaak.
 ZAAK_BOUND = frozenset({"zaak", "enkelvoudiginformatieobject"}) | ZAAK_PARTS
 

@@ -99,6 +99,18 @@ DEFAULT_ROUTES: tuple[RouteSpec, ...] = (
     _r("zaakinformatieobject_read", ["GET", "HEAD"], f"{_Z}/zaakinformatieobjecten/{{uuid}}", _ZIO, "read"),
     _r("zaakinformatieobject_delete", ["DELETE"], f"{_Z}/zaakinformatieobjecten/{{uuid}}", _ZIO, "delete",
        "zaakinformatieobject_read"),
+    # What a case-worker application reads of a zaak: each belongs to one zaak and is decided like
+    # a rol (the zaak's category, the caller's relation to it). Writing them is not mapped (403).
+    _r("statussen_list", ["GET", "HEAD"], f"{_Z}/statussen", "status", "list"),
+    _r("status_read", ["GET", "HEAD"], f"{_Z}/statussen/{{uuid}}", "status", "read"),
+    _r("resultaten_list", ["GET", "HEAD"], f"{_Z}/resultaten", "resultaat", "list"),
+    _r("resultaat_read", ["GET", "HEAD"], f"{_Z}/resultaten/{{uuid}}", "resultaat", "read"),
+    _r("zaakobjecten_list", ["GET", "HEAD"], f"{_Z}/zaakobjecten", "zaakobject", "list"),
+    _r("zaakobject_read", ["GET", "HEAD"], f"{_Z}/zaakobjecten/{{uuid}}", "zaakobject", "read"),
+    # A zaak's audit trail holds the zaak's (and its rollen's) old and new contents: as sensitive as
+    # the zaak, so decided as a read of the zaak, on its metadata, before it is fetched.
+    _r("zaak_audittrail", ["GET", "HEAD"], f"{_Z}/zaken/{{uuid}}/audittrail", "zaak", "read", "zaak_read",
+       paginated=False),
     _r("documenten_list", ["GET", "HEAD"], _D, _EIO, "list"),
     _r("document_create", ["POST"], _D, _EIO, "create"),
     _r("document_read", ["GET", "HEAD"], f"{_D}/{{uuid}}", _EIO, "read"),

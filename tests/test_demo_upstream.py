@@ -436,7 +436,7 @@ def test_detail_and_404(client: FlaskClient) -> None:
     assert _category(resp.get_json()["informatieobjecttype"]) == "medisch"
     for path in (f"{EIO}/{uuid.uuid4()}", f"{EIO}/not-a-uuid", f"{ZAKEN}/{uuid.uuid4()}",
                  f"{ROLLEN}/{uuid.uuid4()}", f"{EIO}/{uuid.uuid4()}/download", "/nowhere",
-                 "/zaken/api/v1/statussen"):
+                 "/zaken/api/v1/klantcontacten", f"/zaken/api/v1/statussen/{uuid.uuid4()}"):
         resp = client.get(path)
         assert resp.status_code == 404, path
         assert resp.content_type == "application/problem+json"

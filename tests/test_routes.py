@@ -35,9 +35,10 @@ def test_known_routes(method: str, path: str, name: str, action: str, rid: str |
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/zaken/api/v1/zaken/"),                      # trailing slash
     ("GET", f"/zaken/api/v1/zaken/{U.upper()}"),          # one spelling per object
-    ("GET", f"/zaken/api/v1/zaken/{U}/audittrail"),       # not in the map: denied
+    ("GET", f"/zaken/api/v1/zaken/{U}/audittrail/{U}"),   # not in the map: denied
     ("GET", "/ZAKEN/api/v1/zaken"),
-    ("GET", "/zaken/api/v1/statussen"),
+    ("POST", "/zaken/api/v1/statussen"),                  # read only
+    ("GET", "/catalogi/api/v1/zaaktypen"),                # the catalogue is not proxied
     ("POST", f"/zaken/api/v1/zaken/{U}"),
     ("DELETE", D),
     ("GET", f"{D}/{U}/download/extra"),

@@ -146,6 +146,12 @@ consulted contains "relations" if input.resource.type == "zaakinformatieobject"
 
 consulted contains "relations" if input.resource.type == "objectinformatieobject"
 
+consulted contains "relations" if input.resource.type == "status"
+
+consulted contains "relations" if input.resource.type == "resultaat"
+
+consulted contains "relations" if input.resource.type == "zaakobject"
+
 consulted contains "disclosure" if {
 	not lib.controlling_org
 	disclosure.onward

@@ -28,10 +28,13 @@ need_to_know if lib.profile.need_to_know == true
 # METADATA
 # title: Case-bound resource types
 # description: >-
-#   The resources whose access follows a zaak: a rol and a link (the Zaken API's
-#   zaakinformatieobject and its Documenten API mirror, objectinformatieobject) belong to
-#   their zaak.
-bound_types := {"zaak", "rol", "enkelvoudiginformatieobject", "zaakinformatieobject", "objectinformatieobject"}
+#   The resources whose access follows a zaak: a rol, a link (the Zaken API's
+#   zaakinformatieobject and its Documenten API mirror, objectinformatieobject), a status, a
+#   resultaat and a zaakobject belong to their zaak.
+bound_types := {
+	"zaak", "rol", "enkelvoudiginformatieobject", "zaakinformatieobject", "objectinformatieobject",
+	"status", "resultaat", "zaakobject",
+}
 
 # METADATA
 # title: Relation kinds to the zaak

@@ -74,6 +74,24 @@ test_n1_every_bound_type_in_the_whole_decision if {
 	}
 }
 
+test_objects_of_a_zaak_are_decided_like_a_rol if {
+	# A status, resultaat, zaakobject or objectinformatieobject is read as its zaak's rol would be:
+	# same outcome and reasons per profile, role, category and relation.
+	every p in lib_test.profiles {
+		every role in ["consulent", "medisch_adviseur", "coordinator", "aanbieder"] {
+			every cat in ["algemeen", "medisch", "wvggz_wzd", "coordinatiedossier", "onbekend"] {
+				every r in [rel([], false), rel(["behandelaar"], false), rel(["coordinator"], false)] {
+					rol := authz.decision with input as use(p, role, "read", "rol", cat, r, "onderzoek_hulpvraag")
+					every type in ["status", "resultaat", "zaakobject", "objectinformatieobject"] {
+						d := authz.decision with input as use(p, role, "read", type, cat, r, "onderzoek_hulpvraag")
+						[d.decision, d.reasons] == [rol.decision, rol.reasons]
+					}
+				}
+			}
+		}
+	}
+}
+
 test_n1_fails_closed_on_a_missing_relation if {
 	every p in lib_test.profiles {
 		# The response phase: the sidecar always sends the relation; null or missing denies.

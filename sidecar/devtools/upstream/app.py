@@ -565,10 +565,115 @@ def create_app(
         filters = [(name, str(body[name])) for name in store.FILTERS["zaken"] if name in body]
         return listing("zaken", filters, zaken_rows, headers=crs)
 
+    def audit(data: dict[str, Any], zaak_uuid: str, actie: str, old: Mapping[str, Any] | None) -> None:
+        """An audit trail entry of a zaak write (Zaken API AuditTrail), kept with the zaak."""
+        url = f"{base_url()}{ZAKEN}/zaken/{zaak_uuid}"
+
+        def public(d: Mapping[str, Any] | None) -> dict[str, Any] | None:
+            return None if d is None else {k: v for k, v in d.items() if not k.startswith("_")}
+
+        data.setdefault("_audit", []).append({
+            "uuid": str(uuid.uuid4()), "bron": "ZRC", "applicatieId": "", "applicatieWeergave": "",
+            "gebruikersId": "", "gebruikersWeergave": "", "actie": actie,
+            "actieWeergave": {"create": "Object aangemaakt", "update": "Object bijgewerkt",
+                              "partial_update": "Object deels bijgewerkt"}[actie],
+            "resultaat": 201 if actie == "create" else 200, "hoofdObject": url, "resource": "zaak",
+            "resourceUrl": url, "toelichting": "", "resourceWeergave": data.get("identificatie", ""),
+            "aanmaakdatum": _now(), "wijzigingen": {"oud": public(old), "nieuw": public(data)},
+        })
+
+    @app.get(f"{ZAKEN}/zaken/<uuid:zaak_id>/audittrail")
+    def zaak_audittrail(zaak_id: uuid.UUID) -> Response:
+        data = store.get(conn(), "zaken", str(zaak_id))
+        if data is None:
+            raise NotFoundError("Niet gevonden.")
+        return json_response(data.get("_audit") or [])  # a plain array, as the spec says
+
+    @app.get(f"{ZAKEN}/zaken/<uuid:zaak_id>/audittrail/<uuid:audit_id>")
+    def zaak_audittrail_read(zaak_id: uuid.UUID, audit_id: uuid.UUID) -> Response:
+        data = store.get(conn(), "zaken", str(zaak_id)) or {}
+        for entry in data.get("_audit") or []:
+            if entry["uuid"] == str(audit_id):
+                return json_response(entry)
+        raise NotFoundError("Niet gevonden.")
+
+    # --- statussen, resultaten, zaakobjecten: objects of one zaak (minimal: create, list by zaak, detail) ---
+
+    def render_deel(kind: str, deel_uuid: str, d: Mapping[str, Any], base: str, latest: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"url": f"{base}{ZAKEN}/{kind}/{deel_uuid}", "uuid": deel_uuid,
+                               "zaak": f"{base}{ZAKEN}/zaken/{d['_zaak']}"}
+        out.update({k: v for k, v in d.items() if not k.startswith("_")})
+        if kind == "statussen":
+            out.update({"indicatieLaatstGezetteStatus": latest, "gezetdoor": None, "zaakinformatieobjecten": []})
+        return out
+
+    def latest_status(c: sqlite3.Connection, zaak_uuid: str) -> str | None:
+        rows = store.every(c, "deelobjecten", [("kind", "statussen"), ("zaak", zaak_uuid)])
+        return rows[-1][0] if rows else None
+
+    def deel_rows(kind: str) -> Callable[[sqlite3.Connection, list[tuple[str, dict[str, Any]]], str],
+                                         list[dict[str, Any]]]:
+        def render(c: sqlite3.Connection, rows: list[tuple[str, dict[str, Any]]], base: str) -> list[dict[str, Any]]:
+            return [render_deel(kind, u, d, base, kind == "statussen" and latest_status(c, d["_zaak"]) == u)
+                    for u, d in rows]
+        return render
+
+    #: per kind: the fields a create takes (name → required), all strings.
+    deel_fields: dict[str, dict[str, bool]] = {
+        "statussen": {"statustype": True, "datumStatusGezet": True, "statustoelichting": False},
+        "resultaten": {"resultaattype": True, "toelichting": False},
+        "zaakobjecten": {"object": False, "zaakobjecttype": False, "objectType": True, "objectTypeOverige": False,
+                         "objectTypeOverigeDefinitie": False, "relatieomschrijving": False},
+    }
+
+    def deel_list(kind: str) -> Response:
+        # Only the zaak filter (and page): any other parameter is a 400, never a wider answer.
+        unknown = sorted(set(request.args) - {"zaak", "page"})
+        if unknown:
+            raise ValidationFailed([InvalidParam(
+                "nonFieldErrors", "unknown-parameters", f"Onbekende query parameters: {', '.join(unknown)}")])
+        filters = url_filter([(k, v) for k, v in request.args.items() if k == "zaak"], "zaak", f"{ZAKEN}/zaken")
+        return listing("deelobjecten", [("kind", kind), *filters], deel_rows(kind))
+
+    def deel_create(kind: str) -> Response:
+        body = json_body()
+        fields = deel_fields[kind]
+        zaak_uuid = uuid_from_url(str(body.get("zaak", "")), f"{ZAKEN}/zaken")
+        problems = [] if zaak_uuid else [InvalidParam("zaak", "bad-url", "Geen zaak-URL.")]
+        problems += [InvalidParam(n, "required", "Dit veld is vereist.")
+                     for n, required in fields.items() if required and not isinstance(body.get(n), str)]
+        if problems:
+            raise ValidationFailed(problems)
+        data: dict[str, Any] = {"_kind": kind, "_zaak": zaak_uuid}
+        data.update({n: body.get(n, "") if fields[n] or n in body else "" for n in fields})
+        deel_uuid = str(uuid.uuid4())
+        c = conn()
+        with db.write(c):
+            if store.get(c, "zaken", str(zaak_uuid)) is None:
+                raise ValidationFailed([InvalidParam("zaak", "does-not-exist", "De zaak bestaat niet.")])
+            store.insert(c, "deelobjecten", deel_uuid, data, zaak_uuid=zaak_uuid)
+        out = render_deel(kind, deel_uuid, data, base_url(), True)
+        return json_response(out, 201, headers={"Location": out["url"]})
+
+    def deel_read(kind: str, deel_id: uuid.UUID) -> Response:
+        c = conn()
+        data = store.get(c, "deelobjecten", str(deel_id))
+        if data is None or data.get("_kind") != kind:
+            raise NotFoundError("Niet gevonden.")
+        latest = kind == "statussen" and latest_status(c, data["_zaak"]) == str(deel_id)
+        return json_response(render_deel(kind, str(deel_id), data, base_url(), latest))
+
+    for _kind in deel_fields:
+        app.add_url_rule(f"{ZAKEN}/{_kind}", f"{_kind}_list", lambda kind=_kind: deel_list(kind), methods=["GET"])
+        app.add_url_rule(f"{ZAKEN}/{_kind}", f"{_kind}_create", lambda kind=_kind: deel_create(kind), methods=["POST"])
+        app.add_url_rule(f"{ZAKEN}/{_kind}/<uuid:deel_id>", f"{_kind}_read",
+                         lambda deel_id, kind=_kind: deel_read(kind, deel_id), methods=["GET"])
+
     @app.post(f"{ZAKEN}/zaken")
     def zaak_create() -> Response:
         data = zaak_defaults(clean(json_body(), ZAAK_FIELDS, partial=False), None)
         zaak_uuid = str(uuid.uuid4())
+        audit(data, zaak_uuid, "create", None)
         c = conn()
         with db.write(c):
             store.insert(c, "zaken", zaak_uuid, data)
@@ -592,6 +697,8 @@ def create_app(
             data = clean(body, ZAAK_FIELDS, partial=partial)
             immutable_check("zaak", existing, data)
             new = {**existing, **data} if partial else zaak_defaults(data, existing)
+            new["_audit"] = existing.get("_audit") or []
+            audit(new, zaak_uuid, "partial_update" if partial else "update", existing)
             store.update(c, "zaken", zaak_uuid, new)
         return one_zaak(c, zaak_uuid)
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-TABLES: tuple[str, ...] = ("zaken", "rollen", "documenten", "zaakinformatieobjecten")
+TABLES: tuple[str, ...] = ("zaken", "rollen", "documenten", "zaakinformatieobjecten", "deelobjecten")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,6 +58,14 @@ CREATE TABLE IF NOT EXISTS bestandsdelen (
     inhoud BLOB
 );
 CREATE INDEX IF NOT EXISTS bestandsdelen_document ON bestandsdelen(document_uuid);
+CREATE TABLE IF NOT EXISTS deelobjecten (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    zaak_uuid TEXT NOT NULL REFERENCES zaken(uuid) ON DELETE CASCADE,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deelobjecten_zaak ON deelobjecten(kind, zaak_uuid);
 """
 
 #: The identification filters of the spec: (name after ``betrokkeneIdentificatie__``,
@@ -118,6 +126,11 @@ FILTERS: dict[str, dict[str, str]] = {
     "zaakinformatieobjecten": {
         "zaak": "zaak_uuid = ?",
         "informatieobject": "document_uuid = ?",
+    },
+    # statussen, resultaten, zaakobjecten (``kind``): objects of one zaak
+    "deelobjecten": {
+        "kind": "kind = ?",
+        "zaak": "zaak_uuid = ?",
     },
 }
 
@@ -221,6 +234,11 @@ def insert(
         conn.execute(
             "INSERT INTO documenten (uuid, data, inhoud) VALUES (?, ?, ?)",
             (uuid, payload, inhoud),
+        )
+    elif table == "deelobjecten":
+        conn.execute(
+            "INSERT INTO deelobjecten (uuid, kind, zaak_uuid, data) VALUES (?, ?, ?, ?)",
+            (uuid, data["_kind"], zaak_uuid, payload),
         )
     else:
         conn.execute("INSERT INTO zaken (uuid, data) VALUES (?, ?)", (uuid, payload))
