@@ -84,7 +84,9 @@ def test_explain_from_a_json_file_with_herkomst(tmp_path: Path) -> None:
 
 
 def test_explain_unknown_route_says_so() -> None:
-    out = _sidecar("explain", "--workdir", "/nonexistent", "--path", "/zaken/api/v1/statussen", "--role", "consulent")
+    # klantcontacten: a Zaken API route the sidecar does not serve (statussen now has a route).
+    out = _sidecar("explain", "--workdir", "/nonexistent", "--path", "/zaken/api/v1/klantcontacten",
+                   "--role", "consulent")
     assert out.returncode == 1 and "403" in out.stderr
 
 
