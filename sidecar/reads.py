@@ -124,11 +124,13 @@ class Reads:
         kept = [item for item, _ in kept_pairs]
         if not page:
             return kept
-        removed = len(items) - len(kept)
         doc["results"] = kept
-        if isinstance(doc.get("count"), int):
-            # ZGW's count is the total over all pages; only this page's removals are known.
-            doc["count"] = max(0, doc["count"] - removed)
+        # ZGW's count is the total over all pages, the denied items included: a number that tells
+        # the caller how much exists that it may not see, and that the sidecar cannot correct
+        # without deciding every page. So count is what this answer releases: the whole list's
+        # total when it is the only page (no next, no previous), otherwise this page's alone. A
+        # page whose items were all withheld says 0 and still offers next (README "Lists").
+        doc["count"] = len(kept)
         return doc
 
     def _embedded(self, call: Call, obj: Any) -> Embedded:

@@ -93,3 +93,44 @@ def test_the_catalogue_stays_closed(knmg: Running, target: str) -> None:
     r = knmg.proxy("GET", target, knmg.headers("consulent", HULP))
     assert r.status == 403 and r.json()["type"].endswith("onbekende-route")
     assert not [ln for ln in knmg.upstream_since(mark) if "/catalogi/" in ln]
+
+
+def _pages(run: Running, target: str, h: dict[str, str]) -> list[dict[str, Any]]:
+    out = []
+    nxt: str | None = target
+    while nxt:
+        r = run.proxy("GET", nxt, h)
+        assert r.status == 200, r.body[:300]
+        out.append(r.json())
+        link = r.json()["next"]
+        nxt = urlsplit(link).path + "?" + urlsplit(link).query if link else None
+    return out
+
+
+def test_list_counts_are_what_the_page_releases(knmg: Running) -> None:
+    """A page whose items were all withheld says count 0 (not the upstream's total less this page's
+    removals) and still leads on; no count includes a denied item; a one-page list counts exactly
+    what it releases."""
+    first = knmg.upstream("GET", f"{Z}/statussen?page=1").json()
+    per_page = len(first["results"]) if first["next"] else 100  # the demo upstream's page size
+    hidden = NOT_MINE  # only b.smit relates to it
+    for _ in range(per_page + 1):
+        _make(knmg, "statussen", hidden)
+    proxy_base = f"http://127.0.0.1:{knmg.stack.ports.proxy}"
+    target = f"{Z}/statussen?zaak={quote(f'{proxy_base}{ZAKEN}/{hidden}', safe='')}"
+    direct = knmg.upstream("GET", f"{Z}/statussen?zaak={quote(f'{proxy_base}{ZAKEN}/{hidden}', safe='')}").json()
+    assert direct["count"] > per_page and direct["next"]  # the upstream's total, over two pages
+    h = knmg.headers("consulent", HULP)
+    pages = _pages(knmg, target, h)
+    assert len(pages) >= 2 and pages[0]["next"]
+    assert all(p["results"] == [] and p["count"] == 0 for p in pages)
+    # Its related user sees them all, each page counting its own.
+    smit = knmg.headers("consulent", HULP, sub="b.smit")
+    pages = _pages(knmg, target, smit)
+    assert [p["count"] for p in pages] == [len(p["results"]) for p in pages]
+    assert sum(p["count"] for p in pages) == direct["count"]
+    # A one-page list: count is exactly what was released, though the upstream counted more.
+    _make(knmg, "statussen", MINE)
+    one = knmg.proxy("GET", f"{Z}/statussen?zaak={quote(f'{proxy_base}{ZAKEN}/{MINE}', safe='')}",
+                     knmg.headers("consulent", HULP, sub=UNRELATED_SUB)).json()
+    assert one["next"] is None and one["previous"] is None and one["count"] == 0 == len(one["results"])
