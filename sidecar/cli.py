@@ -15,7 +15,7 @@ Every read and write is decided by Open Policy Agent and recorded in a hash-chai
   serve     run the sidecar in production (gunicorn, gthread workers)
   demo      run OPA + a demo ZGW upstream + the sidecar on this machine
   token     mint a token with the demo's dev key
-  records   verify the decision records, or answer a data subject's access request
+  records   verify the decision records, answer a data subject's access request, export them
   consent   withdraw a consent (AVG art. 7(3)): its data is no longer used
   explain   show the OPA input the sidecar would build for a request, and the decision
   profiles  compare policy profiles on the test cases, or check them for errors
@@ -85,6 +85,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="records file or folder of them to search, only read (default: the live file from "
                         "--config or --workdir); the query's own record always goes to the live file")
     _records_source(q)
+    x = rsub.add_parser("export", help="the records as OPA decision-log events or Logboek Dataverwerkingen entries",
+                        description="Writes one JSON line per record on stdout: --format opa gives OPA decision-log "
+                                    "events (decision_id, labels, path, result, timestamp, metrics, bundles; no "
+                                    "input, which the record does not keep); --format ldv gives Logboek "
+                                    "Dataverwerkingen entries (trace_id, span_id, name, start and end time, "
+                                    "status_code, dpl.core.* attributes; the data subject only as its pseudonym, "
+                                    "no user identities). Only reads; run 'records verify' first to know the "
+                                    "chain is intact. Exit 1 when a line could not be exported (named on stderr).")
+    x.add_argument("--format", required=True, choices=["opa", "ldv"], dest="export_format")
+    x.add_argument("file", nargs="?", type=Path, metavar="FILE|FOLDER",
+                   help="records file or folder of them (default: the live file from --config or --workdir)")
+    _records_source(x)
     c = sub.add_parser("consent", help="withdraw a consent (rule I10)")
     csub = c.add_subparsers(dest="consent_cmd", required=True, metavar="SUBCOMMAND")
     cr = csub.add_parser("revoke", help="withdraw a consent: every read of data given under it is denied (I10)",
@@ -380,6 +392,34 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from sidecar.records import iter_records
+    from sidecar.records_export import EXPORTERS, ExportError
+
+    files = _source_files(_records_file(args), "export")
+    if files is None:
+        return 2
+    convert = EXPORTERS[args.export_format]
+    bad = 0
+    out = sys.stdout
+    try:
+        for file in files:
+            for n, rec, _ in iter_records(file):
+                try:
+                    if rec is None:
+                        raise ExportError("not a JSON object")
+                    line = json.dumps(convert(rec), ensure_ascii=False, separators=(",", ":"))
+                except ExportError as exc:
+                    print(f"sidecar records export: {file} line {n}: {exc}; skipped", file=sys.stderr)
+                    bad += 1
+                    continue
+                out.write(line + "\n")
+    except OSError as exc:
+        print(f"sidecar records export: cannot read {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    return 1 if bad else 0
+
+
 def cmd_consent_revoke(args: argparse.Namespace) -> int:
     import getpass
     import time
@@ -480,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "token":
         return cmd_token(args)
     if args.cmd == "records":
-        return cmd_verify(args) if args.records_cmd == "verify" else cmd_query(args)
+        return {"verify": cmd_verify, "query": cmd_query, "export": cmd_export}[args.records_cmd](args)
     if args.cmd == "consent":
         return cmd_consent_revoke(args)
     if args.cmd == "explain":
