@@ -5,6 +5,7 @@ record goes to the live records file of the configuration."""
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import stat
 import subprocess
@@ -115,9 +116,11 @@ def test_verify_of_an_unreadable_file_exits_2_without_a_traceback(folder: Path, 
 
 
 def test_query_over_a_read_only_folder_records_itself_in_the_live_file(knmg: Running, tmp_path: Path) -> None:
-    # A read-only copy: the live file's records and a second replica's file with this person.
+    # A read-only copy: the live file's records and a second replica's file with this person (a
+    # BSN of this test alone: the shared stack's file holds other tests' records).
+    bsn = f"{secrets.randbelow(10**9):09d}"
     settings = load_settings(knmg.workdir / "config.yaml", env={})
-    pseudonym = pseudonymise(settings.pseudonymisation.key_bytes(), BSN)
+    pseudonym = pseudonymise(settings.pseudonymisation.key_bytes(), bsn)
     read = knmg.proxy("GET", f"{ZAKEN}/{SEED['examples']['zvh_overdracht']}", knmg.headers("consulent", HULP))
     assert read.status == 200
     copy = tmp_path / "copy"
@@ -127,7 +130,7 @@ def test_query_over_a_read_only_folder_records_itself_in_the_live_file(knmg: Run
     before = _read_only(copy)
     live_before = len(read_records(knmg.workdir / "records.jsonl"))
     try:
-        out = _cli("query", "--betrokkene", BSN, "--door", "auditor-1", "--workdir", str(knmg.workdir), str(copy))
+        out = _cli("query", "--betrokkene", bsn, "--door", "auditor-1", "--workdir", str(knmg.workdir), str(copy))
         assert out.returncode == 0, out.stderr
         rows = [json.loads(x) for x in out.stdout.splitlines()]
         assert sorted(r["time"] for r in rows) == ["2026-11-30T10:00:00.000Z"] * 2
