@@ -4,8 +4,10 @@
 # openpolicyagent/opa:1.22.3-static (same pod in deploy/kubernetes, same network namespace in
 # deploy/compose.yaml). Build:  docker build -t wams-sidecar:0.1.0 .
 #
-# Stage 1 builds the wheel and installs it with its pinned dependencies into a venv;
-# stage 2 copies only that venv onto a fresh slim Python and runs as a non-root user.
+# Stage 1 installs the runtime dependencies from requirements.lock (every package at the version
+# and hashes it names: pip refuses anything else), then builds the wheel and adds it without
+# resolving again; stage 2 copies only that venv onto a fresh slim Python and runs as a
+# non-root user. `make lock` regenerates requirements.lock from pyproject.toml.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -14,13 +16,17 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-# Only what the wheel is built from (see [tool.setuptools] in pyproject.toml): no tests, keys or
-# local state can end up in the image.
+# The lock first (its layer stays cached while only the code changes), then only what the wheel
+# is built from (see [tool.setuptools] in pyproject.toml): no tests, keys or local state can end
+# up in the image.
+COPY requirements.lock ./
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --require-hashes -r requirements.lock
 COPY pyproject.toml ./
 COPY sidecar/ ./sidecar/
 RUN python -m pip wheel --no-deps --wheel-dir /dist . \
- && python -m venv /opt/venv \
- && /opt/venv/bin/pip install /dist/*.whl \
+ && /opt/venv/bin/pip install --no-deps /dist/*.whl \
+ && /opt/venv/bin/pip check \
  && /opt/venv/bin/sidecar --help >/dev/null
 
 FROM ${PYTHON_IMAGE} AS runtime

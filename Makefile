@@ -10,6 +10,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 OPA_VERSION   := 1.22.3
+PIP_TOOLS_VERSION := 7.6.2
 PYTHON        ?= python3.11
 TOOLS         := $(CURDIR)/.tools/bin
 VENV          := $(CURDIR)/.venv
@@ -37,16 +38,37 @@ help: ## this list
 
 # ---- set-up --------------------------------------------------------------------------------
 
-$(VENV)/.installed: pyproject.toml
-	@echo "==> Python environment (.venv) with the project and its dev tools"
+# Every package, direct or not, comes from the lock at the version and hashes it names
+# (requirements-dev.lock: runtime + dev; the image uses requirements.lock); the project itself
+# is added without resolving anything again. `make lock` regenerates both from pyproject.toml.
+$(VENV)/.installed: pyproject.toml requirements-dev.lock
+	@echo "==> Python environment (.venv) with the project and its dev tools, from requirements-dev.lock"
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(VENV)/bin/pip install --quiet --no-deps -e .
 	@touch $@
 
 .PHONY: venv
 venv: $(VENV)/.installed ## create .venv with the project installed
+
+# pip-compile runs from its own venv under .tools/ so that pip-tools is never in the locks.
+# LOCK_ARGS=--upgrade also moves the unpinned transitive packages to their newest versions;
+# without it the versions already in the locks are kept where pyproject.toml still allows them.
+LOCK_VENV := $(CURDIR)/.tools/lock-venv
+PIP_COMPILE = $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --no-emit-find-links \
+              --no-emit-index-url --no-emit-trusted-host $(LOCK_ARGS)
+
+.PHONY: lock
+lock: ## regenerate requirements.lock and requirements-dev.lock (hashes) from pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (the locks are made for Python 3.11)"; exit 1; }
+	@[ -x $(LOCK_VENV)/bin/pip-compile ] && $(LOCK_VENV)/bin/pip-compile --version | grep -q ' $(PIP_TOOLS_VERSION)$$' \
+	  || { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet --upgrade pip pip-tools==$(PIP_TOOLS_VERSION); }
+	@echo "==> requirements.lock (runtime: the image and deployments)"
+	$(PIP_COMPILE) --output-file requirements.lock pyproject.toml
+	@echo "==> requirements-dev.lock (runtime + dev: make venv, make test)"
+	$(PIP_COMPILE) --extra dev --output-file requirements-dev.lock pyproject.toml
 
 $(TOOLS)/opa:
 	@command -v go >/dev/null || { echo "error: Go is needed to build OPA $(OPA_VERSION) (or put the OPA release binary on PATH; see README)"; exit 1; }

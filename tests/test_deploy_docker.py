@@ -149,7 +149,7 @@ def test_builder_copies_exist_and_pass_dockerignore() -> None:
     builder = dockerfile()[0]
     sources = [shlex.split(c)[:-1] for c in builder.all("COPY")]
     flat = [s for srcs in sources for s in srcs]
-    assert flat == ["pyproject.toml", "sidecar/"]
+    assert flat == ["requirements.lock", "pyproject.toml", "sidecar/"]
     for s in flat:
         assert (ROOT / s).exists(), s
         assert _dockerignore_allows(s.rstrip("/")), f".dockerignore excludes {s}"
