@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from sidecar.devtools.keys import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_ORG, ensure_keypair, key_paths
+from sidecar.devtools.upstream.seed import relations as seed_relations
 from sidecar.vocab import MAPPED_CATEGORIES as CATEGORIES
 
 OPA_VERSION = "1.22.3"
@@ -358,6 +359,9 @@ def curl_examples(stack: Stack) -> str:
     wd = stack.workdir
     tok = f"$({_sidecar_command()} token --workdir {wd} --sub"
     d = f"http://127.0.0.1:{p.proxy}/documenten/api/v1/enkelvoudiginformatieobjecten"
+    z = f"http://127.0.0.1:{p.proxy}/zaken/api/v1/zaken"
+    examples = seed_relations()["examples"]
+    related, unrelated = examples["zvh_overdracht"], examples["unrelated"]["algemeen"]
     return "\n".join([
         "", "Ready. Try these (each prints the HTTP status last):", "",
         "# 1. allowed: a consulent lists documents for a help request (medical items are filtered out in knmg)",
@@ -373,6 +377,14 @@ def curl_examples(stack: Stack) -> str:
         "",
         "# 4. 401: no token",
         f"curl -s -w '\\n%{{http_code}}\\n' {d}",
+        "",
+        "# 5. allowed: c.jansen is behandelaar on this zaak (a rol in the upstream names her)",
+        f"curl -s -w '\\n%{{http_code}}\\n' -H \"Authorization: Bearer {tok} c.jansen --role consulent)\" \\",
+        f"     -H 'X-Doelbinding: onderzoek_hulpvraag' -H 'Accept-Crs: EPSG:4326' {z}/{related}",
+        "",
+        "# 6. denied (403, rule N1): no rol on this zaak names c.jansen, her team or her organisation",
+        f"curl -s -w '\\n%{{http_code}}\\n' -H \"Authorization: Bearer {tok} c.jansen --role consulent)\" \\",
+        f"     -H 'X-Doelbinding: onderzoek_hulpvraag' -H 'Accept-Crs: EPSG:4326' {z}/{unrelated}",
         "",
         f"Metrics:   curl -s http://127.0.0.1:{p.admin}/metrics | grep ^sidecar_decisions_total",
         f"Readiness: curl -s http://127.0.0.1:{p.admin}/-/readyz",
