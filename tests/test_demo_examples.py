@@ -25,3 +25,14 @@ def test_the_related_and_unrelated_zaak_examples(knmg: Running) -> None:
     denied = knmg.proxy("GET", _example_path(text, 6), h)
     last = knmg.records_of(denied)[-1]
     assert denied.status == 403 and last["decision"] == "deny" and "N1" in last["reasons"]
+
+
+def test_the_readme_names_the_same_zaken() -> None:
+    from pathlib import Path
+
+    from sidecar.devtools.upstream.seed import relations
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    examples = relations()["examples"]
+    assert f"$Z/{examples['zvh_overdracht']}" in readme
+    assert f"$Z/{examples['unrelated']['algemeen']}" in readme
