@@ -262,4 +262,6 @@ class Upstream:
         doc = self.read_json(resp)
         if not isinstance(doc, dict) or "results" in doc or "url" in doc:
             return problem(502, "upstream-fout", "De achterliggende dienst gaf een onverwacht antwoord.")
-        return json_response(orjson.dumps(doc), resp.status, [])
+        out = json_response(orjson.dumps(doc), resp.status, [])
+        out.headers["Content-Type"] = "application/problem+json"  # a ZGW Fout is problem details (RFC 7807)
+        return out

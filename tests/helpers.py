@@ -182,6 +182,22 @@ def read_records(path: Path, *, torn_ok: bool = False) -> list[dict[str, Any]]:
 
 # ---- ZGW objects -----------------------------------------------------------------------------
 
+ZAAK_RESOURCE = re.compile(r"/zaken/api/v1/zaken(?:/_zoek|/[0-9a-fA-F-]{36})?")
+
+
+def with_crs(method: str, target: str, headers: dict[str, str] | list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` plus ``Accept-Crs`` (and, with a body, ``Content-Crs``) on a request for the zaak
+    resource, as a ZGW client sends them to Open Zaak; a header the caller set is kept."""
+    items = list(headers.items()) if isinstance(headers, dict) else list(headers)
+    if not ZAAK_RESOURCE.fullmatch(target.split("?", 1)[0]) or method.upper() == "DELETE":
+        return items
+    have = {k.lower() for k, _ in items}
+    extra = [("Accept-Crs", "EPSG:4326")]
+    if method.upper() in ("POST", "PUT", "PATCH"):
+        extra.append(("Content-Crs", "EPSG:4326"))
+    return items + [(k, v) for k, v in extra if k.lower() not in have]
+
+
 def uuid_of(obj: dict[str, Any] | str) -> str:
     """The uuid of a ZGW object (or of its URL): the last path segment of its ``url``."""
     url = obj if isinstance(obj, str) else obj["url"]
@@ -227,14 +243,16 @@ class Running:
 
     def proxy(self, method: str, target: str, headers: dict[str, str] | list[tuple[str, str]] | None = None,
               body: bytes | None = None) -> Reply:
-        return send(self.stack.ports.proxy, method, target, headers, body)
+        """Through the sidecar, as a ZGW client: zaken requests carry the CRS headers Open Zaak (and
+        the demo upstream) require (:func:`with_crs`). To send without them, use :func:`send`."""
+        return send(self.stack.ports.proxy, method, target, with_crs(method, target, headers or {}), body)
 
     def upstream(self, method: str, target: str, body: bytes | None = None,
                  headers: dict[str, str] | None = None) -> Reply:
         """Straight to the demo upstream, past the sidecar (to set up or check its state)."""
         h = {"Content-Type": "application/json"} if body is not None else {}
         h.update(headers or {})
-        return send(self.stack.ports.upstream, method, target, h, body)
+        return send(self.stack.ports.upstream, method, target, with_crs(method, target, h), body)
 
     def upstream_list(self, target: str) -> list[dict[str, Any]]:
         """Every object of a paginated upstream list, all pages (a check of "nothing was written"

@@ -35,7 +35,7 @@ if str(REPO) not in sys.path:
 
 from sidecar.devtools.demo import Stack  # noqa: E402
 from sidecar.devtools.keys import mint  # noqa: E402
-from tests.helpers import DEFAULT_SUBJECT, DOCS, HULP, ZAKEN, read_records, send, start_stack, uuid_of  # noqa: E402
+from tests.helpers import DEFAULT_SUBJECT, DOCS, HULP, ZAKEN, read_records, send, start_stack, uuid_of, with_crs  # noqa: E402
 
 
 @dataclass
@@ -57,7 +57,7 @@ def scenarios(stack: Stack) -> dict[str, tuple[str, str, str | None, str | None]
                     if d["informatieobjecttype"].endswith("/" + cat) and d.get("bestandsomvang", 0) < 1_000_000)
 
     alg, med = of("algemeen"), of("medisch")
-    zaak = uuid_of(json.loads(send(up, "GET", ZAKEN).body)["results"][0])
+    zaak = uuid_of(json.loads(send(up, "GET", ZAKEN, with_crs("GET", ZAKEN, {})).body)["results"][0])
     return {
         "read allowed (algemeen)": ("GET", f"{DOCS}/{alg}", "consulent", HULP),
         "read denied (medisch)": ("GET", f"{DOCS}/{med}", "consulent", HULP),
@@ -89,7 +89,7 @@ def client(stack: Stack, plan: dict[str, tuple[str, str, str | None, str | None]
         if purpose is not None:
             headers["X-Doelbinding"] = purpose
         try:
-            r = send(stack.ports.proxy, method, target, headers, timeout=30)
+            r = send(stack.ports.proxy, method, target, with_crs(method, target, headers), timeout=30)
             echoed = (r.header("traceparent") or "").split("-")[1:2] == [trace_id]
             mine.append(Result(name, trace_id, r.status, echoed))
         except OSError:

@@ -326,7 +326,7 @@ class Stack:
             sys.executable, "-m", "sidecar.devtools.upstream", "--host", "127.0.0.1",
             "--port", str(self.ports.upstream), "--db", str(self.workdir / "upstream.sqlite3"),
             "--catalogue-base", f"http://127.0.0.1:{self.ports.upstream}/catalogi/api/v1"])
-        _wait_http(f"http://127.0.0.1:{self.ports.upstream}/zaken/api/v1/zaken", 30,
+        _wait_http(f"http://127.0.0.1:{self.ports.upstream}/catalogi/api/v1/zaaktypen", 30,
                    self.procs["upstream"], "demo upstream", log)
 
     def start_sidecar(self) -> None:

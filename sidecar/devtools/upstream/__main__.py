@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--page-size", type=int, default=100,
                         help="items per page of the list endpoints (default: 100)")
+    parser.add_argument("--no-require-crs", dest="require_crs", action="store_false",
+                        help="accept zaken requests without Accept-Crs/Content-Crs (Open Zaak answers 412)")
     return parser
 
 
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     if not loopback:
         print(f"WARNING: demo upstream without authentication listening on {args.host}",
               file=sys.stderr)
-    app = create_app(args.db, catalogue_base, args.page_size)
+    app = create_app(args.db, catalogue_base, args.page_size, require_crs=args.require_crs)
     print(f"demo upstream on http://{args.host}:{args.port} (db {args.db},"
           f" catalogue {catalogue_base})", file=sys.stderr, flush=True)
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False)

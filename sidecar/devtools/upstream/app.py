@@ -48,6 +48,9 @@ CATALOGI = "/catalogi/api/v1"
 EIO_PATH = f"{DOCUMENTEN}/enkelvoudiginformatieobjecten"
 ZIO_PATH = f"{ZAKEN}/zaakinformatieobjecten"
 OIO_PATH = f"{DOCUMENTEN}/objectinformatieobjecten"
+#: The zaak resource's paths (Open Zaak's GeoMixin): list/create, search, detail/writes.
+ZAAK_RESOURCE_RE = re.compile(rf"{ZAKEN}/zaken(?:/_zoek|/[0-9a-fA-F-]{{36}})?")
+CRS = "EPSG:4326"
 PART_PATH = f"{DOCUMENTEN}/bestandsdelen"
 #: Size of one bestandsdeel (Open Zaak's ``CHUNK_SIZE``; small here so a test uploads several).
 DEFAULT_PART_SIZE = 1024 * 1024
@@ -157,7 +160,7 @@ def problem(
 def _problem_type(status: int) -> str:
     return {
         400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 406: "NotAcceptable",
-        413: "RequestEntityTooLarge", 415: "UnsupportedMediaType",
+        412: "PreconditionFailed", 413: "RequestEntityTooLarge", 415: "UnsupportedMediaType",
     }.get(status, "APIException")
 
 
@@ -331,8 +334,13 @@ def create_app(
     catalogue_base: str = catalogue.DEFAULT_CATALOGUE_BASE,
     page_size: int = 100,
     part_size: int = DEFAULT_PART_SIZE,
+    *,
+    require_crs: bool = False,
 ) -> Flask:
-    """The demo upstream as a Flask app; creates and seeds ``db_path`` when it is fresh."""
+    """The demo upstream as a Flask app; creates and seeds ``db_path`` when it is fresh.
+
+    ``require_crs``: zaken requests need ``Accept-Crs`` (and a body ``Content-Crs``), as in Open
+    Zaak (412 otherwise); on from the command line, off here for the unit tests' own clients."""
     if page_size < 1 or part_size < 1:
         raise ValueError("page_size and part_size must be >= 1")
     cat_base = catalogue.normalise_base(catalogue_base)
@@ -357,6 +365,23 @@ def create_app(
         c = g.pop("demo_upstream_db", None)
         if c is not None:
             c.close()
+
+    @app.before_request
+    def _crs() -> Response | None:
+        """Open Zaak's geo negotiation on the zaak resource (list, search, detail, writes): the
+        spec's required ``Accept-Crs`` and, with a body, ``Content-Crs``; only EPSG:4326."""
+        if not require_crs or not ZAAK_RESOURCE_RE.fullmatch(request.path) or request.method == "DELETE":
+            return None
+        for header, needed, status in (("Accept-Crs", True, 406),
+                                       ("Content-Crs", request.method in ("POST", "PUT", "PATCH"), 415)):
+            value = request.headers.get(header)
+            if value is None and needed:
+                return problem(412, f"missing-{header.lower()}-header", "Voorwaarde voor verzoek mislukt.",
+                               f"'{header}' header ontbreekt")
+            if value is not None and value.strip() != CRS:
+                return problem(status, "unsupported-crs", "CRS niet ondersteund.",
+                               f"'{header}': alleen {CRS} wordt ondersteund")
+        return None
 
     @app.after_request
     def _api_version(resp: Response) -> Response:
