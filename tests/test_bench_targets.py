@@ -159,6 +159,7 @@ def test_need_to_know_rows_warm_and_cold() -> None:
     assert cold["loaded_lookups"] == 9 and warm["loaded_lookups"] == 0
     table = targets.need_to_know_table(good_doc())
     assert "| single-object read | cold | 9.00 | 0.00 / 7.00 |" in table
+    assert "| 20.00 (+18.50) |" in table  # the upstream answering the look-ups
 
 
 def test_report_renders_the_new_sections() -> None:
