@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, Self, TypeVar
 from urllib.parse import urlsplit
@@ -95,8 +95,19 @@ class ReviewItem:
     decision_id: str | None = None
 
 
+_CLOCK_LOCK = threading.Lock()
+_LAST_NOW: list[datetime] = []
+
+
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """UTC, to the microsecond and strictly increasing within this process: review items are
+    listed in the order they were made, also when two arrive within the same clock tick."""
+    with _CLOCK_LOCK:
+        now = datetime.now(UTC)
+        if _LAST_NOW and now <= _LAST_NOW[0]:
+            now = _LAST_NOW[0] + timedelta(microseconds=1)
+        _LAST_NOW[:] = [now]
+    return now.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 # Both backends: the review items. Times are RFC 3339 text in UTC (they sort as text).

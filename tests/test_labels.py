@@ -345,7 +345,7 @@ def test_postgresql_restart_between_calls_is_invisible(pg_server: PgServer) -> N
             th.start()
         for th in threads:
             th.join(timeout=60)
-        assert store.idle_connections >= 2
+        assert store.idle_connections >= 1  # how many depends on thread scheduling; one stale one suffices
         pg_server.stop()
         pg_server.start()
         assert store.get_many([doc(f"r{t}") for t in range(4)]) == {doc(f"r{t}"): {"t": t} for t in range(4)}
