@@ -50,7 +50,8 @@ class Proxy:
         self._auth = authenticator
         self._enforcer = enforcer
         self._max_body = settings.upstream.max_request_body_bytes
-        gateway = Upstream(upstream, settings.upstream.max_inspected_response_bytes)
+        gateway = Upstream(upstream, settings.upstream.max_inspected_response_bytes,
+                           record_refusal=enforcer.record_upstream_refusal)
         self._urls = UrlRewriter(upstream_url=settings.upstream.url, advertised_url=settings.upstream.advertised_url,
                                  public_url=settings.listen.public_url, routes=settings.routes)
         self._reads = Reads(enforcer=enforcer, upstream=gateway, objects=objects, routes=self._routes,

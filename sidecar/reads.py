@@ -51,9 +51,8 @@ class Reads:
             return self._read_as_its_object(request, call)
         method = "GET" if call.method in ("GET", "HEAD") else call.method
         resp = self._upstream.send(request, call, method, call.target, body, inspect=True)
-        failure = self._upstream.failure(resp)
+        failure = self._upstream.failure(call, resp)
         if failure is not None:
-            self._enforcer.record_upstream_refusal(call, resp.status)
             return failure
         doc = self._upstream.read_json(resp)
         headers = filter_response_headers(resp.headers, keep_length=False)
@@ -63,6 +62,10 @@ class Reads:
             doc = self._filter_list(call, doc)
         else:
             self._release_detail(request, call, doc)
+        return self._release(call, doc, headers)
+
+    def _release(self, call: Call, doc: Any, headers: list[tuple[str, str]]) -> Response:
+        """An answer the policy allowed, with its links on the sidecar's base (HEAD: headers only)."""
         out_body = orjson.dumps(self._urls.to_public(doc, call.public_base))
         out = json_response(b"" if call.method == "HEAD" else out_body, 200, headers)
         if call.method == "HEAD":
@@ -74,17 +77,12 @@ class Reads:
         metadata before it is fetched, released whole with its links on the sidecar's base."""
         self.metadata(request, call)
         resp = self._upstream.send(request, call, "GET", call.target, None, inspect=True)
-        failure = self._upstream.failure(resp)
+        failure = self._upstream.failure(call, resp)
         if failure is not None:
-            self._enforcer.record_upstream_refusal(call, resp.status)
             return failure
         doc = self._upstream.read_json(resp)
         headers = filter_response_headers(resp.headers, keep_length=False)
-        out_body = orjson.dumps(self._urls.to_public(doc, call.public_base))
-        out = json_response(b"" if call.method == "HEAD" else out_body, 200, headers)
-        if call.method == "HEAD":
-            out.headers["Content-Length"] = str(len(out_body))
-        return out
+        return self._release(call, doc, headers)
 
     def _release_detail(self, request: Request, call: Call, doc: Any) -> None:
         assert call.route is not None
@@ -210,9 +208,8 @@ class Reads:
         self.request_phase(call)
         self.metadata(request, call)
         resp = self._upstream.send(request, call, "GET", call.target, None, inspect=False)
-        failure = self._upstream.failure(resp)
+        failure = self._upstream.failure(call, resp)
         if failure is not None:
-            self._enforcer.record_upstream_refusal(call, resp.status)
             return failure
         headers = filter_response_headers(resp.headers, keep_length=True)
         if call.method == "HEAD":

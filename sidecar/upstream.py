@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,9 +188,11 @@ class Upstream:
     """The upstream as one request sees it: every call carries the forwarding and trace headers
     the sidecar sets, and every failure becomes a :class:`FailClosed`."""
 
-    def __init__(self, client: UpstreamClient, max_inspect: int) -> None:
+    def __init__(self, client: UpstreamClient, max_inspect: int,
+                 record_refusal: Callable[[Call, int], None]) -> None:
         self._client = client
         self._max_inspect = max_inspect
+        self._record_refusal = record_refusal
 
     @staticmethod
     def _forward_headers(request: Request, call: Call) -> dict[str, str]:
@@ -251,10 +253,12 @@ class Upstream:
             metrics.upstream_errors_total.labels("status_5xx").inc()
         raise FailClosed("upstream", detail)
 
-    def failure(self, resp: UpstreamResponse) -> Response | None:
-        """Non-2xx from upstream: 5xx and redirects become 502; a ZGW error object passes."""
+    def failure(self, call: Call, resp: UpstreamResponse) -> Response | None:
+        """Non-2xx from upstream: 5xx and redirects become 502; a ZGW error object passes. Either
+        way the request did not take effect, and its record says so with the upstream's status."""
         if 200 <= resp.status < 300:
             return None
+        self._record_refusal(call, resp.status)
         if resp.status >= 500 or resp.status < 400:
             resp.release()
             metrics.upstream_errors_total.labels("status_5xx" if resp.status >= 500 else "unreadable").inc()

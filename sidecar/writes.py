@@ -101,9 +101,8 @@ class Writes:
             raise FailClosed("labels", "De herkomst kan niet worden vastgelegd; er is niets opgeslagen.")
         outcome = self._enforcer.require(call, "request", resource(call.route.resource, None, props))
         resp = self._upstream.send(request, call, call.method, call.target, body, inspect=True)
-        failure = self._upstream.failure(resp)
+        failure = self._upstream.failure(call, resp)
         if failure is not None:
-            self._enforcer.record_upstream_refusal(call, resp.status)
             return failure
         doc = self._upstream.read_json(resp)
         url = doc.get("url") if isinstance(doc, dict) else None
@@ -296,9 +295,8 @@ class Writes:
                 props = {**decided["properties"], **self._objects.catalogue.classify(call.route.resource, new)}
                 self._enforcer.require(call, "request", {**decided, "properties": props})
         resp = self._upstream.send(request, call, call.method, call.target, body, inspect=True)
-        failure = self._upstream.failure(resp)
+        failure = self._upstream.failure(call, resp)
         if failure is not None:
-            self._enforcer.record_upstream_refusal(call, resp.status)
             return failure
         if call.route.resource in ("rol", "zaakinformatieobject"):
             self._objects.relations.invalidate()
