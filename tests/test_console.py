@@ -189,6 +189,18 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         driver.quit()
 
 
+def navigate(driver: Any, element: Any) -> None:
+    """Click something that loads a new page and wait until it has: a find right after click()
+    could otherwise still see the old page (a race that shows under load)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+
+
 def shot(driver: Any, folder: Path, name: str) -> None:
     out = folder / "screenshots"
     out.mkdir(exist_ok=True)
@@ -216,29 +228,29 @@ def test_review_loop_in_a_real_browser(console: Console, browser: Any, tmp_path:
     assert b.current_url.endswith("/login")
     shot(b, tmp_path, "01-login")
     b.find_element(By.ID, "token").send_keys(console.fg_token(sub="fg.browser"))
-    b.find_element(By.ID, "login-submit").click()
+    navigate(b, b.find_element(By.ID, "login-submit"))
     assert b.current_url == f"{console.url}/"
     queue = b.find_element(By.ID, "queue").text
     assert approve_title in queue and reject_title in queue and "6 van 6 voorwaarden" in queue
     shot(b, tmp_path, "02-queue")
 
     # Approve one …
-    b.find_element(By.LINK_TEXT, approve_title).click()
+    navigate(b, b.find_element(By.LINK_TEXT, approve_title))
     assert "wacht op beoordeling" in b.find_element(By.ID, "item-status").text
     assert b.find_element(By.ID, "motivering").text == "acuut gevaar voor het kind"
     assert b.find_element(By.ID, "conditions").text.count("✓") == 6
     shot(b, tmp_path, "03-review")
     b.find_element(By.ID, "toelichting").send_keys("Zes voorwaarden aannemelijk gemaakt.")
-    b.find_element(By.ID, "approve").click()
+    navigate(b, b.find_element(By.ID, "approve"))
     assert b.find_element(By.ID, "item-status").text == "goedgekeurd"
     assert b.find_element(By.ID, "decided-by").text == "fg.browser"
     review_decision = b.find_element(By.ID, "review-decision").text
     shot(b, tmp_path, "04-approved")
     # … and reject the other (a note is required: the browser refuses an empty one, the server too).
     b.get(f"{console.url}/")
-    b.find_element(By.LINK_TEXT, reject_title).click()
+    navigate(b, b.find_element(By.LINK_TEXT, reject_title))
     b.find_element(By.ID, "toelichting").send_keys("Geen ernstige schade aangetoond.")
-    b.find_element(By.ID, "reject").click()
+    navigate(b, b.find_element(By.ID, "reject"))
     assert b.find_element(By.ID, "item-status").text == "afgewezen"
     b.get(f"{console.url}/")
     assert approve_title not in b.find_element(By.TAG_NAME, "main").text.split("Afgewezen")[0]
@@ -255,7 +267,7 @@ def test_review_loop_in_a_real_browser(console: Console, browser: Any, tmp_path:
     # The review action's decision, looked up by its id: B3, the FG, the rule text, the chain.
     b.get(f"{console.url}/beslissingen")
     b.find_element(By.ID, "q").send_keys(review_decision)
-    b.find_element(By.ID, "search").click()
+    navigate(b, b.find_element(By.ID, "search"))
     page = b.find_element(By.TAG_NAME, "main").text
     assert review_decision in page and "B3" in page and "fg.browser" in page
     assert "B3 the fg decides the review" in page  # the title from the policy's METADATA
@@ -267,7 +279,7 @@ def test_review_loop_in_a_real_browser(console: Console, browser: Any, tmp_path:
     b.get(f"{console.url}/inzage")
     b.find_element(By.ID, "bsn").send_keys(bsn)
     shot(b, tmp_path, "07-inzage-form")
-    b.find_element(By.ID, "inzage-submit").click()
+    navigate(b, b.find_element(By.ID, "inzage-submit"))
     assert "?" not in b.current_url and bsn not in b.current_url
     report = b.find_element(By.ID, "report").text
     assert "fg.browser" not in report and bsn not in b.page_source
@@ -276,7 +288,7 @@ def test_review_loop_in_a_real_browser(console: Console, browser: Any, tmp_path:
     csv_file = _wait_for_download(b.downloads)
     rows = list(csv.reader(io.StringIO(csv_file.read_text(encoding="utf-8"))))
     assert rows[0][:3] == ["tijdstip", "besluit", "doel"] and "medewerker" not in rows[0]
-    b.find_element(By.ID, "show-employees").click()
+    navigate(b, b.find_element(By.ID, "show-employees"))
     assert "met medewerkers" in b.find_element(By.ID, "with-employees").text
     shot(b, tmp_path, "09-inzage-employees")
 
