@@ -456,6 +456,22 @@ def create_app(
             headers=headers,
         )
 
+    def detail(table: str, object_uuid: str,
+               render: Callable[[str, Mapping[str, Any], str], dict[str, Any]]) -> Response:
+        """One object of ``table``, rendered on the request's base URL; 404 when there is none."""
+        data = store.get(conn(), table, object_uuid)
+        if data is None:
+            raise NotFoundError("Niet gevonden.")
+        return json_response(render(object_uuid, data, base_url()))
+
+    def removed(table: str, object_uuid: str) -> Response:
+        """Delete one object of ``table``: 204, or 404 when there is none."""
+        c = conn()
+        with db.write(c):
+            if not store.delete(c, table, object_uuid):
+                raise NotFoundError("Niet gevonden.")
+        return Response(status=204)
+
     def known_filters(table: str) -> list[tuple[str, str]]:
         return [
             (name, request.args[name]) for name in store.FILTERS[table] if name in request.args
@@ -729,11 +745,7 @@ def create_app(
 
     @app.delete(f"{ZAKEN}/zaken/<uuid:zaak_id>")
     def zaak_delete(zaak_id: uuid.UUID) -> Response:
-        c = conn()
-        with db.write(c):
-            if not store.delete(c, "zaken", str(zaak_id)):
-                raise NotFoundError("Niet gevonden.")
-        return Response(status=204)
+        return removed("zaken", str(zaak_id))
 
     # --- rollen ---
 
@@ -794,18 +806,11 @@ def create_app(
 
     @app.get(f"{ZAKEN}/rollen/<uuid:rol_id>")
     def rol_read(rol_id: uuid.UUID) -> Response:
-        data = store.get(conn(), "rollen", str(rol_id))
-        if data is None:
-            raise NotFoundError("Niet gevonden.")
-        return json_response(render_rol(str(rol_id), data, base_url()))
+        return detail("rollen", str(rol_id), render_rol)
 
     @app.delete(f"{ZAKEN}/rollen/<uuid:rol_id>")
     def rol_delete(rol_id: uuid.UUID) -> Response:
-        c = conn()
-        with db.write(c):
-            if not store.delete(c, "rollen", str(rol_id)):
-                raise NotFoundError("Niet gevonden.")
-        return Response(status=204)
+        return removed("rollen", str(rol_id))
 
     # --- zaakinformatieobjecten ---
 
@@ -862,18 +867,11 @@ def create_app(
 
     @app.get(f"{ZIO_PATH}/<uuid:zio_id>")
     def zio_read(zio_id: uuid.UUID) -> Response:
-        data = store.get(conn(), "zaakinformatieobjecten", str(zio_id))
-        if data is None:
-            raise NotFoundError("Niet gevonden.")
-        return json_response(render_zio(str(zio_id), data, base_url()))
+        return detail("zaakinformatieobjecten", str(zio_id), render_zio)
 
     @app.delete(f"{ZIO_PATH}/<uuid:zio_id>")
     def zio_delete(zio_id: uuid.UUID) -> Response:
-        c = conn()
-        with db.write(c):
-            if not store.delete(c, "zaakinformatieobjecten", str(zio_id)):
-                raise NotFoundError("Niet gevonden.")
-        return Response(status=204)
+        return removed("zaakinformatieobjecten", str(zio_id))
 
     # --- enkelvoudiginformatieobjecten ---
 
@@ -970,10 +968,7 @@ def create_app(
 
     @app.get(f"{EIO_PATH}/<uuid:doc_id>")
     def document_read(doc_id: uuid.UUID) -> Response:
-        data = store.get(conn(), "documenten", str(doc_id))
-        if data is None:
-            raise NotFoundError("Niet gevonden.")
-        return json_response(render_document(str(doc_id), data, base_url()))
+        return detail("documenten", str(doc_id), render_document)
 
     @app.route(f"{EIO_PATH}/<uuid:doc_id>", methods=["PUT", "PATCH"])
     def document_update(doc_id: uuid.UUID) -> Response:
@@ -1109,10 +1104,7 @@ def create_app(
 
     @app.get(f"{OIO_PATH}/<uuid:oio_id>")
     def oio_read(oio_id: uuid.UUID) -> Response:
-        data = store.get(conn(), "zaakinformatieobjecten", str(oio_id))
-        if data is None:
-            raise NotFoundError("Niet gevonden.")
-        return json_response(render_oio(str(oio_id), data, base_url()))
+        return detail("zaakinformatieobjecten", str(oio_id), render_oio)
 
     @app.get(f"{EIO_PATH}/<uuid:doc_id>/download")
     def document_download(doc_id: uuid.UUID) -> Response:
