@@ -23,28 +23,34 @@ _PARAMS = {"uuid": r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 
 class RouteSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A field's docstring is its description (docs/configuration.md is generated from them).
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    """The route's name, as records and metrics show it; unique."""
     methods: list[str]
+    """HTTP methods the route matches."""
     path: str
+    """Path template on the canonical path; ``{uuid}`` matches one lower-case UUID."""
     resource: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    """The resource type the policy decides on (zaak, rol, enkelvoudiginformatieobject, …)."""
     action: Action
-    # Shadow mode (roll-out): decide and record, but let the request through.
+    """The action the policy decides on."""
     enforce: bool = True
-    # The route whose JSON detail describes this resource (downloads, writes): the sidecar
-    # reads it first so that the decision knows the object's category.
+    """Shadow mode (roll-out) when false: decide and record, but let the request through."""
     metadata_of: str | None = None
-    # ZGW ``expand`` names this route accepts, each decided as its own resource type in the
-    # response phase (``{"rollen": "rol"}``); any other expansion is refused (400).
+    """The route whose JSON detail describes this resource (downloads, writes): the sidecar
+    reads it first so that the decision knows the object's category."""
     expand: dict[str, str] = {}
-    # A list the upstream answers as a ZGW page (count/next/results); False for the ZGW lists that
-    # are plain arrays (zaakinformatieobjecten). Any other shape is not released.
+    """ZGW ``expand`` names this route accepts, each decided as its own resource type in the
+    response phase (``{"rollen": "rol"}``); any other expansion is refused (400)."""
     paginated: bool = True
-    # The path's uuid names a bestandsdeel (a part of a document's chunked upload), not the
-    # object: the write is decided on its document, found in the map the sidecar keeps from the
-    # answers that created the parts; the body (multipart) is forwarded as sent.
+    """A list the upstream answers as a ZGW page (count/next/results); false for the ZGW lists that
+    are plain arrays (zaakinformatieobjecten). Any other shape is not released."""
     bestandsdeel: bool = False
+    """The path's uuid names a bestandsdeel (a part of a document's chunked upload), not the
+    object: the write is decided on its document, found in the map the sidecar keeps from the
+    answers that created the parts; the body (multipart) is forwarded as sent."""
 
     @field_validator("methods")
     @classmethod

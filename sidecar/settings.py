@@ -31,8 +31,9 @@ class ConfigError(Exception):
 
 
 class _Strict(BaseModel):
-    # Unknown keys are errors: a misspelt key must not silently fall back to a default.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Unknown keys are errors: a misspelt key must not silently fall back to a default. A field's
+    # docstring is its description: docs/configuration.md is generated from them.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _parse_hostport(value: str) -> tuple[str, int]:
@@ -44,26 +45,34 @@ def _parse_hostport(value: str) -> tuple[str, int]:
 
 class Timeouts(_Strict):
     connect: float = Field(default=2.0, gt=0, le=60)
+    """Seconds to wait for a connection."""
     read: float = Field(default=30.0, gt=0, le=600)
+    """Seconds to wait for an answer once connected."""
 
 
 class OpaTimeouts(Timeouts):
     # A decision on loopback takes well under a millisecond; waiting longer only queues requests.
     connect: float = Field(default=0.25, gt=0, le=60)
+    """Seconds to wait for a connection to OPA."""
     read: float = Field(default=1.0, gt=0, le=600)
+    """Seconds to wait for OPA's decision."""
 
 
 class JwksTimeouts(Timeouts):
     connect: float = Field(default=1.0, gt=0, le=60)
+    """Seconds to wait for a connection to the JWKS endpoint."""
     read: float = Field(default=2.0, gt=0, le=600)
+    """Seconds to wait for the JWKS endpoint's answer."""
 
 
 class ListenSettings(_Strict):
     proxy: str = "127.0.0.1:8080"
+    """HOST:PORT the proxy (client requests) listens on."""
     admin: str = "127.0.0.1:9180"
-    # The sidecar's base URL as clients reach it (behind an ingress: its external URL). Links in
-    # answers are rewritten to it; unset, it is taken from each request's scheme and Host.
+    """HOST:PORT of the admin listener (health, readiness, metrics); never the proxy's port."""
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
+    """The sidecar's base URL as clients reach it (behind an ingress: its external URL). Links in
+    answers are rewritten to it; unset, it is taken from each request's scheme and Host."""
 
     @field_validator("proxy", "admin")
     @classmethod
@@ -89,17 +98,24 @@ class ListenSettings(_Strict):
 
 class ServerSettings(_Strict):
     workers: int = Field(default=2, ge=1, le=64)
+    """Gunicorn worker processes."""
     threads: int = Field(default=8, ge=1, le=256)
+    """Threads per worker (requests one worker serves at once)."""
     graceful_timeout: float = Field(default=10, gt=0)
+    """Seconds a worker gets to finish its requests on shutdown or restart."""
 
 
 class ZgwJwtSettings(_Strict):
     """Credentials for a real ZGW upstream (JWT-ZGW, HS256, one token per request)."""
 
     client_id: str = Field(min_length=1)
+    """The sidecar's client_id at the upstream (claims iss and client_id of the tokens it signs)."""
     secret: str | None = None
+    """The shared HS256 secret (prefer secret_file); exactly one of secret and secret_file."""
     secret_file: Path | None = None
+    """File holding the shared secret (relative to the config file's folder)."""
     ttl_seconds: int = Field(default=300, ge=10, le=3600)
+    """Lifetime of each token the sidecar signs."""
 
     @model_validator(mode="after")
     def _one_secret(self) -> ZgwJwtSettings:
@@ -116,17 +132,24 @@ class ZgwJwtSettings(_Strict):
 
 class UpstreamSettings(_Strict):
     url: str = "http://127.0.0.1:8081"
-    # The base the upstream writes into its own URLs, when it differs from ``url`` (Open Zaak's
-    # configured domain, while the sidecar reaches it on an internal address).
+    """Base URL of the ZGW upstream (Open Zaak) requests are forwarded to."""
     advertised_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
+    """The base the upstream writes into its own URLs, when it differs from ``url`` (Open Zaak's
+    configured domain, while the sidecar reaches it on an internal address)."""
     timeout: Timeouts = Timeouts()
+    """Timeouts of upstream calls."""
     pool_size: int = Field(default=16, ge=1, le=1024)
+    """Pooled connections to the upstream, per worker process."""
     max_request_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    """Largest request body accepted from a client; a larger one is refused (body_too_large)."""
     max_inspected_response_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    """Largest upstream answer the sidecar reads to decide on; a larger one is not released."""
     zgw_jwt: ZgwJwtSettings | None = None
-    # On a zaak detail read, look up its rollen so the record names the data subjects (one extra
-    # upstream call per zaak read; lists of zaken are not resolved).
+    """Credentials for a real ZGW upstream (JWT-ZGW, HS256, one token per request); unset, no
+    Authorization is sent upstream."""
     resolve_zaak_betrokkenen: bool = True
+    """On a zaak detail read, look up its rollen so the record names the data subjects (one extra
+    upstream call per zaak read; lists of zaken are not resolved)."""
 
     @field_validator("url")
     @classmethod
@@ -138,18 +161,26 @@ class UpstreamSettings(_Strict):
 
 class OpaSettings(_Strict):
     url: str = "http://127.0.0.1:8181"
+    """OPA's address: http://HOST:PORT or unix:///PATH (a Unix socket)."""
     decision_path: str = "wams/authz/decision"
+    """The rule that gives the decision, as a slash-separated path."""
     timeout: OpaTimeouts = OpaTimeouts()
+    """Timeouts of calls to OPA."""
     pool_size: int = Field(default=16, ge=1, le=1024)
-    # Who decides for the proxy: OPA over its REST API, or OPA's Wasm compilation of the same
-    # policies in this process (sidecar/wasm_engine.py). explain, the console and records queries
-    # always ask the OPA server at ``url``.
+    """Pooled connections to OPA, per worker process."""
     engine: Literal["rest", "wasm"] = "rest"
-    wasm_bundle: Path | None = None  # opa build -t wasm output (make wasm-bundle)
+    """Who decides for the proxy: OPA over its REST API, or OPA's Wasm compilation of the same
+    policies in this process. explain, the console and records queries always ask the OPA server
+    at ``url``."""
+    wasm_bundle: Path | None = None
+    """The Wasm bundle (output of opa build -t wasm; make wasm-bundle); required with engine wasm."""
     wasm_reload_seconds: float = Field(default=5.0, gt=0, le=3600)
-    wasm_bundle_public_key: Path | None = None  # PEM; when set, only bundles signed with it load
+    """How often the Wasm bundle file is checked for a new version."""
+    wasm_bundle_public_key: Path | None = None
+    """A PEM public key; when set, only Wasm bundles signed with it load."""
     wasm_bundle_signing_alg: Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
                                      "ES256", "ES384", "ES512"] = "RS256"
+    """Signature algorithm of signed Wasm bundles."""
 
     @model_validator(mode="after")
     def _wasm(self) -> OpaSettings:
@@ -178,30 +209,49 @@ class OpaSettings(_Strict):
 
 class PemKey(_Strict):
     kid: str = Field(min_length=1)
+    """The key id a token's header names (kid)."""
     file: Path
+    """PEM public key file (relative to the config file's folder)."""
 
 
 class ClaimNames(_Strict):
     sub: str = "sub"
+    """Claim with the user's identifier."""
     role: str = "role"
+    """Claim with the user's role."""
     org: str = "org"
+    """Claim with the user's organisation identifier."""
     secrecy: str = "secrecy"
+    """Claim with the user's duty of secrecy (wettelijk, beroepscode, geen; absent: geen)."""
     teams: str = "teams"
+    """Claim with the organisational units the user works in (a list; optional)."""
 
 
 class JwtSettings(_Strict):
     issuer: str = Field(min_length=1)
+    """The iss every token must carry."""
     audience: str = Field(min_length=1)
+    """The aud every token must carry."""
     algorithms: list[str] = ["RS256", "ES256"]
+    """Accepted signature algorithms (HS* and none are refused)."""
     leeway_seconds: int = Field(default=30, ge=0, le=300)
+    """Clock skew allowed on exp, nbf and iat."""
     max_token_bytes: int = Field(default=8192, ge=512, le=65536)
+    """Longest bearer token accepted."""
     keys: list[PemKey] = []
+    """Static public keys, each {kid, file}; at least one of keys, jwks_file and jwks_url."""
     jwks_file: Path | None = None
+    """A JWKS file with the public keys."""
     jwks_url: str | None = None
+    """A JWKS endpoint; its keys are fetched and cached."""
     jwks_cache_seconds: int = Field(default=300, ge=1)
+    """How long keys fetched from jwks_url are used before they are fetched again."""
     jwks_min_refresh_seconds: int = Field(default=30, ge=1)
+    """Least time between two fetches of jwks_url (a token with an unknown kid causes no fetch storm)."""
     jwks_timeout: JwksTimeouts = JwksTimeouts()
+    """Timeouts of fetching jwks_url."""
     claims: ClaimNames = ClaimNames()
+    """The names of the claims the sidecar reads, when the identity provider uses others."""
 
     @field_validator("algorithms")
     @classmethod
@@ -226,15 +276,22 @@ class CatalogueSettings(_Strict):
     """Type URL → data category. Unknown types become ``onbekend``, never ``algemeen``."""
 
     informatieobjecttypen: dict[str, str] = {}
+    """Informatieobjecttype URL → category of documents of that type; a type not listed is onbekend."""
     zaaktypen: dict[str, str] = {}
-    # Resource types without a type field (a ``rol`` names its zaak, not a type).
+    """Zaaktype URL → category of zaken of that type (and of their rollen, statussen, resultaten,
+    …); a type not listed is onbekend."""
     defaults: dict[str, str] = {"rol": "algemeen"}
-    # Roltype URLs whose creation is a coordinator appointment (rules K1, K2).
+    """Resource type → category, for resource types without a type field (a ``rol`` names its
+    zaak, not a type). Replaces the default as a whole. The sidecar gives a rol it reads or creates
+    its zaak's category (onbekend when it names no zaak of this upstream); this is the fallback.
+    A resource type not listed is onbekend."""
     coordinator_roltypen: list[str] = []
-    # Roltype URL → the relation kind the policy sees for a rol of that type naming the caller
-    # (need-to-know: behandelaar, coordinator, medisch_adviseur, casusoverleg, zvh_overdracht, …).
-    # A coordinator roltype is kind ``coordinator`` unless mapped here; any other roltype ``overig``.
+    """Roltype URLs whose creation is a coordinator appointment (rules K1, K2); empty, serve
+    refuses to start."""
     roltypen: dict[str, str] = {}
+    """Roltype URL → the relation kind the policy sees for a rol of that type naming the caller
+    (need-to-know: behandelaar, coordinator, medisch_adviseur, casusoverleg, zvh_overdracht, …).
+    A coordinator roltype is kind ``coordinator`` unless mapped here; any other roltype ``overig``."""
 
     @field_validator("roltypen", mode="after")
     @classmethod
@@ -255,20 +312,26 @@ class CatalogueSettings(_Strict):
 
 class PolicySettings(_Strict):
     profile: str = Field(default="knmg", pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    """The policy profile: a folder of policies/profiles/ (knmg, wetsvoorstel)."""
 
 
 class RecordSettings(_Strict):
     path: Path = Path("records.jsonl")
-    # One file per replica: records.jsonl becomes records-<instance>.jsonl in the same folder
-    # (instance: SIDECAR_INSTANCE, else the host name), so replicas on a shared volume never
-    # share a chain, and a restarted replica of the same name continues its own.
+    """The processing-record file (JSON lines, hash-chained), relative to the config file's folder."""
     per_instance: bool = False
+    """One file per replica: records.jsonl becomes records-<instance>.jsonl in the same folder
+    (instance: SIDECAR_INSTANCE, else the host name), so replicas on a shared volume never
+    share a chain, and a restarted replica of the same name continues its own."""
     head_log_interval_seconds: float = Field(default=60, gt=0)
+    """How often the chain's head (hash of the last record) is logged (event records_head)."""
 
 
 class PseudonymSettings(_Strict):
     key: str | None = None
+    """The key that pseudonymises BSNs in records (HMAC, at least 16 bytes; prefer key_file);
+    exactly one of key and key_file."""
     key_file: Path | None = None
+    """File holding the key (relative to the config file's folder)."""
 
     @model_validator(mode="after")
     def _one(self) -> PseudonymSettings:
@@ -285,6 +348,7 @@ class PseudonymSettings(_Strict):
 
 class LabelSettings(_Strict):
     dsn: str = "sqlite:///labels.sqlite3"
+    """The label store: sqlite:///PATH (relative to the config file's folder) or postgresql://…."""
 
     @field_validator("dsn")
     @classmethod
@@ -301,12 +365,14 @@ class RelationSettings(_Strict):
     writes through the sidecar invalidate the caches of every worker at once."""
 
     cache_ttl_seconds: float = Field(default=30.0, ge=0, le=3600)
-    # Upper bound of rollen / links read for one caller; more is treated as an inconsistent answer.
+    """Seconds the relations of a caller and of a zaak are cached (0: not cached)."""
     max_items: int = Field(default=5000, ge=10, le=1_000_000)
+    """Upper bound of rollen / links read for one caller; more is treated as an inconsistent answer."""
 
 
 class MetricsSettings(_Strict):
     multiproc_dir: Path | None = None
+    """Folder where the workers keep their Prometheus metrics; unset, a temporary folder."""
 
 
 class ReviewSettings(_Strict):
@@ -314,6 +380,7 @@ class ReviewSettings(_Strict):
     WamsSidecarReviewOverdue fires (exported as sidecar_review_max_open_age_seconds)."""
 
     max_open_days: int = Field(default=14, ge=1, le=3650)
+    """Days a break-glass document may wait for the FG's review before the alert fires."""
 
 
 class ConsoleSettings(_Strict):
@@ -321,6 +388,7 @@ class ConsoleSettings(_Strict):
     set. Only a token with role fg of a controlling organisation logs in."""
 
     listen: str | None = None
+    """HOST:PORT of the FG console; unset, the console is off."""
 
     @field_validator("listen")
     @classmethod
@@ -336,23 +404,41 @@ class ConsoleSettings(_Strict):
 
 class Settings(_Strict):
     upstream: UpstreamSettings = UpstreamSettings()
+    """The ZGW upstream the sidecar protects."""
     listen: ListenSettings = ListenSettings()
+    """Where the sidecar listens."""
     server: ServerSettings = ServerSettings()
+    """The gunicorn process model."""
     opa: OpaSettings = OpaSettings()
+    """The policy engine."""
     jwt: JwtSettings
+    """How callers' bearer tokens are validated."""
     routes: list[RouteSpec] = list(DEFAULT_ROUTES)
+    """The route map: a request that matches no route is denied. Set, it replaces every default route."""
     catalogue: CatalogueSettings = CatalogueSettings()
+    """Type URL → data category, and the roltypen the policies know."""
     controlling_orgs: list[str] = Field(min_length=1)
+    """Identifiers (org claim) of the controlling organisations (verwerkingsverantwoordelijken)."""
     policy: PolicySettings = PolicySettings()
+    """Which policy profile applies."""
     records: RecordSettings = RecordSettings()
+    """The processing records."""
     pseudonymisation: PseudonymSettings
+    """The key that pseudonymises BSNs."""
     labels: LabelSettings = LabelSettings()
+    """The label store (provenance and conditions of documents)."""
     relations: RelationSettings = RelationSettings()
+    """Need-to-know: caching of the caller's relations to zaken."""
     metrics: MetricsSettings = MetricsSettings()
+    """Prometheus metrics."""
     console: ConsoleSettings = ConsoleSettings()
+    """The FG console."""
     review: ReviewSettings = ReviewSettings()
+    """Break-glass review by the FG."""
     coordination_retention_days: int | None = Field(default=None, ge=1)
+    """Retention period of coordination dossiers (rule K3); unset, no write to a coordination dossier is allowed."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """Log level."""
 
     def serve_problems(self) -> list[str]:
         """What keeps this configuration from serving, beyond its types: settings without which a
