@@ -27,11 +27,11 @@ class RouteSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    """The route's name, as records and metrics show it; unique."""
+    """The route's name, as records, metrics and ``route_overrides`` name it; unique."""
     methods: list[str]
     """HTTP methods the route matches."""
     path: str
-    """Path template on the canonical path; ``{uuid}`` matches one lower-case UUID."""
+    """Path template on the canonical path; a parameter in braces (``{uuid}``) matches one lower-case UUID."""
     resource: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     """The resource type the policy decides on (zaak, rol, enkelvoudiginformatieobject, …)."""
     action: Action

@@ -415,6 +415,10 @@ class Settings(_Strict):
     """How callers' bearer tokens are validated."""
     routes: list[RouteSpec] = list(DEFAULT_ROUTES)
     """The route map: a request that matches no route is denied. Set, it replaces every default route."""
+    route_overrides: dict[str, dict[str, Any]] = {}
+    """Route name → fields that replace that route's own, merged over ``routes`` (e.g.
+    ``{document_read: {enforce: false}}`` puts one route in shadow mode); the other routes stay as
+    they are. An unknown route name or field stops start-up."""
     catalogue: CatalogueSettings = CatalogueSettings()
     """Type URL → data category, and the roltypen the policies know."""
     controlling_orgs: list[str] = Field(min_length=1)
@@ -466,6 +470,36 @@ class Settings(_Strict):
         if dupes:
             raise ValueError(f"duplicate route names: {sorted(dupes)}")
         return v
+
+    @model_validator(mode="after")
+    def _route_overrides(self) -> Settings:
+        if not self.route_overrides:
+            return self
+        by_name = {r.name: r for r in self.routes}
+        unknown = sorted(set(self.route_overrides) - by_name.keys())
+        if unknown:
+            raise ValueError(f"route_overrides: no route named {', '.join(unknown)}; "
+                             f"the routes are: {', '.join(by_name)}")
+        merged = []
+        for route in self.routes:
+            fields = self.route_overrides.get(route.name)
+            if fields is None:
+                merged.append(route)
+                continue
+            if "name" in fields:
+                raise ValueError(f"route_overrides.{route.name}.name: a route cannot be renamed (override "
+                                 "its other fields, or replace routes)")
+            try:
+                merged.append(RouteSpec.model_validate({**route.model_dump(), **fields}))
+            except ValidationError as exc:
+                raise ValueError("; ".join(
+                    f"route_overrides.{route.name}.{'.'.join(str(p) for p in e['loc'])}: "
+                    + ("unknown key (misspelt?)" if e["type"] == "extra_forbidden" else e["msg"])
+                    for e in exc.errors())) from None
+        # The model is frozen, and validation is still under way: nobody has seen the unmerged
+        # routes yet. Assigning in place (not returning a copy) also holds for Settings(...).
+        object.__setattr__(self, "routes", merged)
+        return self
 
 
 def _set_path(tree: dict[str, Any], dotted: list[str], value: Any) -> None:

@@ -85,3 +85,41 @@ def test_objectinformatieobjecten_and_statussen(client: FlaskClient) -> None:
     assert [s["uuid"] for s in listed["results"]] == [made.get_json()["uuid"]]
     assert client.get("/zaken/api/v1/statussen?statustype=x").status_code == 400
     assert client.get(f"/zaken/api/v1/resultaten/{made.get_json()['uuid']}").status_code == 404  # another kind
+
+
+def test_resultaten_and_zaakobjecten_change_and_go_statussen_do_not(client: FlaskClient) -> None:
+    """The Zaken API's methods: a resultaat and a zaakobject are changed (PUT, PATCH) and deleted,
+    their zaak staying theirs; a status is only created; a zaak's audit-trail entry is read alone."""
+    from tests.test_demo_upstream import assert_valid
+
+    zaken = client.get(ZAKEN, headers=CRS).get_json()["results"]
+    zaak, other = zaken[0]["url"], zaken[1]["url"]
+    res = client.post("/zaken/api/v1/resultaten", json={"zaak": zaak, "resultaattype": f"{CAT}/resultaattypen/a"})
+    assert res.status_code == 201
+    path = _path(res.get_json()["url"])
+    patched = client.patch(path, json={"toelichting": "toegekend"})
+    assert patched.status_code == 200 and patched.get_json()["toelichting"] == "toegekend"
+    assert patched.get_json()["resultaattype"] == f"{CAT}/resultaattypen/a"
+    assert_valid("zaken", "Resultaat", patched.get_json())
+    put = client.put(path, json={"zaak": zaak, "resultaattype": f"{CAT}/resultaattypen/b"})
+    assert put.status_code == 200 and put.get_json()["toelichting"] == ""  # PUT replaces
+    missing = client.put(path, json={"zaak": zaak})
+    assert missing.status_code == 400 and missing.get_json()["invalidParams"][0]["name"] == "resultaattype"
+    moved = client.patch(path, json={"zaak": other})
+    assert moved.status_code == 400 and moved.get_json()["invalidParams"][0]["code"] == "wijzigen-niet-toegelaten"
+    assert client.get(path).get_json()["zaak"] == zaak
+    obj = client.post("/zaken/api/v1/zaakobjecten", json={"zaak": zaak, "objectType": "adres"}).get_json()
+    obj_path = _path(obj["url"])
+    assert client.patch(obj_path, json={"relatieomschrijving": "woont"}).get_json()["relatieomschrijving"] == "woont"
+    assert client.delete(obj_path).status_code == 204 and client.get(obj_path).status_code == 404
+    assert client.delete(obj_path).status_code == 404
+    assert client.delete(f"/zaken/api/v1/resultaten/{obj['uuid']}").status_code == 404  # another kind
+    status = client.post("/zaken/api/v1/statussen", json={"zaak": zaak, "statustype": f"{CAT}/statustypen/a",
+                                                           "datumStatusGezet": "2026-03-01T00:00:00Z"}).get_json()
+    for method in ("PUT", "PATCH", "DELETE"):
+        assert client.open(_path(status["url"]), method=method, json={}).status_code == 405
+    assert client.patch(_path(zaak), json={"toelichting": "x"}, headers=CRS).status_code == 200
+    trail = client.get(f"{_path(zaak)}/audittrail").get_json()
+    entry = client.get(f"{_path(zaak)}/audittrail/{trail[0]['uuid']}")
+    assert entry.status_code == 200 and entry.get_json() == trail[0]
+    assert client.get(f"{_path(other)}/audittrail/{trail[0]['uuid']}").status_code == 404  # not under another zaak

@@ -638,7 +638,8 @@ def create_app(
                 return json_response(entry)
         raise NotFoundError("Niet gevonden.")
 
-    # --- statussen, resultaten, zaakobjecten: objects of one zaak (minimal: create, list by zaak, detail) ---
+    # --- statussen, resultaten, zaakobjecten: objects of one zaak (create, list by zaak, detail; resultaten
+    # and zaakobjecten also PUT/PATCH/DELETE, as the Zaken API has them) ---
 
     def render_deel(kind: str, deel_uuid: str, d: Mapping[str, Any], base: str, latest: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"url": f"{base}{ZAKEN}/{kind}/{deel_uuid}", "uuid": deel_uuid,
@@ -704,11 +705,49 @@ def create_app(
         latest = kind == "statussen" and latest_status(c, data["_zaak"]) == str(deel_id)
         return json_response(render_deel(kind, str(deel_id), data, base_url(), latest))
 
+    def deel_update(kind: str, deel_id: uuid.UUID) -> Response:
+        """PUT (the create's required fields again) or PATCH of a resultaat or zaakobject. Its zaak
+        stays what it is (a changed ``zaak`` is a 400, as for a zaakinformatieobject)."""
+        body = json_body()
+        fields = deel_fields[kind]
+        partial = request.method == "PATCH"
+        c = conn()
+        with db.write(c):
+            existing = store.get(c, "deelobjecten", str(deel_id))
+            if existing is None or existing.get("_kind") != kind:
+                raise NotFoundError("Niet gevonden.")
+            zaak = body.get("zaak")
+            if zaak is not None and uuid_from_url(str(zaak), f"{ZAKEN}/zaken") != existing["_zaak"]:
+                raise ValidationFailed([InvalidParam("zaak", "wijzigen-niet-toegelaten",
+                                                     "Dit veld mag niet gewijzigd worden.")])
+            problems = [] if partial or zaak is not None else [InvalidParam("zaak", "required", "Dit veld is vereist.")]
+            problems += [InvalidParam(n, "required", "Dit veld is vereist.") for n, required in fields.items()
+                         if required and not partial and not isinstance(body.get(n), str)]
+            problems += [InvalidParam(n, "invalid", "Geen geldige tekenreeks.") for n in fields
+                         if n in body and not isinstance(body[n], str)]
+            if problems:
+                raise ValidationFailed(problems)
+            data = dict(existing)
+            data.update({n: body[n] if n in body else ("" if not partial else existing.get(n, "")) for n in fields})
+            store.update(c, "deelobjecten", str(deel_id), data)
+        return json_response(render_deel(kind, str(deel_id), data, base_url(), False))
+
+    def deel_delete(kind: str, deel_id: uuid.UUID) -> Response:
+        existing = store.get(conn(), "deelobjecten", str(deel_id))
+        if existing is None or existing.get("_kind") != kind:
+            raise NotFoundError("Niet gevonden.")
+        return removed("deelobjecten", str(deel_id))
+
     for _kind in deel_fields:
         app.add_url_rule(f"{ZAKEN}/{_kind}", f"{_kind}_list", lambda kind=_kind: deel_list(kind), methods=["GET"])
         app.add_url_rule(f"{ZAKEN}/{_kind}", f"{_kind}_create", lambda kind=_kind: deel_create(kind), methods=["POST"])
         app.add_url_rule(f"{ZAKEN}/{_kind}/<uuid:deel_id>", f"{_kind}_read",
                          lambda deel_id, kind=_kind: deel_read(kind, deel_id), methods=["GET"])
+        if _kind != "statussen":  # the Zaken API changes and deletes no status: a new one replaces it
+            app.add_url_rule(f"{ZAKEN}/{_kind}/<uuid:deel_id>", f"{_kind}_update",
+                             lambda deel_id, kind=_kind: deel_update(kind, deel_id), methods=["PUT", "PATCH"])
+            app.add_url_rule(f"{ZAKEN}/{_kind}/<uuid:deel_id>", f"{_kind}_delete",
+                             lambda deel_id, kind=_kind: deel_delete(kind, deel_id), methods=["DELETE"])
 
     @app.post(f"{ZAKEN}/zaken")
     def zaak_create() -> Response:
