@@ -173,7 +173,7 @@ def create_app(settings: Settings) -> PortDispatcher:
     upstream = UpstreamClient(settings.upstream)
     relations = Relations(client=upstream, labels=labels, catalogue=catalogue, settings=settings)
     objects = Objects(labels=labels, catalogue=catalogue,
-                      pseudo_key=settings.pseudonymisation.key_bytes(), relations=relations)
+                      pseudonyms=settings.pseudonymisation.keyring(), relations=relations)
     proxy = Proxy(settings, authenticator=Authenticator(settings.jwt), enforcer=enforcer,
                   upstream=upstream, labels=labels, objects=objects, routes=routes)
     metrics.preinitialise([r.name for r in settings.routes])

@@ -17,6 +17,7 @@ Every read and write is decided by Open Policy Agent and recorded in a hash-chai
   token     mint a token with the demo's dev key
   records   verify the decision records, answer a data subject's access request, export them
   consent   withdraw a consent (AVG art. 7(3)): its data is no longer used
+  pseudonyms  rotate the BSN pseudonymisation key: re-key the label store, show key versions
   explain   show the OPA input the sidecar would build for a request, and the decision
   profiles  compare policy profiles on the test cases, or check them for errors
 """
@@ -110,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     cr.add_argument("--door", default=None, help="who withdraws it on the data subject's behalf (recorded; default: "
                                                  "the login name)")
     _records_source(cr)
+    from sidecar.pseudonyms import add_parser as add_pseudonyms_parser
+
+    add_pseudonyms_parser(sub)
     e = sub.add_parser(
         "explain", help="show the OPA input and decision for a request (no upstream call)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -344,7 +348,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     import getpass
     import re
 
-    from sidecar.records import iter_records, pseudonymise
+    from sidecar.records import iter_records
 
     bsn = args.betrokkene.strip()
     if not re.fullmatch(r"[0-9]{9}", bsn):
@@ -360,7 +364,10 @@ def cmd_query(args: argparse.Namespace) -> int:
             return 2
     settings = _settings_for_records(args)
     path = Path(args.file) if args.file else Path(settings.records.path)
-    pseudonym = pseudonymise(settings.pseudonymisation.key_bytes(), bsn)
+    # Every active key version: records written under an older one are found too; the query's
+    # own record names the person under the current one.
+    pseudonyms = settings.pseudonymisation.keyring().all(bsn)
+    pseudonym, wanted = pseudonyms[0], frozenset(pseudonyms)
     try:
         who = args.door or getpass.getuser()
     except (KeyError, OSError):
@@ -373,7 +380,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     try:
         for file in files:
             for _, rec, _ in iter_records(file):
-                if rec is not None and rec.get("betrokkene") == pseudonym:
+                if rec is not None and rec.get("betrokkene") in wanted:
                     matches.append(rec)
     except OSError as exc:
         print(f"sidecar records query: cannot read {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
@@ -523,6 +530,10 @@ def main(argv: list[str] | None = None) -> int:
         return {"verify": cmd_verify, "query": cmd_query, "export": cmd_export}[args.records_cmd](args)
     if args.cmd == "consent":
         return cmd_consent_revoke(args)
+    if args.cmd == "pseudonyms":
+        from sidecar.pseudonyms import main as pseudonyms_main
+
+        return pseudonyms_main(args)
     if args.cmd == "explain":
         return cmd_explain(args)
     if args.cmd == "profiles":

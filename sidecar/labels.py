@@ -57,6 +57,14 @@ class LabelStore(Protocol):
     # unknown. Withdrawing twice marks the same labels again.
     def withdraw_consent(self, ref: str) -> tuple[int, list[str]]: ...
 
+    # Key rotation (sidecar pseudonyms rekey): every label whose data subject is a key of
+    # ``mapping`` gets the value instead (an older key version's pseudonym → the current one's),
+    # in one transaction; returns how many labels changed. ``betrokkene_prefixes`` counts the
+    # labels per pseudonym prefix (the pseudonym without its 64 hex digits: the key version).
+    def rekey_betrokkenen(self, mapping: dict[str, str]) -> int: ...
+
+    def betrokkene_prefixes(self) -> dict[str, int]: ...
+
     # Break-glass review (the FG console): a conflict-of-duties ingest stores its labels and its
     # review item in one transaction; the FG's decision closes the item and sets the labels'
     # ``review_status`` (what the policy reads) in one transaction too.
@@ -169,6 +177,12 @@ _GEN_BUMP = ("INSERT INTO relation_generation(id, generation) VALUES (1, 1) "
 _LINKS_SELECT = "SELECT key, kind FROM subject_links WHERE subject = {p}"
 
 
+# The labels per pseudonym prefix (every pseudonym ends in a 64-digit HMAC; what comes before
+# names the key version). {b} is the backend's expression for the label's betrokkene.
+_PREFIXES = ("SELECT substr(b, 1, length(b) - 64), count(*) FROM (SELECT {b} AS b FROM labels) AS t "
+             "WHERE b IS NOT NULL GROUP BY 1")
+
+
 def _links(rows: Any) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for key, kind in rows:
@@ -269,6 +283,30 @@ class SqliteLabelStore:
         except sqlite3.Error as exc:
             raise LabelStoreError(f"label store write failed: {exc}") from None
         return len(rows), sorted({r[0] for r in rows if isinstance(r[0], str)})
+
+    def rekey_betrokkenen(self, mapping: dict[str, str]) -> int:
+        if not mapping:
+            return 0
+
+        def rekey(conn: sqlite3.Connection) -> int:
+            # One pass over the labels, joined to the mapping: not one scan per person.
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS rekey_map (old TEXT PRIMARY KEY, new TEXT NOT NULL)")
+            conn.execute("DELETE FROM rekey_map")
+            conn.executemany("INSERT OR REPLACE INTO rekey_map(old, new) VALUES (?, ?)", list(mapping.items()))
+            rows = conn.execute(
+                "UPDATE labels SET labels = json_set(labels, '$.betrokkene', m.new) FROM rekey_map AS m "
+                "WHERE json_extract(labels.labels, '$.betrokkene') = m.old RETURNING labels.key").fetchall()
+            conn.execute("DELETE FROM rekey_map")
+            return len(rows)
+
+        return self._transaction("write", rekey)
+
+    def betrokkene_prefixes(self) -> dict[str, int]:
+        try:
+            rows = self._conn().execute(_PREFIXES.format(b="json_extract(labels, '$.betrokkene')")).fetchall()
+        except sqlite3.Error as exc:
+            raise LabelStoreError(f"label store read failed: {exc}") from None
+        return {str(p): int(n) for p, n in rows}
 
     def _transaction(self, what: str, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._conn()
@@ -613,6 +651,29 @@ class PostgresLabelStore:
             return len(rows), sorted({r[0] for r in rows if isinstance(r[0], str)})
 
         return self._run("write", update)
+
+    def rekey_betrokkenen(self, mapping: dict[str, str]) -> int:
+        if not mapping:
+            return 0
+        olds, news = list(mapping), list(mapping.values())
+
+        def rekey(conn: psycopg.Connection[Any]) -> int:
+            # One transaction, one join of the labels to the mapping (two arrays) per chunk.
+            moved = 0
+            with conn.transaction():
+                for i in range(0, len(olds), self._CHUNK):
+                    cur = conn.execute(
+                        "UPDATE labels AS l SET labels = jsonb_set(l.labels, '{betrokkene}', to_jsonb(m.new)) "
+                        "FROM unnest(%s::text[], %s::text[]) AS m(old, new) WHERE l.labels->>'betrokkene' = m.old",
+                        (olds[i:i + self._CHUNK], news[i:i + self._CHUNK]))
+                    moved += max(cur.rowcount, 0)
+            return moved
+
+        return self._run("write", rekey)
+
+    def betrokkene_prefixes(self) -> dict[str, int]:
+        rows = self._run("read", lambda conn: conn.execute(_PREFIXES.format(b="labels->>'betrokkene'")).fetchall())
+        return {str(p): int(n) for p, n in rows}
 
     def put_with_review(self, key: str, labels: dict[str, Any], item: dict[str, Any]) -> str:
         rid, item_text = str(uuid.uuid4()), json.dumps(item, sort_keys=True)

@@ -12,7 +12,7 @@ from sidecar.classify import Catalogue
 from sidecar.failures import FailClosed
 from sidecar.labels import LabelStore, LabelStoreError, key_for_url
 from sidecar.opa_input import public_labels, resource
-from sidecar.records import pseudonymise
+from sidecar.pseudonyms import Keyring
 from sidecar.relations import ZAAK_BOUND, ZAAK_PARTS, CallerRelations, Relations
 
 log = logging.getLogger("sidecar.objects")
@@ -33,11 +33,11 @@ def url_of(obj: Any) -> str | None:
 
 
 class Objects:
-    def __init__(self, *, labels: LabelStore, catalogue: Catalogue, pseudo_key: bytes,
+    def __init__(self, *, labels: LabelStore, catalogue: Catalogue, pseudonyms: Keyring,
                  relations: Relations) -> None:
         self._labels = labels
         self.catalogue = catalogue
-        self._pseudo_key = pseudo_key
+        self._pseudonyms = pseudonyms
         self.relations = relations
 
     def labels_for(self, urls: list[str]) -> dict[str, dict[str, Any]]:
@@ -115,5 +115,5 @@ class Objects:
             ident = obj.get("betrokkeneIdentificatie")
             bsn = ident.get("inpBsn") if isinstance(ident, dict) else None
             if isinstance(bsn, str) and bsn.isdigit() and len(bsn) == 9:
-                out.append(pseudonymise(self._pseudo_key, bsn))
+                out.append(self._pseudonyms.current(bsn))
         return out

@@ -58,7 +58,7 @@ class Proxy:
                             resolve_zaak_betrokkenen=settings.upstream.resolve_zaak_betrokkenen, urls=self._urls)
         self._writes = Writes(enforcer=enforcer, upstream=gateway, objects=objects, reads=self._reads,
                               routes=self._routes, labels=labels, urls=self._urls,
-                              pseudo_key=settings.pseudonymisation.key_bytes(),
+                              pseudonyms=settings.pseudonymisation.keyring(),
                               coordinator_roltypen=frozenset(settings.catalogue.coordinator_roltypen))
 
     # -- entry: every response is made here ----------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sidecar.pseudonyms import Keyring
 from sidecar.routes import DEFAULT_ROUTES, RouteSpec
 from sidecar.vocab import MAPPED_CATEGORIES as CATEGORIES
 
@@ -326,24 +327,67 @@ class RecordSettings(_Strict):
     """How often the chain's head (hash of the last record) is logged (event records_head)."""
 
 
-class PseudonymSettings(_Strict):
+def _read_pseudonym_key(key: str | None, key_file: Path | None) -> bytes:
+    raw = key.encode() if key is not None else key_file.read_bytes().strip()  # type: ignore[union-attr]
+    if len(raw) < 16:
+        raise ValueError("the pseudonymisation key must be at least 16 bytes")
+    return raw
+
+
+class PseudonymKey(_Strict):
+    """One version of the pseudonymisation key (docs/key-rotation.md)."""
+
+    version: int = Field(ge=1, le=9999)
+    """The key's version: pseudonyms under version 1 look as before versions existed
+    (hmac-sha256:HEX), later ones name it (hmac-sha256:vN:HEX)."""
     key: str | None = None
-    """The key that pseudonymises BSNs in records (HMAC, at least 16 bytes; prefer key_file);
-    exactly one of key and key_file."""
+    """The key (at least 16 bytes; prefer key_file); exactly one of key and key_file."""
     key_file: Path | None = None
     """File holding the key (relative to the config file's folder)."""
 
     @model_validator(mode="after")
-    def _one(self) -> PseudonymSettings:
+    def _one(self) -> PseudonymKey:
         if (self.key is None) == (self.key_file is None):
             raise ValueError("set exactly one of key and key_file")
         return self
 
     def key_bytes(self) -> bytes:
-        raw = self.key.encode() if self.key is not None else self.key_file.read_bytes().strip()  # type: ignore[union-attr]
-        if len(raw) < 16:
-            raise ValueError("the pseudonymisation key must be at least 16 bytes")
-        return raw
+        return _read_pseudonym_key(self.key, self.key_file)
+
+
+class PseudonymSettings(_Strict):
+    key: str | None = None
+    """The key that pseudonymises BSNs in records (HMAC, at least 16 bytes; prefer key_file);
+    exactly one of key, key_file and keys. A single key is key version 1."""
+    key_file: Path | None = None
+    """File holding the key (relative to the config file's folder)."""
+    keys: list[PseudonymKey] = []
+    """Rotation: the active key versions, the current one (used for writing) first; every one is
+    still used to find data by BSN. Instead of key/key_file (docs/key-rotation.md)."""
+
+    @model_validator(mode="after")
+    def _one(self) -> PseudonymSettings:
+        if sum((self.key is not None, self.key_file is not None, bool(self.keys))) != 1:
+            raise ValueError("set exactly one of key, key_file and keys")
+        versions = [k.version for k in self.keys]
+        if len(set(versions)) != len(versions):
+            raise ValueError(f"keys: each version may appear once, got {versions}")
+        return self
+
+    def key_bytes(self) -> bytes:
+        """The current key (the one pseudonyms are written under)."""
+        if self.keys:
+            return self.keys[0].key_bytes()
+        return _read_pseudonym_key(self.key, self.key_file)
+
+    def keyring(self) -> Keyring:
+        """Every active key version, the current one first."""
+        if not self.keys:
+            return Keyring(((1, self.key_bytes()),))
+        ring = [(k.version, k.key_bytes()) for k in self.keys]
+        if len({key for _, key in ring}) != len(ring):
+            raise ValueError("keys: two versions have the same key (a new version needs a new key)")
+        return Keyring(tuple(ring))
 
 
 class LabelSettings(_Strict):
@@ -596,7 +640,9 @@ def _resolve_paths(s: Settings, base: Path, env: Mapping[str, str]) -> Settings:
             raise ConfigError(f"records.per_instance: {exc}") from None
         records_path = records_path.with_name(f"{records_path.stem}-{name}{records_path.suffix}")
     records = s.records.model_copy(update={"path": records_path})
-    pseudo = s.pseudonymisation.model_copy(update={"key_file": r(s.pseudonymisation.key_file)})
+    pseudo = s.pseudonymisation.model_copy(update={
+        "key_file": r(s.pseudonymisation.key_file),
+        "keys": [k.model_copy(update={"key_file": r(k.key_file)}) for k in s.pseudonymisation.keys]})
     labels = s.labels
     if labels.dsn.startswith("sqlite:///"):
         lp = Path(labels.dsn[len("sqlite:///"):])
@@ -622,9 +668,10 @@ def _check_files(s: Settings) -> None:
     if s.jwt.jwks_file is not None and not s.jwt.jwks_file.is_file():
         raise ConfigError(f"jwt.jwks_file: no such file: {s.jwt.jwks_file}")
     try:
-        s.pseudonymisation.key_bytes()
+        s.pseudonymisation.keyring()
     except OSError as exc:
-        raise ConfigError(f"pseudonymisation.key_file: cannot read: {exc.strerror}") from None
+        where = "keys[].key_file" if s.pseudonymisation.keys else "key_file"
+        raise ConfigError(f"pseudonymisation.{where}: cannot read {exc.filename}: {exc.strerror}") from None
     except ValueError as exc:
         raise ConfigError(f"pseudonymisation: {exc}") from None
     if s.upstream.zgw_jwt is not None:

@@ -26,8 +26,8 @@ from sidecar.herkomst import HerkomstError, parse_herkomst
 from sidecar.labels import LabelStore, LabelStoreError, key_for_url
 from sidecar.objects import Objects, id_from_url
 from sidecar.opa_input import resource
+from sidecar.pseudonyms import Keyring
 from sidecar.reads import Reads
-from sidecar.records import pseudonymise
 from sidecar.routes import RouteMap
 from sidecar.upstream import Upstream, UpstreamResponse, filter_response_headers, json_response
 from sidecar.urls import UrlRewriter
@@ -51,7 +51,7 @@ def json_body(body: bytes | None) -> dict[str, Any]:
 
 class Writes:
     def __init__(self, *, enforcer: Enforcer, upstream: Upstream, objects: Objects, reads: Reads, routes: RouteMap,
-                 labels: LabelStore, pseudo_key: bytes, coordinator_roltypen: frozenset[str],
+                 labels: LabelStore, pseudonyms: Keyring, coordinator_roltypen: frozenset[str],
                  urls: UrlRewriter) -> None:
         self._urls = urls
         self._enforcer = enforcer
@@ -60,7 +60,7 @@ class Writes:
         self._reads = reads
         self._routes = routes
         self._labels = labels
-        self._pseudo_key = pseudo_key
+        self._pseudonyms = pseudonyms
         self._coordinator_roltypen = coordinator_roltypen
 
     def _own_urls(self, call: Call, body: bytes | None) -> tuple[dict[str, Any], bytes]:
@@ -86,7 +86,7 @@ class Writes:
             except HerkomstError as exc:
                 raise FailClosed("herkomst_invalid", f"X-Herkomst: {exc}") from None
         if bsn is not None:
-            call.betrokkene = pseudonymise(self._pseudo_key, bsn)
+            call.betrokkene = self._pseudonyms.current(bsn)
         catalogue = self._objects.catalogue
         if call.route.resource == "rol":
             props = self._rol_context(request, call, obj)

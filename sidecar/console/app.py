@@ -45,7 +45,8 @@ from sidecar.call import Call
 from sidecar.labels import LabelStore, LabelStoreError, ReviewItem
 from sidecar.opa import OpaClient, OpaError
 from sidecar.opa_input import public_labels, resource
-from sidecar.records import GENESIS, RecordWriter, iter_records, pseudonymise, record_hash
+from sidecar.pseudonyms import PSEUDONYM_RX
+from sidecar.records import GENESIS, RecordWriter, iter_records, record_hash
 from sidecar.records_access import Access, access_rows, decide_and_record, records_access
 from sidecar.routes import RouteSpec
 from sidecar.settings import Settings
@@ -59,7 +60,6 @@ NONCE_COOKIE = "wams_fg_csrf"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _TRACE = re.compile(r"[0-9a-f]{32}")
 _BSN = re.compile(r"[0-9]{9}")
-_PSEUDONYM = re.compile(r"hmac-sha256:[0-9a-f]{64}")
 _NOTE_MAX = 2000
 _REVIEW_ROUTE = RouteSpec(name="console_review", methods=["POST"], path="/review", resource="review",
                           action="update")
@@ -160,6 +160,7 @@ def create_console(settings: Settings, *, authenticator: Authenticator, opa: Opa
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     controlling = frozenset(settings.controlling_orgs)
     key = settings.pseudonymisation.key_bytes()
+    keyring = settings.pseudonymisation.keyring()
     csrf_key = hmac.new(key, b"wams-console-csrf-v1", hashlib.sha256).digest()
     rule_texts = _RuleTexts(opa)
     records_path = Path(settings.records.path)
@@ -397,28 +398,33 @@ def create_console(settings: Settings, *, authenticator: Authenticator, opa: Opa
             raise _Page(400, "Geen gegevens in het adres", "Een BSN wordt alleen via het formulier verstuurd, "
                                                            "nooit in het adres. Er is niets gezocht of vastgelegd.")
 
-    def report(pseudonym: str, with_employees: bool) -> list[dict[str, Any]]:
+    def report(pseudonyms: list[str], with_employees: bool) -> list[dict[str, Any]]:
         # Read first, then decide and record (as `sidecar records query` does): the report is of
-        # the accesses before this one.
+        # the accesses before this one. The person under every active key version; the record
+        # names them under the first (the current one, for a BSN typed in).
+        wanted = frozenset(pseudonyms)
         matches = [rec for _, rec, _ in iter_records(records_path)
-                   if rec is not None and rec.get("betrokkene") == pseudonym] if records_path.exists() else []
-        access = records_access(settings, pseudonym=pseudonym, who=g.identity.sub, with_employees=with_employees,
+                   if rec is not None and rec.get("betrokkene") in wanted] if records_path.exists() else []
+        access = records_access(settings, pseudonym=pseudonyms[0], who=g.identity.sub, with_employees=with_employees,
                                 identity=g.identity, opa=opa, writer=writer)
         if not access.allowed:
             raise ConsoleDenied(access)
         return access_rows(matches, with_employees=with_employees)
 
-    def pseudonym_from_form() -> str:
+    def pseudonym_from_form() -> list[str]:
+        """The person's pseudonyms under every active key version (current first): from the BSN,
+        or from the previous step's hidden field (the same list, space-separated)."""
         bsn = request.form.get("bsn")
         if bsn is not None:
             bsn = bsn.strip().replace(" ", "")
             if not _BSN.fullmatch(bsn):
                 raise _Page(400, "Ongeldig BSN", "Een BSN bestaat uit 9 cijfers.")
-            return pseudonymise(key, bsn)
-        pseudonym = request.form.get("pseudoniem", "")
-        if not _PSEUDONYM.fullmatch(pseudonym):
+            return keyring.all(bsn)
+        pseudonyms = request.form.get("pseudoniem", "").split(" ")
+        if not 0 < len(pseudonyms) <= len(keyring.versions) or len(set(pseudonyms)) != len(pseudonyms) \
+                or not all(PSEUDONYM_RX.fullmatch(p) for p in pseudonyms):
             raise _Page(400, "Ongeldig verzoek", "Vul het BSN opnieuw in.")
-        return pseudonym
+        return pseudonyms
 
     @app.get("/inzage")
     def inzage() -> str:
@@ -431,7 +437,7 @@ def create_console(settings: Settings, *, authenticator: Authenticator, opa: Opa
         pseudonym = pseudonym_from_form()
         with_employees = request.form.get("stap") == "medewerkers"
         rows = report(pseudonym, with_employees)
-        return render_template("inzage.html", rows=rows, pseudonym=pseudonym, with_employees=with_employees)
+        return render_template("inzage.html", rows=rows, pseudonym=" ".join(pseudonym), with_employees=with_employees)
 
     @app.post("/inzage/csv")
     def inzage_csv() -> Response:

@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--page-size", type=int, default=100,
                         help="items per page of the list endpoints (default: 100)")
+    parser.add_argument("--zgw-secrets-file", metavar="PATH", default=None,
+                        help="check JWT-ZGW like Open Zaak: requests need an HS256 bearer token signed with one of "
+                             "the client secrets in PATH (one per line, read on every request)")
     parser.add_argument("--no-require-crs", dest="require_crs", action="store_false",
                         help="accept zaken requests without Accept-Crs/Content-Crs (Open Zaak answers 412)")
     return parser
@@ -83,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     if not loopback:
         print(f"WARNING: demo upstream without authentication listening on {args.host}",
               file=sys.stderr)
-    app = create_app(args.db, catalogue_base, args.page_size, require_crs=args.require_crs)
+    app = create_app(args.db, catalogue_base, args.page_size, require_crs=args.require_crs,
+                     zgw_secrets_file=args.zgw_secrets_file)
     print(f"demo upstream on http://{args.host}:{args.port} (db {args.db},"
           f" catalogue {catalogue_base})", file=sys.stderr, flush=True)
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False)

@@ -336,8 +336,14 @@ def create_app(
     part_size: int = DEFAULT_PART_SIZE,
     *,
     require_crs: bool = False,
+    zgw_secrets_file: str | None = None,
 ) -> Flask:
     """The demo upstream as a Flask app; creates and seeds ``db_path`` when it is fresh.
+
+    ``zgw_secrets_file``: check JWT-ZGW as Open Zaak does: every request needs a bearer token
+    signed (HS256) with one of the client secrets in that file, one per line. The file is read on
+    every request, so a test can add and remove credentials the way an operator does on an Open
+    Zaak Applicatie (which may hold several at once: key rotation without a gap).
 
     ``require_crs``: zaken requests need ``Accept-Crs`` (and a body ``Content-Crs``), as in Open
     Zaak (412 otherwise); on from the command line, off here for the unit tests' own clients."""
@@ -365,6 +371,24 @@ def create_app(
         c = g.pop("demo_upstream_db", None)
         if c is not None:
             c.close()
+
+    @app.before_request
+    def _zgw_jwt() -> Response | None:
+        if zgw_secrets_file is None:
+            return None
+        import jwt
+
+        with open(zgw_secrets_file, encoding="utf-8") as f:
+            secrets = [line.strip() for line in f if line.strip()]
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        for secret in secrets if scheme.lower() == "bearer" else []:
+            try:
+                jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["iat", "client_id"]})
+                return None
+            except jwt.PyJWTError:
+                continue
+        return problem(403, "not_authenticated", "Authenticatiegegevens zijn niet opgegeven.",
+                       "Geen geldig JWT-ZGW-token (client secret onbekend of ingetrokken).")
 
     @app.before_request
     def _crs() -> Response | None:
