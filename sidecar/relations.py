@@ -10,7 +10,9 @@ created a zaak (kind ``creator``) and who wrote a document (``writer``).
 
 Cost: a caller's zaken are read once (rollen filtered by the caller's identifiers, all pages)
 and cached per caller; the documents of a zaak once per zaak; a zaak's category once per zaak.
-A list page therefore costs no upstream call per item, and a warm read none at all. Every
+A list page therefore costs no upstream call per item, and a warm read none at all. The
+document → zaken map a document read needs is kept too, per set of zaken, for as long as the
+earliest of the per-zaak entries it was made from (so it is never older than they may be). Every
 write of rollen or zaakinformatieobjecten through any sidecar worker or replica raises a
 counter in the label store that every worker checks per request, so the caches are dropped at
 once; a rol changed directly in the upstream is seen within ``relations.cache_ttl_seconds``.
@@ -53,6 +55,7 @@ _FILTERS = (
 )
 _SIDECAR_USER = "wams-sidecar"
 _MAX_PAGES = 200
+_DOC_MAPS_MAX = 1024  # document → zaken maps kept per worker (one per distinct set of zaken)
 
 # Resource types that belong to one zaak: as sensitive as it (its category) and read with the
 # caller's relation to it. objectinformatieobject is the Documenten API's mirror of a
@@ -91,21 +94,29 @@ class _Cache:
         self._lock = threading.Lock()
 
     def get(self, key: Any) -> Any:
+        hit = self.entry(key)
+        return hit[1] if hit is not None else None
+
+    def entry(self, key: Any) -> tuple[float, Any] | None:
+        """(expiry, value), or None when absent or expired."""
         with self._lock:
             hit = self._data.get(key)
         if hit is not None and hit[0] > time.monotonic():
             metrics.relation_cache_total.labels(self._name, "hit").inc()
-            return hit[1]
+            return hit
         metrics.relation_cache_total.labels(self._name, "miss").inc()
         return None
 
-    def put(self, key: Any, value: Any) -> None:
+    def put(self, key: Any, value: Any) -> float | None:
+        """Store ``value``; returns its expiry (None: not stored, the TTL is 0)."""
         if self._ttl <= 0:
-            return
+            return None
+        expiry = time.monotonic() + self._ttl
         with self._lock:
             if len(self._data) > 10_000:
                 self._data.clear()  # bounded memory: a burst of callers starts over
-            self._data[key] = (time.monotonic() + self._ttl, value)
+            self._data[key] = (expiry, value)
+        return expiry
 
     def clear(self) -> None:
         with self._lock:
@@ -128,6 +139,10 @@ class Relations:
         self._callers = _Cache("caller", ttl)
         self._documents = _Cache("zaak_documents", ttl)
         self._categories = _Cache("zaak_category", ttl)
+        # document key → zaken, per tuple of a caller's zaak keys: (expiry, map). Dropped with the
+        # per-zaak document cache; _epoch tells a map made from entries dropped meanwhile.
+        self._doc_maps: dict[tuple[str, ...], tuple[float, dict[str, list[str]]]] = {}
+        self._epoch = 0
         self._generation: int | None = None
         self._gen_lock = threading.Lock()
 
@@ -145,8 +160,7 @@ class Relations:
         with self._gen_lock:
             if generation != self._generation:
                 # A relation was written through some sidecar since: every cached relation may be stale.
-                self._callers.clear()
-                self._documents.clear()
+                self._drop_cached()
                 self._generation = generation
         key = (ident.sub, ident.teams, ident.org)
         zaken = self._callers.get(key)
@@ -161,15 +175,35 @@ class Relations:
 
     def zaken_of_documents(self, caller: CallerRelations, traceparent: str) -> dict[str, list[str]]:
         """document key → the caller's zaken it is linked to (only those: a document linked to no
-        zaak of the caller is unrelated whatever else it is linked to)."""
+        zaak of the caller is unrelated whatever else it is linked to).
+
+        The map is shared between requests: read it, never change it."""
+        zaak_keys = tuple(caller.zaken)
+        with self._gen_lock:
+            made = self._doc_maps.get(zaak_keys)
+            epoch = self._epoch
+        if made is not None and made[0] > time.monotonic():
+            # Counted as the per-zaak hits it stands for, so the metric reads as without this map.
+            metrics.relation_cache_total.labels("zaak_documents", "hit").inc(len(zaak_keys))
+            return made[1]
         out: dict[str, list[str]] = {}
-        for zaak_key in caller.zaken:
-            docs = self._documents.get(zaak_key)
-            if docs is None:
+        expiry: float | None = float("inf")
+        for zaak_key in zaak_keys:
+            hit = self._documents.entry(zaak_key)
+            if hit is None:
                 docs = self._read_documents(zaak_key, traceparent)
-                self._documents.put(zaak_key, docs)
+                until = self._documents.put(zaak_key, docs)
+            else:
+                until, docs = hit
+            expiry = None if until is None or expiry is None else min(expiry, until)
             for doc in docs:
                 out.setdefault(doc, []).append(zaak_key)
+        if expiry is not None:
+            with self._gen_lock:
+                if epoch == self._epoch:  # not made from entries dropped meanwhile
+                    if len(self._doc_maps) >= _DOC_MAPS_MAX:
+                        self._doc_maps.clear()
+                    self._doc_maps[zaak_keys] = (expiry, out)
         return out
 
     def zaak_category(self, zaak_key: str, traceparent: str) -> str:
@@ -195,13 +229,20 @@ class Relations:
     def invalidate(self) -> None:
         """A rol or zaakinformatieobject was written through this sidecar: every worker of every
         replica drops its cached relations before its next decision."""
-        self._callers.clear()
-        self._documents.clear()
+        with self._gen_lock:
+            self._drop_cached()
         try:
             self._labels.bump_generation()
         except LabelStoreError as exc:
             # The write already happened upstream; other workers keep their caches for at most the TTL.
             log.error("relation invalidation not shared", extra={"event": "labels_write_failed", "error": str(exc)})
+
+    def _drop_cached(self) -> None:
+        """Drop the callers' zaken and the zaken's documents (under ``_gen_lock``)."""
+        self._callers.clear()
+        self._documents.clear()
+        self._doc_maps.clear()
+        self._epoch += 1
 
     # -- upstream look-ups ---------------------------------------------------------------------
 

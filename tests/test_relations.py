@@ -19,7 +19,7 @@ from sidecar.auth import Identity
 from sidecar.classify import Catalogue
 from sidecar.failures import FailClosed
 from sidecar.labels import SqliteLabelStore
-from sidecar.relations import Relations
+from sidecar.relations import CallerRelations, Relations
 from sidecar.settings import CatalogueSettings, Settings
 from sidecar.upstream import UpstreamClient
 
@@ -210,3 +210,152 @@ def test_kind_mapping_defaults() -> None:
     assert cat.roltypen[f"{CAT}/roltypen/x"] == "behandelaar"
     with pytest.raises(ValueError, match="relation kind"):
         CatalogueSettings(roltypen={f"{CAT}/roltypen/x": "creator"})
+
+
+# -- the document → zaken map of a warm read (cached per set of zaken) ---------------------------
+
+DOC_B = "/documenten/api/v1/enkelvoudiginformatieobjecten/bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"
+
+
+class _Documents:
+    """An upstream where the caller has a rol on ZAAK_1 and ZAAK_2; ``links`` says which documents
+    each zaak links (changed by a test); ``fail`` makes the zaakinformatieobjecten answer 500."""
+
+    def __init__(self, upstream: Upstream) -> None:
+        self.links: dict[str, list[str]] = {ZAAK_1: [DOC_A], ZAAK_2: []}
+        self.fail = False
+        self.during_read: Callable[[], None] = lambda: None
+        upstream.handler = self.handle
+        self._up = upstream
+
+    def handle(self, path: str, q: dict[str, list[str]]) -> tuple[int, Any]:
+        if path.endswith("/rollen") and "betrokkeneIdentificatie__medewerker__identificatie" in q:
+            return 200, _page([self._up.rol(ZAAK_1, "behandelaar"), self._up.rol(ZAAK_2, "behandelaar")])
+        if path.endswith("/zaakinformatieobjecten"):
+            self.during_read()
+            if self.fail:
+                return 500, {}
+            zaak = urlsplit(q["zaak"][0]).path
+            return 200, [{"url": f"{self._up.base}/zaken/api/v1/zaakinformatieobjecten/z",
+                          "zaak": f"{self._up.base}{zaak}", "informatieobject": f"{self._up.base}{d}"}
+                         for d in self.links[zaak]]
+        return 200, _page([])
+
+    def zio_reads(self) -> int:
+        return sum("/zaakinformatieobjecten?" in r for r in self._up.requests)
+
+
+class _Clock:
+    """Stands in for the ``time`` module in sidecar.relations: the TTLs run on this."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    import sidecar.relations
+
+    c = _Clock()
+    monkeypatch.setattr(sidecar.relations, "time", c)
+    return c
+
+
+def test_a_warm_document_map_costs_no_upstream_call(upstream: Upstream, tmp_path: Path) -> None:
+    docs = _Documents(upstream)
+    relations = _relations(upstream, tmp_path)
+    first = relations.zaken_of_documents(relations.of_caller(ME, TP), TP)
+    assert first == {DOC_A: [ZAAK_1]} and docs.zio_reads() == 2  # one per zaak
+    before = len(upstream.requests)
+    again = relations.zaken_of_documents(relations.of_caller(ME, TP), TP)
+    assert again == first and len(upstream.requests) == before
+
+
+def test_a_relation_written_through_any_sidecar_drops_the_document_map(upstream: Upstream, tmp_path: Path) -> None:
+    docs = _Documents(upstream)
+    relations = _relations(upstream, tmp_path)
+    assert relations.zaken_of_documents(relations.of_caller(ME, TP), TP) == {DOC_A: [ZAAK_1]}
+    # A zaakinformatieobject linking DOC_B to ZAAK_2 is written through this sidecar …
+    docs.links[ZAAK_2] = [DOC_B]
+    relations.invalidate()
+    assert relations.zaken_of_documents(relations.of_caller(ME, TP), TP) == {DOC_A: [ZAAK_1], DOC_B: [ZAAK_2]}
+    # … and then one linking DOC_B to ZAAK_1 through another worker (its own resolver, same label store).
+    docs.links[ZAAK_1] = [DOC_A, DOC_B]
+    other = Relations(client=relations._client, labels=relations._labels, catalogue=relations._catalogue,
+                      settings=_settings_of(upstream))
+    other.invalidate()
+    assert relations.zaken_of_documents(relations.of_caller(ME, TP), TP) == {
+        DOC_A: [ZAAK_1], DOC_B: [ZAAK_1, ZAAK_2]}
+    assert docs.zio_reads() == 6
+
+
+def test_the_document_map_lives_no_longer_than_its_earliest_zaak(
+        upstream: Upstream, tmp_path: Path, clock: _Clock) -> None:
+    docs = _Documents(upstream)
+    relations = _relations(upstream, tmp_path, ttl=60.0)
+    caller = relations.of_caller(ME, TP)
+    relations.zaken_of_documents(caller, TP)
+    assert docs.zio_reads() == 2
+    clock.now += 59.0
+    docs.links[ZAAK_2] = [DOC_B]  # changed directly in the upstream: seen once the TTL has run out
+    assert relations.zaken_of_documents(caller, TP) == {DOC_A: [ZAAK_1]} and docs.zio_reads() == 2
+    clock.now += 2.0
+    assert relations.zaken_of_documents(caller, TP) == {DOC_A: [ZAAK_1], DOC_B: [ZAAK_2]}
+    assert docs.zio_reads() == 4
+
+
+def test_a_document_map_made_from_partly_expired_entries_expires_with_the_oldest(
+        upstream: Upstream, tmp_path: Path, clock: _Clock) -> None:
+    docs = _Documents(upstream)
+    relations = _relations(upstream, tmp_path, ttl=60.0)
+    one = CallerRelations({ZAAK_1: frozenset({"behandelaar"})}, {})
+    both = relations.of_caller(ME, TP)
+    relations.zaken_of_documents(one, TP)  # ZAAK_1's documents read at t=0
+    clock.now += 40.0
+    relations.zaken_of_documents(both, TP)  # ZAAK_2's read at t=40; the map holds ZAAK_1's from t=0
+    assert docs.zio_reads() == 2
+    docs.links[ZAAK_1] = []
+    clock.now += 21.0  # t=61: ZAAK_1's entry has expired, so the map made at t=40 has too
+    assert relations.zaken_of_documents(both, TP) == {}
+    assert docs.zio_reads() == 3  # ZAAK_1 again; ZAAK_2's entry is still fresh
+
+
+def test_without_a_ttl_nothing_is_kept(upstream: Upstream, tmp_path: Path) -> None:
+    docs = _Documents(upstream)
+    relations = _relations(upstream, tmp_path, ttl=0.0)
+    caller = relations.of_caller(ME, TP)
+    relations.zaken_of_documents(caller, TP)
+    relations.zaken_of_documents(caller, TP)
+    assert docs.zio_reads() == 4
+
+
+def test_documents_that_cannot_be_read_mean_no_data_and_nothing_cached(upstream: Upstream, tmp_path: Path) -> None:
+    docs = _Documents(upstream)
+    relations = _relations(upstream, tmp_path)
+    caller = relations.of_caller(ME, TP)
+    docs.fail = True
+    with pytest.raises(FailClosed) as exc:
+        relations.zaken_of_documents(caller, TP)
+    assert exc.value.name == "relations_inconsistent"
+    docs.fail = False
+    assert relations.zaken_of_documents(caller, TP) == {DOC_A: [ZAAK_1]}
+    # Warm, then a relation write drops it and the upstream fails: no stale map, a refusal.
+    relations.invalidate()
+    docs.fail = True
+    with pytest.raises(FailClosed):
+        relations.zaken_of_documents(relations.of_caller(ME, TP), TP)
+
+
+def test_a_map_made_while_the_caches_were_dropped_is_not_kept(upstream: Upstream, tmp_path: Path) -> None:
+    docs = _Documents(upstream)
+    relations = _relations(upstream, tmp_path)
+    caller = relations.of_caller(ME, TP)
+    docs.during_read = relations.invalidate  # a relation written by another thread mid-way
+    assert relations.zaken_of_documents(caller, TP) == {DOC_A: [ZAAK_1]}
+    assert relations._doc_maps == {}  # made from entries read before the drop: not kept
+    docs.during_read = lambda: None
+    relations.zaken_of_documents(relations.of_caller(ME, TP), TP)
+    assert list(relations._doc_maps) == [(ZAAK_1, ZAAK_2)]
