@@ -125,14 +125,9 @@ def step_zaken_of_documents(tmp: Path) -> Callable[[], Any]:
 
 
 def step_gunicorn_access(tmp: Path) -> Callable[[], Any]:
-    from gunicorn.config import Config
-
     from sidecar import serve
 
-    app = serve._Gunicorn.__new__(serve._Gunicorn)  # its configuration only, nothing is started
-    app._settings = _settings()
-    app.cfg = Config()
-    app.load_config()
+    app = serve._Gunicorn(_settings())  # its configuration only: nothing is started before run()
     logger = app.cfg.logger_class(app.cfg)
 
     class Resp:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from sidecar.canonical import REPEATED_HEADERS_MARKER, SINGLE_HEADERS
 from sidecar.settings import Settings
@@ -79,6 +80,19 @@ def _post_fork(server: Any, worker: Any) -> None:
         pass
 
 
+class _Logger(Logger):  # type: ignore[misc]
+    """gunicorn's logger without the access log's per-request work.
+
+    gunicorn builds the access-log data (a dict of every request header, response header and
+    environ entry, a formatted date) after each request whenever any log configuration is given,
+    and ``logconfig_dict`` is: but it sends ``gunicorn.access`` nowhere, and the sidecar writes
+    its own request line (``sidecar.proxy``). With ``accesslog`` unset nothing is built.
+    """
+
+    def _compute_access_log_enabled(self) -> bool:
+        return bool(self.cfg.accesslog)
+
+
 def _child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
@@ -101,6 +115,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             "timeout": 60,
             "keepalive": 5,
             "accesslog": None,
+            "logger_class": _Logger,
             "errorlog": "-",
             "loglevel": s.log_level,
             "proc_name": "wams-sidecar",
