@@ -70,6 +70,9 @@ class Readiness:
             return ["opa: not answering or bundle not activated"]
         try:
             probe = self._opa.decide(self._inputs.probe())
+            # Every scrape runs this check, so an idle replica also shows the revision OPA has
+            # activated (not only the one of its last real decision).
+            metrics.saw_policy_revision(profile, probe.revision)
             if not isinstance(self._opa.query(f"profiles/{profile}"), dict):
                 out.append(f"opa: profile {profile!r} is not loaded")
             if isinstance(self._opa, OpaClient):

@@ -236,6 +236,7 @@ class Enforcer:
             with self._cache_lock:
                 self._cache.clear()
             self._revision = revision
+            metrics.saw_policy_revision(self.inputs.profile, revision)
 
     # -- metrics -----------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ start-up.
 from __future__ import annotations
 
 import os
+import threading
 
 from prometheus_client import REGISTRY as _DEFAULT_REGISTRY
 from prometheus_client import (
@@ -80,6 +81,15 @@ obligations_total = Counter(
     "sidecar_obligations_total", "Obligations attached to allowed decisions, by type.", ["type"])
 policy_info = Gauge(
     "sidecar_policy_info", "The configured policy profile (value 1).", ["profile"], multiprocess_mode="livemax")
+# The revision can change while the workers run (OPA activates a new bundle), so the series of an
+# earlier revision is set to 0 rather than removed (prometheus-client cannot remove a series in
+# multiprocess mode), and across workers the value set last wins (livemostrecent): a worker that
+# saw the new revision turns the old series to 0 for the whole replica, not only for itself.
+policy_revision_info = Gauge(
+    "sidecar_policy_revision_info",
+    "The policy revision (bundle manifest) the sidecar last decided under, with its profile: 1 for the "
+    "current revision, 0 for earlier ones; revision is empty when OPA reported none.",
+    ["profile", "revision"], multiprocess_mode="livemostrecent")
 jwks_fetch_errors_total = Counter(
     "sidecar_jwks_fetch_errors_total", "JWKS fetches that failed (tokens fail closed once the cache expires).")
 request_phase_cache_total = Counter(
@@ -162,6 +172,35 @@ def preinitialise(route_names: list[str]) -> None:
     jwks_fetch_errors_total.inc(0)
     policy_reload_errors_total.inc(0)
     opa_up.set(0)
+
+
+# A revision comes from the signed bundle's manifest (set by whoever builds the bundle, never from
+# a request), so it is safe as a label value; the cap only keeps a runaway manifest from bloating
+# every scrape.
+REVISION_LABEL_MAX = 128
+_revision_lock = threading.Lock()
+_current_revision: tuple[str, str] | None = None
+
+
+def revision_label(revision: str | None) -> str:
+    return (revision or "")[:REVISION_LABEL_MAX]
+
+
+def saw_policy_revision(profile: str, revision: str | None) -> None:
+    """The policy revision of a decision (or of the readiness probe): on a change, the new
+    revision's series becomes 1 and the previous one 0. Cheap when nothing changed."""
+    global _current_revision
+    key = (profile, revision_label(revision))
+    if key == _current_revision:
+        return
+    with _revision_lock:
+        previous = _current_revision
+        if key == previous:
+            return
+        if previous is not None:
+            policy_revision_info.labels(*previous).set(0)
+        policy_revision_info.labels(*key).set(1)
+        _current_revision = key
 
 
 def refresh_reviews(open_items: int, oldest_created: str | None, max_open_days: int) -> None:
