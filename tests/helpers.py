@@ -669,6 +669,14 @@ def as_postgres_user() -> tuple[list[str], tuple[int, int] | None]:
 DASHBOARD = REPO_ROOT / "deploy" / "grafana" / "dashboards" / "wams-sidecar.json"
 # Series Prometheus itself makes for every target (not exported by the sidecar).
 PROMETHEUS_SERIES = frozenset({"up"})
+# OPA's bundle status on its /metrics (status.prometheus in deploy/opa/config.yaml; job wams-opa),
+# as OPA 1.22.3 names them: tests/test_bundle_metrics.py checks each against the real binary.
+# bundle_failed_load_counter appears at the first refused bundle, the others once a bundle is loaded.
+OPA_BUNDLE_SERIES = frozenset({
+    "bundle_loaded_counter", "bundle_failed_load_counter", "bundle_loading_duration_ns_bucket",
+    "bundle_loading_duration_ns_sum", "bundle_loading_duration_ns_count", "last_bundle_request",
+    "last_success_bundle_activation", "last_success_bundle_download", "last_success_bundle_request",
+    "plugin_status_gauge"})
 # Grafana variables → values that make a query valid PromQL (Grafana substitutes them at run time).
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": "1h", "$job": "wams-sidecar",
                      "$instance": ".*"}

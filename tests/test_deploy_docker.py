@@ -215,6 +215,13 @@ def test_compose_services() -> None:
     assert svc["opa"]["image"] == OPA_IMAGE
     assert svc["opa"]["network_mode"] == "service:sidecar"  # OPA on the sidecar's loopback only
     assert "--addr=127.0.0.1:8181" in svc["opa"]["command"]
+    # OPA's bundle status for Prometheus on its read-only diagnostic port (OPA shares the
+    # sidecar's network, hence the target sidecar:8282); not published on the host.
+    assert "--diagnostic-addr=0.0.0.0:8282" in svc["opa"]["command"]
+    scrape = yaml.safe_load((DEPLOY / "compose" / "prometheus.yml").read_text())["scrape_configs"]
+    assert [t for j in scrape if j["job_name"] == "wams-opa" for sc in j["static_configs"] for t in sc["targets"]] \
+        == ["sidecar:8282"]
+    assert not [p for s in svc.values() for p in s.get("ports", []) if "8282" in str(p)]
     for name, s in svc.items():
         image = s.get("image", "")
         assert ":" in image and not image.endswith(":latest"), f"{name}: image {image!r} not pinned"
@@ -267,5 +274,5 @@ def test_compose_sidecar_config_is_valid(tmp_path: Path) -> None:
 def test_compose_prometheus_config(path: str) -> None:
     cfg = yaml.safe_load((DEPLOY / path).read_text())
     jobs = [j["job_name"] for j in cfg["scrape_configs"]]
-    assert jobs == ["wams-sidecar"]
+    assert jobs == ["wams-sidecar", "wams-opa"]
     assert any(r.endswith("alerts.yaml") for r in cfg["rule_files"])

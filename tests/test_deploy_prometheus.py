@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import PROMETHEUS_SERIES, exported_metric_names, selectors
+from tests.helpers import OPA_BUNDLE_SERIES, PROMETHEUS_SERIES, exported_metric_names, selectors
 
 ROOT = Path(__file__).resolve().parents[1]
 PROM = ROOT / "deploy" / "prometheus"
@@ -96,11 +96,36 @@ def test_every_alert_is_complete_and_tested() -> None:
 
 
 def test_rules_use_only_exported_metrics() -> None:
-    allowed = exported_metric_names() | PROMETHEUS_SERIES
+    allowed = exported_metric_names() | PROMETHEUS_SERIES | OPA_BUNDLE_SERIES
     for r in rules():
         names = {s.name for s in selectors(r["expr"])}
         assert names, r["alert"]
-        assert names <= allowed, f"{r['alert']}: {names - allowed} not exported by sidecar/metrics.py"
+        assert names <= allowed, f"{r['alert']}: {names - allowed} not exported by sidecar/metrics.py or OPA"
+
+
+def test_policy_alerts_watch_the_bundle_and_the_revision() -> None:
+    """A refused bundle and replicas on different revisions alert: on OPA's own bundle status and
+    on the revision the sidecars decide under, only the active revision (value 1) counted."""
+    by_name = {r["alert"]: r for r in rules()}
+    assert "bundle_failed_load_counter" in by_name["WamsOpaBundleNotActivated"]["expr"]
+    revisions = by_name["WamsPolicyRevisionsDiffer"]["expr"]
+    assert "sidecar_policy_revision_info == 1" in revisions and "by (job, revision)" in revisions
+    assert "by (job, profile)" in by_name["WamsPolicyProfileDiffers"]["expr"]
+    for name in ("WamsOpaBundleNotActivated", "WamsPolicyRevisionsDiffer", "WamsPolicyProfileDiffers"):
+        # Longer than a rollout: OPA polls every 30 to 120 s (deploy/opa/config.yaml).
+        assert by_name[name]["for"] in ("10m", "15m"), name
+
+
+def test_prometheus_scrapes_opa_on_its_diagnostic_port_only() -> None:
+    """OPA's bundle metrics come from its read-only diagnostic address, never its API port."""
+    cfg = yaml.safe_load((PROM / "prometheus.yml").read_text())
+    opa = next(j for j in cfg["scrape_configs"] if j["job_name"] == "wams-opa")
+    targets = [t for sc in opa["static_configs"] for t in sc["targets"]]
+    assert targets == ["127.0.0.1:8282"]
+    unit = (ROOT / "deploy" / "systemd" / "opa.service").read_text()
+    assert "--diagnostic-addr=127.0.0.1:8282" in unit and "--addr=127.0.0.1:8181" in unit
+    text = (PROM / "prometheus.yml").read_text()
+    assert "#       regex: opa-diag" in text  # the Kubernetes example keeps only OPA's diagnostic port
 
 
 def test_runbook_has_the_four_parts_per_alert() -> None:

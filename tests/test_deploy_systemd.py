@@ -92,6 +92,7 @@ def test_opa_unit_matches_the_shipped_opa_setup() -> None:
     svc = dict(unit("opa.service")["Service"])
     start = svc["ExecStart"]
     assert "--addr=127.0.0.1:8181" in start  # loopback only
+    assert "--diagnostic-addr=127.0.0.1:8282" in start  # /health and /metrics (bundle status) for Prometheus
     assert "--config-file=/etc/opa/config.yaml" in start
     assert "--set-file=keys.wams-bundle.key=" in start
     assert svc["DynamicUser"] == "yes" and svc["MemoryDenyWriteExecute"] == "yes"
