@@ -12,12 +12,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
 from werkzeug.wrappers import Response
 
-from sidecar import metrics
+from sidecar import metrics, records_status
 from sidecar.auth import Authenticator
 from sidecar.classify import Catalogue
 from sidecar.enforce import Enforcer
@@ -94,7 +95,8 @@ class Readiness:
         return out
 
 
-def _admin_app(readiness: Readiness, labels: LabelStore, review_max_days: int) -> Flask:
+def _admin_app(readiness: Readiness, labels: LabelStore, review_max_days: int,
+               verify_status_file: Path | None = None) -> Flask:
     admin = Flask("sidecar.admin")
 
     @admin.get("/metrics")
@@ -109,6 +111,8 @@ def _admin_app(readiness: Readiness, labels: LabelStore, review_max_days: int) -
         except LabelStoreError as exc:
             log.warning("review metrics not refreshed", extra={"event": "review_metrics_failed", "error": str(exc)})
         body, ctype = metrics.render()
+        # The nightly records verify's result (Kubernetes: written by the CronJob to a volume).
+        body += records_status.exported(verify_status_file)
         return Response(body, content_type=ctype)
 
     @admin.get("/-/healthz")
@@ -163,7 +167,7 @@ def create_app(settings: Settings) -> PortDispatcher:
     """Build everything a worker needs. Called once per gunicorn worker, after the fork, so
     each worker has its own connection pools and file descriptors."""
     opa = OpaClient(settings.opa)
-    writer = RecordWriter(settings.records.path, settings.records.head_log_interval_seconds)
+    writer = RecordWriter.for_settings(settings.records)
     labels = open_label_store(settings.labels.dsn)
     inputs = InputBuilder(profile=settings.policy.profile, controlling_orgs=settings.controlling_orgs,
                           retention_configured=settings.coordination_retention_days is not None)
@@ -182,7 +186,7 @@ def create_app(settings: Settings) -> PortDispatcher:
     metrics.preinitialise([r.name for r in settings.routes])
     metrics.policy_info.labels(settings.policy.profile).set(1)
     readiness = Readiness(settings, engine, writer, labels, inputs)
-    admin = _admin_app(readiness, labels, settings.review.max_open_days)
+    admin = _admin_app(readiness, labels, settings.review.max_open_days, settings.records.verify_status_file)
     metrics.refresh_reviews(0, None, settings.review.max_open_days)
 
     @admin.errorhandler(404)

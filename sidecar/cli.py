@@ -68,10 +68,16 @@ def _parser() -> argparse.ArgumentParser:
     v = rsub.add_parser("verify", help="check the hash chain; exit 1 naming the first broken line",
                         description="Checks every line's hash and its link to the line before, in one file or "
                                     "in every *.jsonl file of a folder (one chain per file, e.g. one per "
-                                    "replica). Only reads: a read-only copy is fine. Exit 0: intact; 1: a file "
-                                    "is broken (named with its first bad line); 2: nothing to check.")
+                                    "replica). A folder is also checked against its manifests (*.manifest): "
+                                    "every file they list exists, is not truncated and continues from the file "
+                                    "rotated before it; every file of an anchored writer is listed. Only reads: "
+                                    "a read-only copy is fine. Exit 0: intact; 1: a file is broken, missing, "
+                                    "unlisted or truncated (named); 2: nothing to check.")
     v.add_argument("file", nargs="?", type=Path, metavar="FILE|FOLDER",
                    help="records file or folder of them (default: the live file from --config or --workdir)")
+    v.add_argument("--metrics-file", type=Path, default=None, metavar="FILE",
+                   help="also write the result as Prometheus gauges (sidecar_records_verify_*) to FILE, "
+                        "atomically: node_exporter's textfile collector, or records.verify_status_file")
     _records_source(v)
     q = rsub.add_parser("query", help="every decision about one data subject (AVG art. 15)",
                         description="Prints dates, purposes, categories, recipients and legal grounds of "
@@ -315,30 +321,68 @@ def _source_files(path: Path, cmd: str) -> list[Path] | None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from sidecar.records import verify
-
     path = _records_file(args)
-    files = _source_files(path, "verify")
-    if files is None:
-        return 2
-    broken = unreadable = 0
-    for file in files:
+    code, records, files, problems = _verify(path)
+    if args.metrics_file is not None:
+        from sidecar.records_status import write_metrics_file
+
         try:
-            res = verify(file)
+            write_metrics_file(args.metrics_file, ok=code == 0, records=records, files=files, problems=problems)
         except OSError as exc:
-            print(f"UNREADABLE {file}: {exc.strerror or exc}")
+            print(f"sidecar records verify: cannot write {args.metrics_file}: {exc.strerror or exc}", file=sys.stderr)
+            return code or 2
+    return code
+
+
+def _verify(path: Path) -> tuple[int, int, int, int]:
+    """Check ``path`` and print what was found; returns (exit code, records, files, problems)."""
+    from sidecar.records import VerifyResult, verify
+    from sidecar.records_manifest import MANIFEST_SUFFIX, FolderReport, verify_folder
+
+    anchored = path.is_dir() and any(p.suffix in (MANIFEST_SUFFIX, ".jsonl") for p in _listdir(path))
+    if anchored:
+        # A folder is checked against its manifests (and its files' records against theirs, even
+        # when every manifest is gone); with manifests, a folder without *.jsonl files is not empty.
+        try:
+            report = verify_folder(path)
+        except OSError as exc:
+            print(f"sidecar records verify: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+            return 2, 0, 0, 1
+    else:
+        files = _source_files(path, "verify")
+        if files is None:
+            return 2, 0, 0, 1
+        report = FolderReport()
+        for file in files:
+            try:
+                report.results.append((file, verify(file)))
+            except OSError as exc:
+                report.results.append((file, exc))
+    broken = unreadable = 0
+    for file, res in report.results:
+        if not isinstance(res, VerifyResult):
+            print(f"UNREADABLE {file}: {res.strerror or res}")
             unreadable += 1
-            continue
-        if res.ok:
+        elif res.ok:
             # A folder's files are named; one file keeps the one-line answer scripts already parse.
-            print(f"ok: {f'{file}: ' if path.is_dir() else ''}{res.lines} records, chain intact, head {res.head}")
-            continue
-        broken += 1
-        print(f"BROKEN at line {res.line_no} of {file}: {res.error} "
-              f"({res.lines} records before it are intact, last good hash {res.head})")
-    if broken:
-        return 1
-    return 2 if unreadable else 0
+            note = "" if res.first_prev == "0" * 64 else f", continues from {res.first_prev}"
+            print(f"ok: {f'{file}: ' if path.is_dir() else ''}{res.lines} records, chain intact, head {res.head}{note}")
+        else:
+            broken += 1
+            print(f"BROKEN at line {res.line_no} of {file}: {res.error} "
+                  f"({res.lines} records before it are intact, last good hash {res.head})")
+    for problem in report.problems:
+        print(problem)
+    problems = broken + unreadable + len(report.problems)
+    code = 1 if broken or report.problems else (2 if unreadable else 0)
+    return code, report.records, len(report.results), problems
+
+
+def _listdir(path: Path) -> list[Path]:
+    try:
+        return list(path.iterdir())
+    except OSError:
+        return []
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -465,7 +509,7 @@ def cmd_consent_revoke(args: argparse.Namespace) -> int:
                             resource_type="toestemming", betrokkene=b, decision=None, reasons=["I10"],
                             profile=settings.policy.profile, duration_s=time.perf_counter() - started)
                for b in per_subject]
-    writer = RecordWriter(Path(settings.records.path))
+    writer = RecordWriter.for_settings(settings.records)
     try:
         writer.write_many(records)
     except RecordWriteError as exc:

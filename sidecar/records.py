@@ -7,6 +7,11 @@ therefore suffices to verify the chain, with any JCS library (docs/records.md).
 
 Several gunicorn workers append to one file: an exclusive ``flock`` serialises them, and the
 writer re-reads the last line only when another process wrote since its own last append.
+
+An anchored writer (``sidecar serve`` and the command line's own records) also keeps the
+instance's manifest (:mod:`sidecar.records_manifest`): which files it opened, rotated and how far
+they had grown, so that ``records verify FOLDER`` notices a missing, renamed or truncated file.
+A rotated file's successor starts from the predecessor's head instead of the genesis hash.
 """
 
 from __future__ import annotations
@@ -21,13 +26,17 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sidecar import jcs
 from sidecar.instance import writer_identity
 from sidecar.opa import Decision
+
+if TYPE_CHECKING:
+    from sidecar.records_manifest import Manifest
+    from sidecar.settings import RecordSettings
 
 log = logging.getLogger("sidecar.records")
 
@@ -162,10 +171,28 @@ class _Batch:
 
 
 class RecordWriter:
-    def __init__(self, path: Path, head_log_interval: float = 60.0) -> None:
+    def __init__(self, path: Path, head_log_interval: float = 60.0, *, anchored: bool = False,
+                 rotate_max_bytes: int | None = None, rotate_daily: bool = False,
+                 checkpoint_interval: float = 300.0) -> None:
         self._path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
         self._rfd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        # Anchoring (docs/records.md): the manifest beside the file, what it says about the file
+        # this writer has open (its inode), and the hash an empty file of that generation starts from.
+        self._manifest: Manifest | None = None
+        if anchored:
+            from sidecar.records_manifest import Manifest, manifest_path
+
+            self._manifest = Manifest(manifest_path(path))
+        self._anchored_ino = -1
+        self._anchor = GENESIS
+        self._rotate_max_bytes = rotate_max_bytes
+        self._rotate_daily = rotate_daily
+        self._first_day: str | None = None
+        self._checkpoint_interval = checkpoint_interval
+        # The first append to a non-empty file checkpoints it at once: what a restarted writer
+        # found is on record before anything else can happen to it.
+        self._checkpointed = float("-inf")
         # Group commit: threads that arrive while an append+fsync is under way queue their
         # records; the next thread to write appends all queued records with one fsync. Nobody
         # returns before their own records are durable.
@@ -178,12 +205,20 @@ class RecordWriter:
         self._head_logged = 0.0
         self._failing = False
 
+    @classmethod
+    def for_settings(cls, records: RecordSettings) -> RecordWriter:
+        """The writer of a configuration: anchored in its manifest, rotating as configured."""
+        return cls(Path(records.path), records.head_log_interval_seconds, anchored=True,
+                   rotate_max_bytes=records.rotate_max_bytes, rotate_daily=records.rotate_daily,
+                   checkpoint_interval=records.checkpoint_interval_seconds)
+
     def _prev_hash(self, size: int) -> str:
         if size == self._last_size:
             return self._last_hash
         line = _last_line(self._rfd, size)
         if not line:
-            return GENESIS
+            # An empty file of an anchored writer continues from its predecessor's head.
+            return self._anchor
         try:
             prev = json.loads(line)["hash"]
         except (ValueError, KeyError, TypeError):
@@ -228,11 +263,17 @@ class RecordWriter:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             try:
                 size = os.fstat(self._fd).st_size
+                if self._manifest is not None:
+                    size = self._anchor_and_rotate(size)
                 prev = self._prev_hash(size)
                 lines = []
                 for record in records:
                     record.pop("hash", None)
                     record["prev_hash"] = prev
+                    writer = record.get("writer")
+                    if self._manifest is not None and isinstance(writer, dict):
+                        # The file says which manifest lists it: deleting the manifest is noticed.
+                        record["writer"] = {**writer, "manifest": self._manifest.path.name}
                     # Serialised once: the hash covers the canonical form without `hash`, and the
                     # line is that same text with `hash` appended as its last key (verify re-derives
                     # the canonical form, so the key order of the line itself does not matter).
@@ -258,8 +299,89 @@ class RecordWriter:
         except OSError as exc:
             self._failing = True
             raise RecordWriteError(f"cannot write record: {exc.strerror or exc}") from None
+        except RecordWriteError:
+            self._failing = True
+            raise
         self._failing = False
         self._maybe_log_head()
+
+    # -- anchoring and rotation (under the file lock) ----------------------------------------
+
+    def _follow_rename(self) -> int:
+        """Switch to the file now at the path when another process rotated it (or an operator
+        renamed it) since this one opened it; returns the size of the file held (locked)."""
+        while True:
+            held = os.fstat(self._fd)
+            try:
+                at_path = os.stat(self._path)
+            except FileNotFoundError:
+                at_path = None
+            if at_path is not None and (at_path.st_ino, at_path.st_dev) == (held.st_ino, held.st_dev):
+                return held.st_size
+            self._reopen()
+
+    def _reopen(self) -> None:
+        """Open (creating) the file at the path and take its lock; release the old one."""
+        fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        try:
+            rfd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            os.close(fd)
+            raise
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        old, old_r = self._fd, self._rfd
+        self._fd, self._rfd = fd, rfd
+        self._last_size, self._first_day = -1, None
+        fcntl.flock(old, fcntl.LOCK_UN)
+        os.close(old)
+        os.close(old_r)
+
+    def _anchor_and_rotate(self, size: int) -> int:
+        """Before an append: follow a rotation, announce a new file in the manifest (or adopt an
+        existing one), rotate when due, write a checkpoint when due. Returns the size to append at."""
+        assert self._manifest is not None
+        size = self._follow_rename()
+        ino = os.fstat(self._fd).st_ino
+        if ino != self._anchored_ino:
+            self._anchor = self._manifest.anchor(self._path.name, size, lambda: self._prev_hash(size))
+            self._anchored_ino = ino
+            self._last_size = -1
+        if size > 0 and self._rotation_due(size):
+            return self._rotate(size)
+        now = time.monotonic()
+        if size > 0 and now - self._checkpointed >= self._checkpoint_interval:
+            # The state before this append, already durable: verify finds this size and head on
+            # the file's chain, or the file was truncated or rewritten.
+            self._manifest.checkpoint(self._path.name, size, self._prev_hash(size))
+            self._checkpointed = now
+        return size
+
+    def _rotation_due(self, size: int) -> bool:
+        if self._rotate_max_bytes is not None and size >= self._rotate_max_bytes:
+            return True
+        if self._rotate_daily:
+            if self._first_day is None:
+                self._first_day = _first_day(self._rfd)
+            today = time.strftime("%Y-%m-%d", time.gmtime())
+            return self._first_day is not None and self._first_day < today
+        return False
+
+    def _rotate(self, size: int) -> int:
+        """Rename the file to ``<stem>.<UTC time>.jsonl`` and start a new one at the path whose
+        first record continues from the old head; both steps are in the manifest first."""
+        assert self._manifest is not None
+        head = self._prev_hash(size)
+        ns = time.time_ns()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ns // 1_000_000_000)) + f"{ns // 1000 % 1_000_000:06d}Z"
+        rotated = self._path.with_name(f"{self._path.stem}.{stamp}{self._path.suffix}")
+        self._manifest.rotate(self._path, rotated, size, head)
+        self._reopen()
+        self._anchored_ino = os.fstat(self._fd).st_ino
+        self._anchor, self._last_size, self._last_hash = head, 0, head
+        self._checkpointed = time.monotonic()
+        log.info("records rotated", extra={"event": "records_rotated", "file": str(rotated), "size": size,
+                                           "head_hash": head})
+        return 0
 
     def _undo(self, size: int) -> None:
         """Cut a failed append back to ``size`` (still under the file lock).
@@ -292,6 +414,8 @@ class RecordWriter:
         neither permissions nor the last write alone tell whether decisions can be recorded."""
         if self._failing or not os.access(self._path, os.W_OK):
             return False
+        if self._manifest is not None and self._manifest.path.exists() and not os.access(self._manifest.path, os.W_OK):
+            return False
         try:
             st = os.statvfs(self._path)
         except OSError:
@@ -301,6 +425,8 @@ class RecordWriter:
     def close(self) -> None:
         os.close(self._fd)
         os.close(self._rfd)
+        if self._manifest is not None:
+            self._manifest.close()
 
 
 @dataclass(frozen=True)
@@ -310,6 +436,25 @@ class VerifyResult:
     head: str
     error: str | None = None
     line_no: int | None = None
+    # Bytes of intact lines; the hash the first line continues from (genesis, or a rotated
+    # predecessor's head); the hash at each asked-for byte offset; the manifests the lines name.
+    size: int = 0
+    first_prev: str = GENESIS
+    marks: dict[int, str] = field(default_factory=dict)
+    manifests: frozenset[str] = frozenset()
+
+
+def _first_day(fd: int) -> str | None:
+    """The UTC date (YYYY-MM-DD) of the file's first record, or None for an empty file."""
+    head = os.pread(fd, 65536, 0)
+    line = head.split(b"\n", 1)[0]
+    if not line:
+        return None
+    try:
+        stamp = json.loads(line)["time"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return stamp[:10] if isinstance(stamp, str) else None
 
 
 def records_files(path: Path) -> list[Path]:
@@ -331,29 +476,55 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, bytes
             yield n, obj if isinstance(obj, dict) else None, raw
 
 
-def verify(path: Path) -> VerifyResult:
-    prev = GENESIS
-    count = 0
+def _manifest_of(rec: dict[str, Any]) -> str | None:
+    """The manifest an anchored writer names in ``writer.manifest`` (None before anchoring)."""
+    w = rec.get("writer")
+    m = w.get("manifest") if isinstance(w, dict) else None
+    return m if isinstance(m, str) else None
+
+
+def verify(path: Path, start: str | None = None, marks: frozenset[int] = frozenset()) -> VerifyResult:
+    """Check one file's chain. ``start``: the hash its first line must continue from; None:
+    genesis, except that a file of an anchored writer (``writer.manifest``) may continue from
+    any hash (a rotated file's successor: only the manifest knows which, see
+    :func:`sidecar.records_manifest.verify_folder`). ``marks``: byte offsets whose hash to report."""
+    prev = start or GENESIS
+    first_prev = prev
+    count = size = 0
+    seen: dict[int, str] = {}
+    manifests: set[str] = set()
+
+    def fail(error: str, n: int) -> VerifyResult:
+        return VerifyResult(False, count, prev, error, n, size, first_prev, seen, frozenset(manifests))
+
     for n, rec, raw in iter_records(path):
         if rec is None:
-            return VerifyResult(False, count, prev, "not a JSON object", n)
+            return fail("not a JSON object", n)
         if not raw.endswith(b"\n"):
-            return VerifyResult(False, count, prev, "incomplete line (no newline)", n)
+            return fail("incomplete line (no newline)", n)
         version = rec.get("format", 1)
         required = REQUIRED_KEYS.get(version) if isinstance(version, int) and not isinstance(version, bool) else None
         if required is None:
-            return VerifyResult(False, count, prev, f"unknown record format {version!r}", n)
+            return fail(f"unknown record format {version!r}", n)
         missing = [k for k in required if k not in rec]
         if missing:
-            return VerifyResult(False, count, prev, f"missing keys {missing}", n)
+            return fail(f"missing keys {missing}", n)
+        manifest = _manifest_of(rec)
+        if manifest is not None:
+            manifests.add(manifest)
+        if n == 1 and start is None and manifest is not None and isinstance(rec["prev_hash"], str):
+            prev = first_prev = rec["prev_hash"]
         if rec["prev_hash"] != prev:
-            return VerifyResult(False, count, prev, "prev_hash does not match the previous line", n)
+            return fail("prev_hash does not match the previous line", n)
         try:
             expected = record_hash(rec)
         except ValueError as exc:
-            return VerifyResult(False, count, prev, f"the line has no canonical form: {exc}", n)
+            return fail(f"the line has no canonical form: {exc}", n)
         if rec["hash"] != expected:
-            return VerifyResult(False, count, prev, "hash does not match the line's content", n)
+            return fail("hash does not match the line's content", n)
         prev = rec["hash"]
         count += 1
-    return VerifyResult(True, count, prev)
+        size += len(raw)
+        if size in marks:
+            seen[size] = prev
+    return VerifyResult(True, count, prev, None, None, size, first_prev, seen, frozenset(manifests))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sidecar.auth import Identity
@@ -66,7 +65,7 @@ def decide_and_record(settings: Settings, call: Call, res: dict[str, Any], *, su
             for b in (betrokkenen or [None])]
     own = writer is None
     try:
-        w = writer or RecordWriter(Path(settings.records.path))
+        w = writer or RecordWriter.for_settings(settings.records)
     except OSError as exc:
         return Access(f"the access could not be recorded, so nothing is shown or changed: {exc}", None, decision)
     try:

@@ -325,6 +325,17 @@ class RecordSettings(_Strict):
     share a chain, and a restarted replica of the same name continues its own."""
     head_log_interval_seconds: float = Field(default=60, gt=0)
     """How often the chain's head (hash of the last record) is logged (event records_head)."""
+    rotate_max_bytes: int | None = Field(default=None, ge=4096)
+    """Rotate the live records file once it holds this many bytes (off when unset): it is renamed to
+    <name>.<UTC time>.jsonl and the new file continues its chain (docs/records.md)."""
+    rotate_daily: bool = False
+    """Rotate the live records file at the first write of a new UTC day."""
+    checkpoint_interval_seconds: float = Field(default=300, gt=0)
+    """How often each worker notes the live file's size and head in the instance's manifest, so
+    that records verify notices a truncation of the file since then."""
+    verify_status_file: Path | None = None
+    """The Prometheus text file the nightly records verify --metrics-file writes; the admin /metrics
+    exports its gauges (Kubernetes; systemd hosts use node_exporter's textfile collector instead)."""
 
 
 def _read_pseudonym_key(key: str | None, key_file: Path | None) -> bytes:
@@ -639,7 +650,8 @@ def _resolve_paths(s: Settings, base: Path, env: Mapping[str, str]) -> Settings:
         except ValueError as exc:
             raise ConfigError(f"records.per_instance: {exc}") from None
         records_path = records_path.with_name(f"{records_path.stem}-{name}{records_path.suffix}")
-    records = s.records.model_copy(update={"path": records_path})
+    records = s.records.model_copy(update={"path": records_path,
+                                           "verify_status_file": r(s.records.verify_status_file)})
     pseudo = s.pseudonymisation.model_copy(update={
         "key_file": r(s.pseudonymisation.key_file),
         "keys": [k.model_copy(update={"key_file": r(k.key_file)}) for k in s.pseudonymisation.keys]})

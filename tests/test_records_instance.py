@@ -92,7 +92,9 @@ def test_a_replica_writes_its_own_file_and_names_itself_in_every_record(
     assert any(r["trace_id"] == reply.trace_id for r in lines) and any(r["resource"]["type"] == "records"
                                                                         for r in lines)
     assert {json.dumps(r["writer"], sort_keys=True) for r in lines} == {
-        json.dumps({"instance": "replica-a", "version": sidecar.__version__}, sort_keys=True)}
+        # Anchored (sidecar serve, the command line): the writer also names its manifest.
+        json.dumps({"instance": "replica-a", "version": sidecar.__version__, "manifest": "records-replica-a.manifest"},
+                   sort_keys=True)}
     capsys.readouterr()
     assert main(["records", "verify", str(run.workdir)]) == 0
     assert "records-replica-a.jsonl" in capsys.readouterr().out
