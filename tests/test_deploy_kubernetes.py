@@ -269,3 +269,95 @@ def test_opa_container_args_work_with_the_real_opa(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=10)
         server.close()
+
+
+# ---- the nightly records verify (cronjob-records-verify.yaml) --------------------------------
+
+def _job_pod() -> dict[str, Any]:
+    job: dict[str, Any] = one("CronJob", "wams-sidecar-records-verify")["spec"]["jobTemplate"]
+    spec: dict[str, Any] = job["spec"]["template"]["spec"]
+    return spec
+
+
+def test_records_verify_cronjob_reads_the_records_and_writes_only_its_status() -> None:
+    cron = one("CronJob", "wams-sidecar-records-verify")["spec"]
+    assert re.fullmatch(r"\d+ \d+ \* \* \*", cron["schedule"]), "nightly"
+    assert cron["concurrencyPolicy"] == "Forbid"
+    pod = _job_pod()
+    (job,) = pod["containers"]
+    assert job["image"] == container("sidecar")["image"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m for m in job["volumeMounts"]}
+    deploy_volumes = {v["name"]: v for v in one("Deployment")["spec"]["template"]["spec"]["volumes"]}
+    side_mounts = {m["name"]: m for m in container("sidecar")["volumeMounts"]}
+    # The records: the Deployment's volume, at the same path, read-only twice over.
+    records = next(m for m in job["volumeMounts"] if m["name"] == "records")
+    assert records["readOnly"] is True and volumes["records"]["persistentVolumeClaim"]["readOnly"] is True
+    assert volumes["records"]["persistentVolumeClaim"]["claimName"] == \
+        deploy_volumes["records"]["persistentVolumeClaim"]["claimName"] == one("PersistentVolumeClaim",
+                                                                                 "wams-sidecar-records")["metadata"]["name"]
+    assert records["mountPath"] == side_mounts["records"]["mountPath"]
+    # The status: its own small volume, writable by the job, read-only for the sidecars.
+    status = next(m for m in job["volumeMounts"] if m["name"] == "records-verify")
+    assert not status.get("readOnly")
+    claim = volumes["records-verify"]["persistentVolumeClaim"]["claimName"]
+    assert claim == deploy_volumes["records-verify"]["persistentVolumeClaim"]["claimName"]
+    assert one("PersistentVolumeClaim", claim)["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert side_mounts["records-verify"]["readOnly"] is True
+    assert side_mounts["records-verify"]["mountPath"] == status["mountPath"]
+    args = job["args"]
+    assert args[:3] == ["records", "verify", records["mountPath"]]
+    assert args[3] == "--metrics-file" and Path(args[4]).parent == Path(status["mountPath"])
+    writable = [p for p, m in mounts.items() if not m.get("readOnly")]
+    assert sorted(writable) == sorted([status["mountPath"], "/tmp"])
+
+
+def test_records_verify_cronjob_is_hardened_like_the_deployment() -> None:
+    pod = _job_pod()
+    assert pod["securityContext"] == one("Deployment")["spec"]["template"]["spec"]["securityContext"]
+    assert pod["automountServiceAccountToken"] is False and pod["restartPolicy"] == "Never"
+    (job,) = pod["containers"]
+    assert job["securityContext"] == container("sidecar")["securityContext"]
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(job["resources"][kind])
+
+
+def test_the_sidecar_exports_what_the_cronjob_writes(tmp_path: Path) -> None:
+    """The ConfigMap's records folder is what the job checks, and its verify_status_file the job's
+    --metrics-file (both seen through the pod's mounts)."""
+    config, env, mounts = _sidecar_config(tmp_path)
+    settings = load_settings(config, env=env)
+    (job,) = _job_pod()["containers"]
+    in_pod = {str(folder): path for path, folder in mounts.items()}
+
+    def pod_path(p: Path) -> str:
+        host = next(h for h in sorted(in_pod, key=len, reverse=True) if str(p).startswith(h))
+        return in_pod[host] + str(p)[len(host):]
+
+    assert settings.records.verify_status_file is not None
+    assert pod_path(settings.records.verify_status_file) == job["args"][4]
+    assert pod_path(settings.records.path.parent) == job["args"][2]
+    assert settings.records.rotate_daily is True
+
+
+def test_the_cronjob_command_runs_on_a_records_folder(tmp_path: Path) -> None:
+    """The job's own arguments (paths moved to tmp) on a folder written by an anchored writer."""
+    from sidecar.records import RecordWriter
+    from sidecar.records_status import parse
+    from tests.test_records_anchor import _rec
+
+    (job,) = _job_pod()["containers"]
+    records, status = tmp_path / "records", tmp_path / "records-verify"
+    records.mkdir()
+    status.mkdir()
+    w = RecordWriter(records / "records-wams-sidecar-7d9f8-abcde.jsonl", anchored=True)
+    try:
+        w.write_many([_rec(1), _rec(2)])
+    finally:
+        w.close()
+    args = [a.replace(job["args"][2], str(records)).replace(str(Path(job["args"][4]).parent), str(status))
+            for a in job["args"]]
+    res = subprocess.run([sys.executable, "-m", "sidecar", *args], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    values = parse((status / Path(job["args"][4]).name).read_text())
+    assert values["sidecar_records_verify_success"] == 1 and values["sidecar_records_verify_records"] == 2

@@ -144,3 +144,89 @@ def test_systemd_analyze_security_exposure_is_low(name: str, tmp_path: Path) -> 
     assert m, res.stdout[-2000:] + res.stderr
     # 0 = fully locked down, 10 = unprotected; systemd calls < 2 "OK".
     assert float(m.group(1)) < 2.0, res.stdout[-3000:]
+
+
+# ---- the nightly records verify (wams-records-verify.service + .timer) ------------------------
+
+VERIFY_UNITS = ("wams-records-verify.service", "wams-records-verify.timer")
+
+
+def _verify_copies(tmp: Path) -> list[Path]:
+    out = []
+    for name in VERIFY_UNITS:
+        text = (UNITS / name).read_text().replace("/opt/wams-sidecar/bin/sidecar",
+                                                  str(INSTALLED["/opt/wams-sidecar/bin/sidecar"]))
+        (tmp / name).write_text(text)
+        out.append(tmp / name)
+    return out
+
+
+def test_records_verify_service_is_hardened_and_only_reads_the_records() -> None:
+    u = unit("wams-records-verify.service")
+    svc = dict(u["Service"])
+    for key, want in HARDENING.items():
+        assert svc.get(key) == want, f"{key}={svc.get(key)!r}, want {want!r}"
+    assert svc["Type"] == "oneshot" and svc["User"] == "wams-sidecar"  # the records' owner, not root
+    assert svc["PrivateNetwork"] == "yes"
+    sidecar = dict(unit("wams-sidecar.service")["Service"])
+    assert svc["ReadOnlyPaths"].split() == sidecar["ReadWritePaths"].split() == ["/var/lib/wams-sidecar"]
+    args = svc["ExecStart"].split()
+    assert args[1:4] == ["records", "verify", "/var/lib/wams-sidecar"]
+    assert args[4] == "--metrics-file" and args[5].endswith(".prom")
+    assert svc["ReadWritePaths"].split() == [str(Path(args[5]).parent)]  # the only writable place
+    assert values(u, "Service", "SystemCallFilter")
+    assert "Install" not in u, "started by the timer only"
+
+
+def test_records_verify_timer_runs_nightly_and_catches_up() -> None:
+    t = dict(unit("wams-records-verify.timer")["Timer"])
+    assert re.fullmatch(r"\*-\*-\* \d\d:\d\d:\d\d", t["OnCalendar"]), "once a day"
+    assert t["Persistent"] == "yes"  # a night missed while the host was off runs at the next boot
+    assert t["Unit"] == "wams-records-verify.service"
+    assert values(unit("wams-records-verify.timer"), "Install", "WantedBy") == ["timers.target"]
+
+
+def test_records_verify_command_runs(tmp_path: Path) -> None:
+    """The unit's ExecStart (folders moved to tmp) on a folder an anchored writer wrote."""
+    from sidecar.records import RecordWriter
+    from sidecar.records_status import parse
+    from tests.test_records_anchor import _rec
+
+    args = dict(unit("wams-records-verify.service")["Service"])["ExecStart"].split()
+    state, collector = tmp_path / "state", tmp_path / "collector"
+    state.mkdir()
+    collector.mkdir()
+    (state / "labels.sqlite3").write_bytes(b"SQLite format 3\x00")  # beside the records, not checked
+    w = RecordWriter(state / "records.jsonl", anchored=True)
+    try:
+        w.write(_rec(1))
+    finally:
+        w.close()
+    prom = collector / Path(args[5]).name
+    res = subprocess.run([sys.executable, "-m", "sidecar", *args[1:3], str(state), args[4], str(prom)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert parse(prom.read_text())["sidecar_records_verify_success"] == 1
+
+
+def test_systemd_analyze_verify_records_verify_units(tmp_path: Path) -> None:
+    exe = _analyze()
+    res = subprocess.run([exe, "verify", *map(str, _verify_copies(tmp_path))], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert not res.stderr.strip(), f"systemd-analyze verify warned:\n{res.stderr}"
+    # Not vacuous: a misspelt key in the timer is reported.
+    timer = tmp_path / "wams-records-verify.timer"
+    timer.write_text(timer.read_text().replace("Persistent=yes", "Persistant=yes"))
+    res = subprocess.run([exe, "verify", str(timer)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert "Unknown key" in res.stderr and "Persistant" in res.stderr
+
+
+def test_systemd_analyze_security_records_verify(tmp_path: Path) -> None:
+    exe = _analyze()
+    service = _verify_copies(tmp_path)[0]
+    res = subprocess.run([exe, "security", "--offline=true", str(service)], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    m = re.search(r"Overall exposure level for \S+: ([\d.]+)", res.stdout + res.stderr)
+    assert m, res.stdout[-2000:] + res.stderr
+    assert float(m.group(1)) < 2.0, res.stdout[-3000:]
