@@ -27,6 +27,7 @@ import urllib3
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from sidecar.settings import JwtSettings
+from sidecar.tls import ca_context, inherited
 from sidecar.vocab import SECRECY_VALUES
 
 log = logging.getLogger("sidecar.auth")
@@ -108,6 +109,8 @@ class _JwksCache:
         self._min_refresh = settings.jwks_min_refresh_seconds
         self._http = urllib3.PoolManager(
             num_pools=1, maxsize=2, retries=False,
+            # jwt.jwks_ca_file instead of the system's CAs when set (an IdP with an internal CA).
+            ssl_context=inherited("jwt.jwks_ca_file") or ca_context(settings.jwks_ca_file, "jwt.jwks_ca_file"),
             timeout=urllib3.Timeout(connect=settings.jwks_timeout.connect,
                                     read=settings.jwks_timeout.read))
         self._keys: dict[str, _Key] = {}

@@ -7,8 +7,10 @@ aggregates every worker: its folder is emptied at start and a dead worker's file
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import ssl
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -99,18 +101,65 @@ def _child_exit(server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
+def _tls_addresses(s: Settings) -> list[str]:
+    """The listeners that speak TLS (listen.tls): proxy and console, admin only when asked."""
+    if s.listen.tls is None:
+        return []
+    return [s.listen.proxy, *([s.console.listen] if s.console.listen else []),
+            *([s.listen.admin] if s.listen.tls.admin else [])]
+
+
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        # (host, port) as gunicorn parses a bind address → its context; read by the workers
+        # (sidecar.tls_worker), which inherit it from the master at fork.
+        self.tls_listeners: dict[Any, ssl.SSLContext] = {}
+        self._tls_loaded = False
         super().__init__()
+
+    def _load_tls(self) -> None:
+        """Build every TLS context from its files: the listeners' and the upstream and JWKS
+        clients'. Called at start-up and again on SIGHUP (gunicorn reloads the config, then
+        replaces the workers, which inherit the contexts at fork): a rotated certificate or CA
+        is read then. A reload that cannot read one keeps all the previous contexts, so a
+        half-written file neither stops the sidecar nor mixes old and new; start-up has already
+        checked them (settings)."""
+        from gunicorn.util import parse_address
+
+        from sidecar import tls
+
+        s = self._settings
+        first = not self._tls_loaded
+        try:
+            listener = tls.server_context(s.listen.tls) if s.listen.tls is not None else None
+            clients = {}
+            if s.upstream.tls is not None:
+                clients["upstream.tls"] = tls.client_context(s.upstream.tls, "upstream.tls")
+            if s.jwt.jwks_ca_file is not None:
+                clients["jwt.jwks_ca_file"] = tls.ca_context(s.jwt.jwks_ca_file, "jwt.jwks_ca_file")
+        except tls.TlsFileError as exc:
+            if first:
+                raise
+            logging.getLogger("sidecar.tls").error(
+                "TLS files not reloaded; the previous certificates stay in use",
+                extra={"event": "tls_reload_failed", "error": str(exc)})
+            return
+        self._tls_loaded = True
+        tls.inherit(clients)
+        self.tls_listeners = {parse_address(a): listener for a in _tls_addresses(s)} if listener else {}
 
     def load_config(self) -> None:
         s = self._settings
+        self._load_tls()
         cfg = {
             "bind": [s.listen.proxy, s.listen.admin, *([s.console.listen] if s.console.listen else [])],
             "workers": s.server.workers,
             "threads": s.server.threads,
-            "worker_class": "gthread",
+            "worker_class": "sidecar.tls_worker.TlsThreadWorker" if self.tls_listeners else "gthread",
+            # sendfile would write a file's bytes to the TCP socket past the TLS layer; gunicorn
+            # only knows to avoid it for its own TLS (cfg.is_ssl), which sidecar.tls_worker leaves off.
+            "sendfile": not self.tls_listeners,
             "graceful_timeout": s.server.graceful_timeout,
             "timeout": 60,
             "keepalive": 5,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,6 +66,23 @@ class JwksTimeouts(Timeouts):
     """Seconds to wait for the JWKS endpoint's answer."""
 
 
+class ListenTlsSettings(_Strict):
+    """TLS on the sidecar's own listeners (docs/tls.md): the proxy and the console always, the
+    admin listener only with ``admin: true``. One certificate serves them all."""
+
+    cert_file: Path
+    """PEM certificate chain the listeners present (the server certificate first)."""
+    key_file: Path
+    """PEM private key of that certificate (unencrypted; readable only by the sidecar)."""
+    client_ca_file: Path | None = None
+    """PEM CA certificate(s); when set, every client must present a certificate they signed."""
+    minimum_version: Literal["TLSv1.2", "TLSv1.3"] = "TLSv1.2"
+    """Lowest TLS version accepted from clients."""
+    admin: bool = False
+    """Serve the admin listener with TLS too (probes and scrapers then need https, and a client
+    certificate when client_ca_file is set); off, it stays plain HTTP."""
+
+
 class ListenSettings(_Strict):
     proxy: str = "127.0.0.1:8080"
     """HOST:PORT the proxy (client requests) listens on."""
@@ -74,6 +91,8 @@ class ListenSettings(_Strict):
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
     """The sidecar's base URL as clients reach it (behind an ingress: its external URL). Links in
     answers are rewritten to it; unset, it is taken from each request's scheme and Host."""
+    tls: ListenTlsSettings | None = None
+    """TLS on the proxy and console listeners (and optionally admin); unset, they speak plain HTTP."""
 
     @field_validator("proxy", "admin")
     @classmethod
@@ -131,6 +150,24 @@ class ZgwJwtSettings(_Strict):
         return self.secret_file.read_bytes().strip()
 
 
+class UpstreamTlsSettings(_Strict):
+    """How the sidecar verifies an https upstream and proves itself to it (docs/tls.md)."""
+
+    ca_file: Path | None = None
+    """PEM CA bundle that verifies the upstream's certificate instead of the system's CAs."""
+    client_cert_file: Path | None = None
+    """PEM client certificate for mutual TLS with the upstream (with client_key_file, or the key
+    in the same file)."""
+    client_key_file: Path | None = None
+    """PEM private key of client_cert_file (unencrypted)."""
+
+    @model_validator(mode="after")
+    def _pair(self) -> UpstreamTlsSettings:
+        if self.client_key_file is not None and self.client_cert_file is None:
+            raise ValueError("client_key_file needs client_cert_file")
+        return self
+
+
 class UpstreamSettings(_Strict):
     url: str = "http://127.0.0.1:8081"
     """Base URL of the ZGW upstream (Open Zaak) requests are forwarded to."""
@@ -151,6 +188,8 @@ class UpstreamSettings(_Strict):
     resolve_zaak_betrokkenen: bool = True
     """On a zaak detail read, look up its rollen so the record names the data subjects (one extra
     upstream call per zaak read; lists of zaken are not resolved)."""
+    tls: UpstreamTlsSettings | None = None
+    """CA bundle and client certificate for an https upstream; unset, the system's CAs verify it."""
 
     @field_validator("url")
     @classmethod
@@ -158,6 +197,13 @@ class UpstreamSettings(_Strict):
         if not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", v):
             raise ValueError(f"expected an http(s) URL without query, got {v!r}")
         return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _tls_needs_https(self) -> UpstreamSettings:
+        if self.tls is not None and not self.url.startswith("https://"):
+            # Certificates for a plain-HTTP upstream would be silently unused.
+            raise ValueError("tls is set but url is not https://")
+        return self
 
 
 class OpaSettings(_Strict):
@@ -251,6 +297,8 @@ class JwtSettings(_Strict):
     """Least time between two fetches of jwks_url (a token with an unknown kid causes no fetch storm)."""
     jwks_timeout: JwksTimeouts = JwksTimeouts()
     """Timeouts of fetching jwks_url."""
+    jwks_ca_file: Path | None = None
+    """PEM CA bundle that verifies an https jwks_url instead of the system's CAs."""
     claims: ClaimNames = ClaimNames()
     """The names of the claims the sidecar reads, when the identity provider uses others."""
 
@@ -265,6 +313,12 @@ class JwtSettings(_Strict):
             # secret, and unsigned tokens are not tokens.
             raise ValueError(f"unsupported {bad}; allowed: {', '.join(SUPPORTED_ALGS)}")
         return v
+
+    @model_validator(mode="after")
+    def _jwks_ca(self) -> JwtSettings:
+        if self.jwks_ca_file is not None and not (self.jwks_url or "").startswith("https://"):
+            raise ValueError("jwks_ca_file is set but jwks_url is not https://")
+        return self
 
     @model_validator(mode="after")
     def _some_key(self) -> JwtSettings:
@@ -639,6 +693,7 @@ def _resolve_paths(s: Settings, base: Path, env: Mapping[str, str]) -> Settings:
     jwt = s.jwt.model_copy(update={
         "keys": [k.model_copy(update={"file": r(k.file)}) for k in s.jwt.keys],
         "jwks_file": r(s.jwt.jwks_file),
+        "jwks_ca_file": r(s.jwt.jwks_ca_file),
     })
     records_path = r(s.records.path)
     assert records_path is not None
@@ -668,8 +723,39 @@ def _resolve_paths(s: Settings, base: Path, env: Mapping[str, str]) -> Settings:
                                    "wasm_bundle_public_key": r(s.opa.wasm_bundle_public_key)})
     resolved = s.model_copy(update={"jwt": jwt, "records": records, "pseudonymisation": pseudo,
                                     "labels": labels, "upstream": upstream, "metrics": metrics, "opa": opa})
+    resolved = _resolve_tls_paths(resolved, r)
     _check_files(resolved)
     return resolved
+
+
+def _resolve_tls_paths(s: Settings, r: Callable[[Path | None], Path | None]) -> Settings:
+    update: dict[str, Any] = {}
+    if s.listen.tls is not None:
+        t = s.listen.tls
+        update["listen"] = s.listen.model_copy(update={"tls": t.model_copy(update={
+            "cert_file": r(t.cert_file), "key_file": r(t.key_file), "client_ca_file": r(t.client_ca_file)})})
+    if s.upstream.tls is not None:
+        u = s.upstream.tls
+        update["upstream"] = s.upstream.model_copy(update={"tls": u.model_copy(update={
+            "ca_file": r(u.ca_file), "client_cert_file": r(u.client_cert_file),
+            "client_key_file": r(u.client_key_file)})})
+    return s.model_copy(update=update) if update else s
+
+
+def _check_tls_files(s: Settings) -> None:
+    """Load every TLS context once: an unreadable, malformed or mismatched file stops start-up
+    with the setting that names it, not the first handshake."""
+    from sidecar.tls import TlsFileError, ca_context, client_context, server_context
+
+    try:
+        if s.listen.tls is not None:
+            server_context(s.listen.tls)
+        if s.upstream.tls is not None:
+            client_context(s.upstream.tls, "upstream.tls")
+        if s.jwt.jwks_ca_file is not None:
+            ca_context(s.jwt.jwks_ca_file, "jwt.jwks_ca_file")
+    except TlsFileError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _check_files(s: Settings) -> None:
@@ -704,3 +790,4 @@ def _check_files(s: Settings) -> None:
     parent = s.records.path.parent
     if not parent.is_dir():
         raise ConfigError(f"records.path: folder does not exist: {parent}")
+    _check_tls_files(s)

@@ -30,6 +30,7 @@ from sidecar.call import Call
 from sidecar.failures import FailClosed
 from sidecar.problem import problem
 from sidecar.settings import UpstreamSettings
+from sidecar.tls import client_context, inherited
 
 # The sidecar's own look-ups ask for JSON and name the CRS ZGW zaken require (412 without).
 LOOKUP_HEADERS = {"Accept": "application/json", "Accept-Crs": "EPSG:4326"}
@@ -120,10 +121,17 @@ class UpstreamClient:
         u = urllib3.util.parse_url(settings.url)
         self._prefix = (u.path or "").rstrip("/")
         timeout = urllib3.Timeout(connect=settings.timeout.connect, read=settings.timeout.read)
-        pool_cls = HTTPSConnectionPool if u.scheme == "https" else HTTPConnectionPool
-        self._pool: HTTPConnectionPool = pool_cls(
-            u.host or "127.0.0.1", u.port or (443 if u.scheme == "https" else 80),
-            maxsize=settings.pool_size, block=False, retries=False, timeout=timeout)
+        host, port = u.host or "127.0.0.1", u.port or (443 if u.scheme == "https" else 80)
+        self._pool: HTTPConnectionPool
+        if u.scheme == "https":
+            # One context for every upstream call (forwarded requests and the sidecar's own
+            # look-ups alike): upstream.tls's CA instead of the system's, its client certificate.
+            self._pool = HTTPSConnectionPool(
+                host, port, maxsize=settings.pool_size, block=False, retries=False, timeout=timeout,
+                ssl_context=inherited("upstream.tls") or client_context(settings.tls, "upstream.tls"))
+        else:
+            self._pool = HTTPConnectionPool(host, port, maxsize=settings.pool_size, block=False,
+                                            retries=False, timeout=timeout)
         self._host_header = u.netloc or ""
         self._zgw = settings.zgw_jwt
         self._zgw_secret = settings.zgw_jwt.secret_bytes() if settings.zgw_jwt else b""

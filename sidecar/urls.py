@@ -38,6 +38,10 @@ class UrlRewriter:
                  routes: list[RouteSpec] | tuple[RouteSpec, ...]) -> None:
         base = urlsplit(advertised_url or upstream_url)
         self._upstream_base = f"{base.scheme}://{base.netloc}{base.path.rstrip('/')}"
+        # The same base under the other scheme is the upstream's too: an upstream that follows
+        # X-Forwarded-Proto writes https URLs for a client of a TLS listener (docs/tls.md).
+        other = "http" if base.scheme == "https" else "https"
+        self._upstream_bases = (self._upstream_base, f"{other}://{base.netloc}{base.path.rstrip('/')}")
         self._public_url = public_url.rstrip("/") if public_url else None
         self._prefixes = _api_prefixes(routes)
 
@@ -51,12 +55,14 @@ class UrlRewriter:
             return self._upstream_base
         return f"{request.scheme}://{host}"
 
-    def _swap(self, value: str, old: str, new: str) -> str:
-        if value.startswith(old) and value[len(old):].startswith(self._prefixes):
-            return new + value[len(old):]
+    def _swap(self, value: str, old: str | tuple[str, ...], new: str) -> str:
+        if value.startswith(old):
+            for base in (old,) if isinstance(old, str) else old:
+                if value.startswith(base) and value[len(base):].startswith(self._prefixes):
+                    return new + value[len(base):]
         return value
 
-    def _walk(self, doc: Any, old: str, new: str) -> Any:
+    def _walk(self, doc: Any, old: str | tuple[str, ...], new: str) -> Any:
         if isinstance(doc, str):
             return self._swap(doc, old, new)
         if isinstance(doc, list):
@@ -67,14 +73,14 @@ class UrlRewriter:
 
     def to_public(self, doc: Any, public_base: str) -> Any:
         """An upstream answer with its proxied URLs on the sidecar's base."""
-        return self._walk(doc, self._upstream_base, public_base)
+        return self._walk(doc, self._upstream_bases, public_base)
 
     def to_upstream(self, doc: Any, public_base: str) -> Any:
         """A request body with the sidecar's URLs of proxied resources on the upstream's base."""
         return self._walk(doc, public_base, self._upstream_base)
 
     def header_to_public(self, value: str, public_base: str) -> str:
-        return self._swap(value, self._upstream_base, public_base)
+        return self._swap(value, self._upstream_bases, public_base)
 
     def query_to_upstream(self, query: str, public_base: str) -> str:
         """Query parameter values (``zaak=``, ``informatieobject=``) on the upstream's base; the
