@@ -19,7 +19,10 @@ ACTIONS: tuple[str, ...] = ("list", "read", "download", "create", "update", "del
 METHODS: frozenset[str] = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
 
 # Lower-case UUIDs only: one spelling per object, so one decision per object.
-_PARAMS = {"uuid": r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"}
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# ``uuid`` names the object a route is decided on; ``entry`` a second id under it (an audit-trail
+# entry of a zaak), which is forwarded as sent but decides nothing.
+_PARAMS = {"uuid": _UUID, "entry": _UUID}
 
 
 class RouteSpec(BaseModel):
@@ -111,6 +114,7 @@ DEFAULT_ROUTES: tuple[RouteSpec, ...] = (
     _r("status_read", ["GET", "HEAD"], f"{_Z}/statussen/{{uuid}}", "status", "read"),
     _r("resultaten_list", ["GET", "HEAD"], f"{_Z}/resultaten", "resultaat", "list"),
     _r("resultaat_read", ["GET", "HEAD"], f"{_Z}/resultaten/{{uuid}}", "resultaat", "read"),
+    _r("status_create", ["POST"], f"{_Z}/statussen", "status", "create"),
     _r("zaakobjecten_list", ["GET", "HEAD"], f"{_Z}/zaakobjecten", "zaakobject", "list"),
     _r("zaakobject_read", ["GET", "HEAD"], f"{_Z}/zaakobjecten/{{uuid}}", "zaakobject", "read"),
     # A zaak's audit trail holds the zaak's (and its rollen's) old and new contents: as sensitive as

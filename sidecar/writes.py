@@ -35,6 +35,10 @@ from sidecar.vocab import COLLEGE_ROLES
 
 log = logging.getLogger("sidecar.writes")
 
+#: A zaak's case work (Zaken API): written to its zaak, decided on the zaak's category and the
+#: caller's relation to it. None of them changes who relates to a zaak.
+ZAAK_CASEWORK = frozenset({"status", "resultaat", "zaakobject"})
+
 #: Label-store key prefix of the bestandsdeel → document map (not a URL path, so never an object's key).
 PART_KEY = "bestandsdeel:"
 
@@ -92,6 +96,8 @@ class Writes:
             props = self._rol_context(request, call, obj)
         elif call.route.resource == "zaakinformatieobject":
             props = self._link_context(call, obj)
+        elif call.route.resource in ZAAK_CASEWORK:
+            props = self._part_context(call, obj)
         elif call.route.resource in TYPE_FIELD:
             props = catalogue.classify(call.route.resource, obj)
         else:
@@ -152,6 +158,18 @@ class Writes:
         return {"category": self._objects.zaak_category(call, zaak_key),
                 "relation": caller.relation([zaak_key], None),
                 "document_relation": caller.relation(self._objects.document_zaken(call, doc_key), doc_key)}
+
+    def _part_context(self, call: Call, obj: dict[str, Any]) -> dict[str, Any]:
+        """A status, resultaat or zaakobject is written to its zaak: decided like a rol, on the zaak's
+        category and the caller's relation to it (N1), before anything is written. Setting the
+        final status closes the zaak (its einddatum), which changes no relation and no category:
+        the closed zaak is read and written under the same rules, so nothing cached is dropped."""
+        try:
+            zaak_key = self._objects.relations.zaak_key({"zaak": obj.get("zaak")})
+        except FailClosed:
+            raise FailClosed("body_invalid", "Het veld 'zaak' is geen zaak van deze dienst.") from None
+        return {"category": self._objects.zaak_category(call, zaak_key),
+                "relation": self._objects.caller(call).relation([zaak_key], None)}
 
     def _rol_context(self, request: Request, call: Call, obj: dict[str, Any]) -> dict[str, Any]:
         """A rol is as sensitive as its zaak: read the zaak (and decide on nothing yet) to learn
@@ -294,6 +312,12 @@ class Writes:
                 # the same object (its labels and the caller's relation to it stay what they are).
                 props = {**decided["properties"], **self._objects.catalogue.classify(call.route.resource, new)}
                 self._enforcer.require(call, "request", {**decided, "properties": props})
+        if new is not None and call.route.resource in ZAAK_CASEWORK and "zaak" in new \
+                and new["zaak"] != current.get("zaak"):
+            # Moving a resultaat or zaakobject to another zaak writes to that zaak as well: the
+            # caller must be allowed there too (its category, the caller's relation to it).
+            props = {**decided["properties"], **self._part_context(call, new)}
+            self._enforcer.require(call, "request", {**decided, "properties": props})
         resp = self._upstream.send(request, call, call.method, call.target, body, inspect=True)
         failure = self._upstream.failure(call, resp)
         if failure is not None:

@@ -1,7 +1,7 @@
 """What a case-worker application reads of a zaak, through the sidecar against the demo upstream:
 statussen, resultaten and zaakobjecten are decided like a rol (the zaak's category and the
-caller's relation to it), the zaak's audit trail like the zaak itself; the Catalogi API and the
-audit trail's single entries stay closed (403, never forwarded)."""
+caller's relation to it), the zaak's audit trail and each of its entries like the zaak itself;
+the Catalogi API stays closed (403, never forwarded). Writing them: test_e2e_zgw_casework."""
 
 from __future__ import annotations
 
@@ -82,12 +82,24 @@ def test_the_audit_trail_is_read_as_the_zaak(knmg: Running) -> None:
         denied = knmg.proxy("GET", f"{ZAKEN}/{zaak}/audittrail", who)
         assert denied.status == 403 and "N1" in knmg.records_of(denied)[-1]["reasons"]
         assert not [ln for ln in knmg.upstream_since(mark) if "audittrail" in ln]
-    # A single entry (a path with two ids) is not mapped.
-    entry = knmg.proxy("GET", f"{ZAKEN}/{MINE}/audittrail/{trail[0]['uuid']}", h)
-    assert entry.status == 403
+    # A single entry: decided on its zaak too, before it is fetched.
+    entry_id = trail[-1]["uuid"]
+    entry = knmg.proxy("GET", f"{ZAKEN}/{MINE}/audittrail/{entry_id}", h)
+    assert entry.status == 200, entry.body[:300]
+    assert entry.json()["uuid"] == entry_id and entry.json()["hoofdObject"] == f"{proxy_base}{ZAKEN}/{MINE}"
+    (rec,) = [x for x in knmg.records_of(entry) if x["phase"] == "response"]
+    assert rec["resource"] == {"type": "zaak", "id": MINE, "category": "algemeen"} and rec["decision"] == "allow"
+    mark = knmg.mark_upstream()
+    denied = knmg.proxy("GET", f"{ZAKEN}/{MINE}/audittrail/{entry_id}", knmg.headers("consulent", HULP,
+                                                                                     sub=UNRELATED_SUB))
+    assert denied.status == 403 and "N1" in knmg.records_of(denied)[-1]["reasons"]
+    assert not [ln for ln in knmg.upstream_since(mark) if "audittrail" in ln]
+    # An entry asked for under another zaak: decided on that zaak (here: not related, so 403).
+    assert knmg.proxy("GET", f"{ZAKEN}/{NOT_MINE}/audittrail/{entry_id}", h).status == 403
 
 
-@pytest.mark.parametrize("target", ["/catalogi/api/v1/zaaktypen", "/catalogi/api/v1/informatieobjecttypen/medisch"])
+@pytest.mark.parametrize("target", ["/catalogi/api/v1/zaaktypen", "/catalogi/api/v1/informatieobjecttypen/medisch",
+                                    "/catalogi/api/v1/statustypen/afgehandeld"])
 def test_the_catalogue_stays_closed(knmg: Running, target: str) -> None:
     mark = knmg.mark_upstream()
     r = knmg.proxy("GET", target, knmg.headers("consulent", HULP))

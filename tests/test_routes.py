@@ -7,6 +7,7 @@ import pytest
 from sidecar.routes import DEFAULT_ROUTES, RouteMap, RouteSpec
 
 U = "4f0d6a1e-1b2c-4d3e-8f90-0123456789ab"
+V = "0c2b7e55-9a41-4f6d-b3e2-fedcba987654"
 D = "/documenten/api/v1/enkelvoudiginformatieobjecten"
 ROUTES = RouteMap(DEFAULT_ROUTES)
 
@@ -20,6 +21,17 @@ ROUTES = RouteMap(DEFAULT_ROUTES)
     ("PUT", f"/zaken/api/v1/zaken/{U}", "zaak_update", "update", U),
     ("DELETE", f"/zaken/api/v1/zaken/{U}", "zaak_delete", "delete", U),
     ("POST", "/zaken/api/v1/rollen", "rol_create", "create", None),
+    # A zaak's case work, with the Zaken API's methods (a status is only created).
+    ("POST", "/zaken/api/v1/statussen", "status_create", "create", None),
+    ("POST", "/zaken/api/v1/resultaten", "resultaat_create", "create", None),
+    ("PATCH", f"/zaken/api/v1/resultaten/{U}", "resultaat_update", "update", U),
+    ("PUT", f"/zaken/api/v1/resultaten/{U}", "resultaat_update", "update", U),
+    ("DELETE", f"/zaken/api/v1/resultaten/{U}", "resultaat_delete", "delete", U),
+    ("POST", "/zaken/api/v1/zaakobjecten", "zaakobject_create", "create", None),
+    ("PUT", f"/zaken/api/v1/zaakobjecten/{U}", "zaakobject_update", "update", U),
+    ("DELETE", f"/zaken/api/v1/zaakobjecten/{U}", "zaakobject_delete", "delete", U),
+    # An audit-trail entry is decided on its zaak: the id the route carries is the zaak's.
+    ("GET", f"/zaken/api/v1/zaken/{U}/audittrail/{V}", "zaak_audittrail_entry", "read", U),
     ("GET", D, "documenten_list", "list", None),
     ("POST", D, "document_create", "create", None),
     ("GET", f"{D}/{U}", "document_read", "read", U),
@@ -35,9 +47,11 @@ def test_known_routes(method: str, path: str, name: str, action: str, rid: str |
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/zaken/api/v1/zaken/"),                      # trailing slash
     ("GET", f"/zaken/api/v1/zaken/{U.upper()}"),          # one spelling per object
-    ("GET", f"/zaken/api/v1/zaken/{U}/audittrail/{U}"),   # not in the map: denied
+    ("GET", f"/zaken/api/v1/zaken/{U}/audittrail/{U.upper()}"),  # one spelling per entry too
+    ("PUT", f"/zaken/api/v1/zaken/{U}/audittrail/{U}"),   # an audit trail is only read
     ("GET", "/ZAKEN/api/v1/zaken"),
-    ("POST", "/zaken/api/v1/statussen"),                  # read only
+    ("PUT", f"/zaken/api/v1/statussen/{U}"),              # the Zaken API changes no status
+    ("DELETE", f"/zaken/api/v1/statussen/{U}"),
     ("GET", "/catalogi/api/v1/zaaktypen"),                # the catalogue is not proxied
     ("POST", f"/zaken/api/v1/zaken/{U}"),
     ("DELETE", D),
