@@ -108,19 +108,32 @@ DEFAULT_ROUTES: tuple[RouteSpec, ...] = (
     _r("zaakinformatieobject_read", ["GET", "HEAD"], f"{_Z}/zaakinformatieobjecten/{{uuid}}", _ZIO, "read"),
     _r("zaakinformatieobject_delete", ["DELETE"], f"{_Z}/zaakinformatieobjecten/{{uuid}}", _ZIO, "delete",
        "zaakinformatieobject_read"),
-    # What a case-worker application reads of a zaak: each belongs to one zaak and is decided like
-    # a rol (the zaak's category, the caller's relation to it). Writing them is not mapped (403).
+    # What a case-worker application reads and writes of a zaak: each belongs to one zaak and is
+    # decided like a rol (the zaak's category, the caller's relation to it). The methods are the
+    # Zaken API's: a status is only created (a new one replaces it), a resultaat and a zaakobject
+    # are also changed and deleted, decided on their current zaak (and on the new one, if the
+    # write moves them).
     _r("statussen_list", ["GET", "HEAD"], f"{_Z}/statussen", "status", "list"),
+    _r("status_create", ["POST"], f"{_Z}/statussen", "status", "create"),
     _r("status_read", ["GET", "HEAD"], f"{_Z}/statussen/{{uuid}}", "status", "read"),
     _r("resultaten_list", ["GET", "HEAD"], f"{_Z}/resultaten", "resultaat", "list"),
+    _r("resultaat_create", ["POST"], f"{_Z}/resultaten", "resultaat", "create"),
     _r("resultaat_read", ["GET", "HEAD"], f"{_Z}/resultaten/{{uuid}}", "resultaat", "read"),
-    _r("status_create", ["POST"], f"{_Z}/statussen", "status", "create"),
+    _r("resultaat_update", ["PUT", "PATCH"], f"{_Z}/resultaten/{{uuid}}", "resultaat", "update", "resultaat_read"),
+    _r("resultaat_delete", ["DELETE"], f"{_Z}/resultaten/{{uuid}}", "resultaat", "delete", "resultaat_read"),
     _r("zaakobjecten_list", ["GET", "HEAD"], f"{_Z}/zaakobjecten", "zaakobject", "list"),
+    _r("zaakobject_create", ["POST"], f"{_Z}/zaakobjecten", "zaakobject", "create"),
     _r("zaakobject_read", ["GET", "HEAD"], f"{_Z}/zaakobjecten/{{uuid}}", "zaakobject", "read"),
+    _r("zaakobject_update", ["PUT", "PATCH"], f"{_Z}/zaakobjecten/{{uuid}}", "zaakobject", "update",
+       "zaakobject_read"),
+    _r("zaakobject_delete", ["DELETE"], f"{_Z}/zaakobjecten/{{uuid}}", "zaakobject", "delete", "zaakobject_read"),
     # A zaak's audit trail holds the zaak's (and its rollen's) old and new contents: as sensitive as
-    # the zaak, so decided as a read of the zaak, on its metadata, before it is fetched.
+    # the zaak, so the list and each entry are decided as a read of the zaak, on its metadata,
+    # before they are fetched. The upstream answers an entry only under its own zaak's path.
     _r("zaak_audittrail", ["GET", "HEAD"], f"{_Z}/zaken/{{uuid}}/audittrail", "zaak", "read", "zaak_read",
        paginated=False),
+    _r("zaak_audittrail_entry", ["GET", "HEAD"], f"{_Z}/zaken/{{uuid}}/audittrail/{{entry}}", "zaak", "read",
+       "zaak_read"),
     _r("documenten_list", ["GET", "HEAD"], _D, _EIO, "list"),
     _r("document_create", ["POST"], _D, _EIO, "create"),
     _r("document_read", ["GET", "HEAD"], f"{_D}/{{uuid}}", _EIO, "read"),
