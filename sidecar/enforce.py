@@ -207,7 +207,7 @@ class Enforcer:
         with self._cache_lock:
             hit = self._cache.get(key)
         decision = hit[1] if hit is not None and hit[0] > now else None
-        metrics.request_phase_cache_total.labels("hit" if decision is not None else "miss").inc()
+        metrics.child(metrics.request_phase_cache_total, "hit" if decision is not None else "miss").inc()
         if decision is None:
             outcome = self.decide(call, "request", res, defer=True)
             with self._cache_lock:
@@ -259,14 +259,14 @@ class Enforcer:
         action = call.route.action
         raw_category = resource["properties"].get("category")
         category = metrics.category_label(raw_category)
-        metrics.decisions_total.labels("allow" if decision.allow else "deny", phase, action, category).inc(n)
+        metrics.child(metrics.decisions_total, "allow" if decision.allow else "deny", phase, action, category).inc(n)
         if decision.allow:
             for ob in decision.obligations:
-                metrics.obligations_total.labels(ob["type"]).inc(n)
+                metrics.child(metrics.obligations_total, ob["type"]).inc(n)
                 if ob["type"] == "review_by_fg":
                     metrics.break_glass_total.inc(n)
             return
         metrics.count_deny([decision.deny_reason or "NO_RULE"], call.identity.role if call.identity else None,
                            raw_category, n)
         if not enforce:
-            metrics.shadow_decisions_total.labels(action, category).inc(n)
+            metrics.child(metrics.shadow_decisions_total, action, category).inc(n)

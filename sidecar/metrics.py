@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 from prometheus_client import REGISTRY as _DEFAULT_REGISTRY
 from prometheus_client import (
@@ -21,6 +22,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.metrics import MetricWrapperBase
 
 from sidecar import vocab
 from sidecar.failures import FAIL_CLOSED_CAUSES
@@ -219,6 +221,21 @@ def refresh_reviews(open_items: int, oldest_created: str | None, max_open_days: 
     review_max_open_age.set(max_open_days * 86400)
 
 
+# Children of labelled families, by family and label values. ``family.labels(...)`` validates and
+# locks on every call (≈ 1.5 µs; a read makes about eight); the label sets are bounded (see the
+# module's docstring), so every child is looked up once per worker and kept.
+_children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def child(family: MetricWrapperBase, *values: str) -> Any:
+    """``family.labels(*values)``, looked up once: the same child object every time."""
+    key = (id(family), values)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = family.labels(*values)
+    return found
+
+
 def reason_label(reason: str) -> str:
     if reason.startswith("AUTHN"):
         return "AUTHN"
@@ -235,7 +252,7 @@ def count_deny(reasons: list[str], role: str | None, category: str | None, n: in
     """One increment per deny (``n`` alike denies at once), under the deny reason the policy
     named (or the sidecar's own)."""
     reason = reason_label(reasons[0]) if reasons else "NO_RULE"
-    denies_total.labels(reason, role_label(role), category_label(category)).inc(n)
+    child(denies_total, reason, role_label(role), category_label(category)).inc(n)
 
 
 def category_label(category: str | None) -> str:

@@ -78,8 +78,8 @@ class Proxy:
             resp = self._refuse(call, FailClosed("internal"))
         resp.headers["traceparent"] = call.trace.traceparent
         elapsed = time.perf_counter() - call.started
-        metrics.request_duration.labels(call.route_name).observe(elapsed)
-        metrics.requests_total.labels(call.route_name, f"{resp.status_code // 100}xx").inc()
+        metrics.child(metrics.request_duration, call.route_name).observe(elapsed)
+        metrics.child(metrics.requests_total, call.route_name, f"{resp.status_code // 100}xx").inc()
         log.info("request", extra={
             "event": "request", "trace_id": call.trace.trace_id, "method": call.method,
             "route": call.route_name, "status": resp.status_code,

@@ -102,9 +102,9 @@ class _Cache:
         with self._lock:
             hit = self._data.get(key)
         if hit is not None and hit[0] > time.monotonic():
-            metrics.relation_cache_total.labels(self._name, "hit").inc()
+            metrics.child(metrics.relation_cache_total, self._name, "hit").inc()
             return hit
-        metrics.relation_cache_total.labels(self._name, "miss").inc()
+        metrics.child(metrics.relation_cache_total, self._name, "miss").inc()
         return None
 
     def put(self, key: Any, value: Any) -> float | None:
@@ -184,7 +184,7 @@ class Relations:
             epoch = self._epoch
         if made is not None and made[0] > time.monotonic():
             # Counted as the per-zaak hits it stands for, so the metric reads as without this map.
-            metrics.relation_cache_total.labels("zaak_documents", "hit").inc(len(zaak_keys))
+            metrics.child(metrics.relation_cache_total, "zaak_documents", "hit").inc(len(zaak_keys))
             return made[1]
         out: dict[str, list[str]] = {}
         expiry: float | None = float("inf")
