@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sidecar.records_status import VERIFY_METRICS
 from tests.helpers import OPA_BUNDLE_SERIES, PROMETHEUS_SERIES, exported_metric_names, selectors
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,11 +97,29 @@ def test_every_alert_is_complete_and_tested() -> None:
 
 
 def test_rules_use_only_exported_metrics() -> None:
-    allowed = exported_metric_names() | PROMETHEUS_SERIES | OPA_BUNDLE_SERIES
+    # The nightly records verify's gauges come from its --metrics-file (sidecar/records_status.py),
+    # exported by node_exporter's textfile collector or the sidecar's /metrics.
+    allowed = exported_metric_names() | PROMETHEUS_SERIES | OPA_BUNDLE_SERIES | set(VERIFY_METRICS)
     for r in rules():
         names = {s.name for s in selectors(r["expr"])}
         assert names, r["alert"]
         assert names <= allowed, f"{r['alert']}: {names - allowed} not exported by sidecar/metrics.py or OPA"
+
+
+def test_records_verify_alerts_fire_on_failure_and_on_staleness(tmp_path: Path) -> None:
+    """Both alerts exist and are tested; the stale one also covers a result never reported, and a
+    weakened threshold (days instead of 26 hours) fails its unit test."""
+    by_name = {r["alert"]: r for r in rules()}
+    assert "sidecar_records_verify_success" in by_name["WamsSidecarRecordsVerifyFailed"]["expr"]
+    stale = by_name["WamsSidecarRecordsVerifyStale"]["expr"]
+    assert "26 * 3600" in stale and "absent(sidecar_records_verify_last_success_timestamp_seconds)" in stale
+    shutil.copy(PROM / "alerts_test.yaml", tmp_path)
+    text = (PROM / "alerts.yaml").read_text()
+    weakened = text.replace("> 26 * 3600", "> 48 * 3600")
+    assert weakened != text
+    (tmp_path / "alerts.yaml").write_text(weakened)
+    res = promtool("test", "rules", "alerts_test.yaml", cwd=tmp_path)
+    assert res.returncode != 0 and "WamsSidecarRecordsVerifyStale" in res.stdout + res.stderr
 
 
 def test_policy_alerts_watch_the_bundle_and_the_revision() -> None:

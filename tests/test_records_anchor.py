@@ -382,3 +382,41 @@ def test_the_exported_status_is_re_rendered_from_known_gauges_only(tmp_path: Pat
     assert "sidecar_records_verify_success 1.0\n" in text
     assert "sidecar_records_verify_records 5.0\n" in text
     assert "sidecar_opa_up" not in text and "bogus" not in text and 'x="1"' not in text
+
+
+# ---- the real sidecar: rotation under gunicorn, and the status on /metrics -------------------
+
+def test_sidecar_serve_rotates_anchors_and_exports_the_verify_status(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.helpers import HULP, SEED, ZAKEN, Running, send, start_stack
+
+    (tmp_path / "records").mkdir()
+    (tmp_path / "status").mkdir()
+    status = tmp_path / "status" / "records-verify.prom"
+    stack = start_stack(tmp_path, "knmg", workers=2, config_extra={"records": {
+        "path": "records/records.jsonl", "rotate_max_bytes": 4096, "checkpoint_interval_seconds": 0.2,
+        "verify_status_file": "status/records-verify.prom"}})
+    try:
+        run = Running(stack)
+        assert b"sidecar_records_verify" not in send(stack.ports.admin, "GET", "/metrics").body  # no run yet
+        for _ in range(12):
+            reply = run.proxy("GET", f"{ZAKEN}/{SEED['examples']['zvh_overdracht']}", run.headers("consulent", HULP))
+            assert reply.status == 200
+        folder = tmp_path / "records"
+        rotated = sorted(folder.glob("records.*.jsonl"))
+        assert len(rotated) >= 2, sorted(p.name for p in folder.iterdir())
+        code, out = _verify(capsys, str(folder), "--metrics-file", str(status))
+        assert code == 0, out
+        body = send(stack.ports.admin, "GET", "/metrics").body.decode()
+        assert "\nsidecar_records_verify_success 1.0\n" in body
+        assert "# TYPE sidecar_records_verify_last_success_timestamp_seconds gauge" in body
+        records = sum(len(p.read_text().splitlines()) for p in folder.glob("*.jsonl"))
+        assert f"\nsidecar_records_verify_records {float(records)!r}\n" in body
+        # A file goes missing: the next run says so, and the sidecar exports it at the next scrape.
+        rotated[0].unlink()
+        code, out = _verify(capsys, str(folder), "--metrics-file", str(status))
+        assert code == 1 and f"MISSING {rotated[0]}" in out
+        body = send(stack.ports.admin, "GET", "/metrics").body.decode()
+        assert "\nsidecar_records_verify_success 0.0\n" in body
+    finally:
+        stack.stop()
