@@ -8,6 +8,7 @@ records and labels are checked after every step, and the chain stays intact."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
+from sidecar.devtools.demo import Stack, find_opa, free_ports
+from sidecar.devtools.keys import DEMO_ORG, mint
 from sidecar.labels import LabelStore, PostgresLabelStore, SqliteLabelStore
 from sidecar.pseudonyms import Keyring, pseudonym, read_bsns, version_of, versions_of_prefixes
 from sidecar.records import pseudonymise, verify
@@ -29,7 +32,7 @@ from tests.helpers import (
     PgServer,
     Running,
     ingest,
-    start_stack,
+    new_ports,
     uuid_of,
     zaak_of,
 )
@@ -185,9 +188,32 @@ def _accesses(records: list[dict[str, Any]], wanted: set[str]) -> set[tuple[str,
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Running]:
-    s = start_stack(tmp_path / "stack", "knmg", workers=1)
+    ports = new_ports()
+    ports.console = free_ports(1)[0]
+    find_opa()
+    s = Stack(workdir=tmp_path / "stack", ports=ports, profile="knmg", workers=1)
+    s.start()
     yield Running(s)
     s.stop()
+
+
+def _inzage(run: Running, bsn: str) -> tuple[int, int, list[str]]:
+    """The FG console's art. 15 report for ``bsn``, then its employees step (the hidden field
+    carries the person's pseudonyms): the rows of each, and the pseudonyms."""
+    from tests.test_console import Browserless
+
+    assert run.stack.ports.console is not None
+    client = Browserless(run.stack.ports.console)
+    assert client.login(mint(run.workdir, sub="fg.rotatie", role="fg", org=DEMO_ORG)).status == 303
+    report = client.request("POST", "/inzage", {"csrf": client.csrf("/inzage"), "bsn": bsn})
+    assert report.status == 200, report.body[:300]
+    hidden = re.search(rb'name="pseudoniem" value="([^"]+)"', report.body)
+    assert hidden
+    step2 = client.request("POST", "/inzage", {"csrf": client.csrf("/inzage"), "pseudoniem": hidden.group(1).decode(),
+                                               "stap": "medewerkers"})
+    assert step2.status == 200, step2.body[:300]
+    # One table row per access, after the header row.
+    return report.body.count(b"<tr") - 1, step2.body.count(b"<tr") - 1, hidden.group(1).decode().split(" ")
 
 
 def test_rotation_end_to_end_no_record_or_label_lost(stack: Running) -> None:
@@ -223,6 +249,12 @@ def test_rotation_end_to_end_no_record_or_label_lost(stack: Running) -> None:
     assert len(rows) == len(expected) >= 4  # both ingests, both reads of the old document
     assert {old_doc.trace_id, new_doc.trace_id, old_read.trace_id} <= {t for t, _ in expected}
     assert run.records()[-1]["betrokkene"] == p2  # the query's own record: the current version
+    # The FG console finds the same, and its employees step keeps every version.
+    expected = _accesses(run.records(), {p1, p2})
+    report_rows, step2_rows, hidden = _inzage(run, person)
+    assert hidden == [p2, p1] and report_rows == len(expected)
+    assert step2_rows == report_rows + 1  # the report's own access (recorded under v2) is the one more
+    assert run.records()[-1]["betrokkene"] == p2 and run.records()[-1]["reasons"] == ["L1"]
 
     status = _cli("pseudonyms", "status", "--config", str(config))
     assert status.returncode == 0 and "v2 (current): 1, v1 (active): 1" in status.stdout, status.stdout
