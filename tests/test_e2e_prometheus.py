@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sidecar.cli import main
 from sidecar.devtools.demo import free_ports, stop_process
 from tests.helpers import (
     DEFAULT_SUBJECT,
@@ -95,7 +96,13 @@ class Prometheus:
 @pytest.fixture(scope="module")
 def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, Prometheus]]:
     tmp = tmp_path_factory.mktemp("e2e-prometheus")
-    stack = start_stack(tmp / "stack", "knmg")
+    # Healthy includes verified records: the nightly verify's result, exported on the admin /metrics
+    # (records.verify_status_file), keeps WamsSidecarRecordsVerifyStale quiet.
+    (tmp / "stack" / "records").mkdir(parents=True)
+    status = tmp / "stack" / "records-verify.prom"
+    stack = start_stack(tmp / "stack", "knmg", config_extra={"records": {
+        "path": "records/records.jsonl", "verify_status_file": str(status)}})
+    assert main(["records", "verify", str(tmp / "stack" / "records"), "--metrics-file", str(status)]) == 0
     prom: Prometheus | None = None
     try:
         prom = Prometheus(tmp / "prometheus", f"127.0.0.1:{stack.ports.admin}")
