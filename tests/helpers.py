@@ -793,3 +793,17 @@ def upstream_posts(run: Running, mark: int) -> list[str]:
     """The POSTs the upstream logged since ``mark`` (:meth:`Running.mark_upstream`): "nothing was
     written" is an empty list."""
     return [ln for ln in run.upstream_since(mark) if '"POST ' in ln]
+
+
+def decision_record(i: int, at: str = "2026-11-30T10:00:00.000Z") -> dict[str, Any]:
+    """A plain allowed read of zaak ``z-<i>`` as :func:`sidecar.records.build_record` makes it (for
+    tests that write records files without a running sidecar)."""
+    from sidecar.records import build_record
+
+    return build_record(time=at, decision_id=f"d-{i}", trace_id=f"{i:032x}", span_id="1" * 16, phase="response",
+                        allow=True, enforced=True, status=200,
+                        subject={"id": "c.jansen", "role": "consulent", "org": "gemeente-demo"},
+                        purpose="hulpverlening", action="read",
+                        resource={"type": "zaak", "id": f"z-{i}", "properties": {"category": "medisch"}},
+                        resource_type="zaak", betrokkene=None, decision=None, reasons=["R1"], profile="knmg",
+                        duration_s=0.001)

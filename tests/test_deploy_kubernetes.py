@@ -344,7 +344,7 @@ def test_the_cronjob_command_runs_on_a_records_folder(tmp_path: Path) -> None:
     """The job's own arguments (paths moved to tmp) on a folder written by an anchored writer."""
     from sidecar.records import RecordWriter
     from sidecar.records_status import parse
-    from tests.test_records_anchor import _rec
+    from tests.helpers import decision_record as _rec
 
     (job,) = _job_pod()["containers"]
     records, status = tmp_path / "records", tmp_path / "records-verify"

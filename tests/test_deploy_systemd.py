@@ -190,7 +190,7 @@ def test_records_verify_command_runs(tmp_path: Path) -> None:
     """The unit's ExecStart (folders moved to tmp) on a folder an anchored writer wrote."""
     from sidecar.records import RecordWriter
     from sidecar.records_status import parse
-    from tests.test_records_anchor import _rec
+    from tests.helpers import decision_record as _rec
 
     args = dict(unit("wams-records-verify.service")["Service"])["ExecStart"].split()
     state, collector = tmp_path / "state", tmp_path / "collector"

@@ -14,19 +14,10 @@ from typing import Any
 import pytest
 
 from sidecar.cli import main
-from sidecar.records import GENESIS, RecordWriteError, RecordWriter, build_record, verify
+from sidecar.records import GENESIS, RecordWriteError, RecordWriter, verify
 from sidecar.records_manifest import read_manifest, verify_folder
 from sidecar.records_status import VERIFY_METRICS, exported, parse, write_metrics_file
-
-
-def _rec(i: int, at: str = "2026-11-30T10:00:00.000Z") -> dict[str, Any]:
-    return build_record(time=at, decision_id=f"d-{i}", trace_id=f"{i:032x}", span_id="1" * 16, phase="response",
-                        allow=True, enforced=True, status=200,
-                        subject={"id": "c.jansen", "role": "consulent", "org": "gemeente-demo"},
-                        purpose="hulpverlening", action="read",
-                        resource={"type": "zaak", "id": f"z-{i}", "properties": {"category": "medisch"}},
-                        resource_type="zaak", betrokkene=None, decision=None, reasons=["R1"], profile="knmg",
-                        duration_s=0.001)
+from tests.helpers import decision_record as _rec
 
 
 def _writer(path: Path, **kw: Any) -> RecordWriter:
