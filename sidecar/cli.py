@@ -89,8 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--door", default=None,
                    help="who runs the query (recorded; default: the login name)")
     q.add_argument("file", nargs="?", type=Path, metavar="FILE|FOLDER",
-                   help="records file or folder of them to search, only read (default: the live file from "
-                        "--config or --workdir); the query's own record always goes to the live file")
+                   help="records file or folder of them to search, only read (default: every *.jsonl file in "
+                        "the folder of the live file from --config or --workdir: every replica's file and "
+                        "every rotated one); the query's own record always goes to the live file")
     _records_source(q)
     x = rsub.add_parser("export", help="the records as OPA decision-log events or Logboek Dataverwerkingen entries",
                         description="Writes one JSON line per record on stdout: --format opa gives OPA decision-log "
@@ -102,7 +103,8 @@ def _parser() -> argparse.ArgumentParser:
                                     "chain is intact. Exit 1 when a line could not be exported (named on stderr).")
     x.add_argument("--format", required=True, choices=["opa", "ldv"], dest="export_format")
     x.add_argument("file", nargs="?", type=Path, metavar="FILE|FOLDER",
-                   help="records file or folder of them (default: the live file from --config or --workdir)")
+                   help="records file or folder of them (default: every *.jsonl file in the folder of the "
+                        "live file from --config or --workdir)")
     _records_source(x)
     c = sub.add_parser("consent", help="withdraw a consent (rule I10)")
     csub = c.add_subparsers(dest="consent_cmd", required=True, metavar="SUBCOMMAND")
@@ -320,6 +322,17 @@ def _source_files(path: Path, cmd: str) -> list[Path] | None:
     return files
 
 
+def _folder_files(folder: Path) -> list[Path] | None:
+    """The records files of the configured records folder (none yet is an empty history)."""
+    from sidecar.records import records_files
+
+    try:
+        return records_files(folder) if folder.is_dir() else []
+    except OSError as exc:
+        print(f"sidecar records: cannot read {folder}: {exc.strerror or exc}", file=sys.stderr)
+        return None
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     path = _records_file(args)
     code, records, files, problems = _verify(path)
@@ -407,7 +420,9 @@ def cmd_query(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
     settings = _settings_for_records(args)
-    path = Path(args.file) if args.file else Path(settings.records.path)
+    # By default every records file of the live file's folder: each replica's file and the files the
+    # sidecar rotated (records.rotate_*), so a person's history does not stop at the last rotation.
+    path = Path(args.file) if args.file else Path(settings.records.path).parent
     # Every active key version: records written under an older one are found too; the query's
     # own record names the person under the current one.
     pseudonyms = settings.pseudonymisation.keyring().all(bsn)
@@ -417,8 +432,8 @@ def cmd_query(args: argparse.Namespace) -> int:
     except (KeyError, OSError):
         who = "onbekend"
     matches = []
-    # The live file may not exist yet (nothing recorded); a file or folder named on the command line must.
-    files = _source_files(path, "query") if args.file or path.exists() else []
+    # Nothing may be recorded yet (no file in the folder); a file or folder named on the command line must exist.
+    files = _source_files(path, "query") if args.file else _folder_files(path)
     if files is None:
         return 2
     try:
@@ -447,7 +462,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from sidecar.records import iter_records
     from sidecar.records_export import EXPORTERS, ExportError
 
-    files = _source_files(_records_file(args), "export")
+    # By default the whole records folder of the configuration (every replica, every rotated file).
+    files = _source_files(Path(args.file) if args.file is not None
+                          else Path(_settings_for_records(args).records.path).parent, "export")
     if files is None:
         return 2
     convert = EXPORTERS[args.export_format]

@@ -476,7 +476,7 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, bytes
             yield n, obj if isinstance(obj, dict) else None, raw
 
 
-def _manifest_of(rec: dict[str, Any]) -> str | None:
+def manifest_of(rec: dict[str, Any]) -> str | None:
     """The manifest an anchored writer names in ``writer.manifest`` (None before anchoring)."""
     w = rec.get("writer")
     m = w.get("manifest") if isinstance(w, dict) else None
@@ -509,7 +509,7 @@ def verify(path: Path, start: str | None = None, marks: frozenset[int] = frozens
         missing = [k for k in required if k not in rec]
         if missing:
             return fail(f"missing keys {missing}", n)
-        manifest = _manifest_of(rec)
+        manifest = manifest_of(rec)
         if manifest is not None:
             manifests.add(manifest)
         if n == 1 and start is None and manifest is not None and isinstance(rec["prev_hash"], str):

@@ -368,6 +368,40 @@ def test_page_views_that_show_records_are_recorded_as_l1_or_l2(console: Console)
     assert run.records()[-1]["reasons"] == ["L1"]
 
 
+def test_pages_read_every_records_file_of_the_folder(console: Console) -> None:
+    # A file the sidecar rotated away (records.rotate_*) or another replica's file: the inzage
+    # finds the person in it and the decision page shows its lines, named by file.
+    from sidecar.records import RecordWriter, build_record
+    from sidecar.settings import load_settings
+
+    run = console.run
+    bsn = f"{uuid.uuid4().int % 10**9:09d}"
+    pseudonym = load_settings(run.workdir / "config.yaml", env={}).pseudonymisation.keyring().all(bsn)[0]
+    decision_id = str(uuid.uuid4())
+    rotated = run.workdir / "records.2026-11-29T000000Z.jsonl"
+    writer = RecordWriter(rotated)
+    try:
+        writer.write_many([build_record(
+            time="2026-11-29T10:00:00.000Z", decision_id=decision_id, trace_id=uuid.uuid4().hex, span_id="1" * 16,
+            phase="response", allow=True, enforced=True, status=200,
+            subject={"id": "c.jansen", "role": "consulent", "org": DEMO_ORG}, purpose=HULP, action="read",
+            resource={"type": "zaak", "id": "z-rotated", "properties": {"category": "algemeen"}},
+            resource_type="zaak", betrokkene=pseudonym, decision=None, reasons=["R1"], profile="knmg",
+            duration_s=0.001)])
+    finally:
+        writer.close()
+    try:
+        client = logged_in(console, sub="fg.rotated")
+        report = client.request("POST", "/inzage", {"csrf": client.csrf("/inzage"), "bsn": bsn})
+        assert report.status == 200 and b"2026-11-29" in report.body, report.body[:2000]
+        page = client.request("GET", f"/beslissingen/{decision_id}")
+        assert page.status == 200 and decision_id.encode() in page.body
+        assert rotated.name.encode() in page.body and b"eigen hash klopt;" in page.body
+    finally:
+        for f in run.workdir.glob("records.2026-11-29T000000Z.*"):
+            f.unlink()
+
+
 def test_open_review_items_are_exported_as_metrics(console: Console) -> None:
     run = console.run
     titel = f"metric-{uuid.uuid4().hex[:8]}"

@@ -5,6 +5,7 @@ record goes to the live records file of the configuration."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import stat
@@ -164,3 +165,30 @@ def test_query_without_a_configuration_says_where_its_record_would_go(tmp_path: 
 def test_query_of_a_missing_file_exits_2(knmg: Running, tmp_path: Path) -> None:
     out = _cli("query", "--betrokkene", BSN, "--workdir", str(knmg.workdir), str(tmp_path / "gone.jsonl"))
     assert out.returncode == 2 and "Traceback" not in out.stderr and "gone.jsonl" in out.stderr
+
+
+def test_query_by_default_reads_every_file_of_the_records_folder(knmg: Running, tmp_path: Path) -> None:
+    # Without FILE the query reads the live file's whole folder: a file the sidecar rotated away
+    # (records.rotate_*) and another replica's file hold this person's history too.
+    bsn = f"{secrets.randbelow(10**9):09d}"
+    settings = load_settings(knmg.workdir / "config.yaml", env={})
+    pseudonym = pseudonymise(settings.pseudonymisation.key_bytes(), bsn)
+    records = tmp_path / "records"
+    records.mkdir()
+    _write(records / "records.2026-11-29T000000Z.jsonl", [_rec(1, pseudonym), _rec(2)])
+    _write(records / "records-pod-b.jsonl", [_rec(3, pseudonym)])
+    live = records / "records.jsonl"
+    env = {**os.environ, "SIDECAR_RECORDS__PATH": str(live)}
+    out = subprocess.run([sys.executable, "-m", "sidecar", "records", "query", "--betrokkene", bsn, "--door",
+                          "auditor-2", "--config", str(knmg.workdir / "config.yaml")],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.splitlines()) == 2
+    mine = read_records(live)
+    assert len(mine) == 1 and mine[0]["betrokkene"] == pseudonym and mine[0]["reasons"] == ["L2"]
+    # And the export of the configuration covers the same folder.
+    exported = subprocess.run([sys.executable, "-m", "sidecar", "records", "export", "--format", "ldv", "--config",
+                               str(knmg.workdir / "config.yaml")], capture_output=True, text=True, timeout=120,
+                              env=env)
+    assert exported.returncode == 0, exported.stderr
+    assert len(exported.stdout.splitlines()) == 4  # 2 + 1 + the query's own record

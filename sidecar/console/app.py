@@ -46,7 +46,7 @@ from sidecar.labels import LabelStore, LabelStoreError, ReviewItem
 from sidecar.opa import OpaClient, OpaError
 from sidecar.opa_input import public_labels, resource
 from sidecar.pseudonyms import PSEUDONYM_RX
-from sidecar.records import GENESIS, RecordWriter, iter_records, record_hash
+from sidecar.records import GENESIS, RecordWriter, iter_records, manifest_of, record_hash, records_files
 from sidecar.records_access import Access, access_rows, decide_and_record, records_access
 from sidecar.routes import RouteSpec
 from sidecar.settings import Settings
@@ -130,6 +130,7 @@ class _Line:
     prev_link_ok: bool
     next_link_ok: bool | None = None  # None: it is the last line
     chain_ok_from_start: bool = True
+    file: str | None = None  # named when the records folder holds more than one file
 
 
 def _age(created: str, now: datetime) -> str:
@@ -163,7 +164,8 @@ def create_console(settings: Settings, *, authenticator: Authenticator, opa: Opa
     keyring = settings.pseudonymisation.keyring()
     csrf_key = hmac.new(key, b"wams-console-csrf-v1", hashlib.sha256).digest()
     rule_texts = _RuleTexts(opa)
-    records_path = Path(settings.records.path)
+    # The folder of the live file: every replica's file and every rotated one are read.
+    records_dir = Path(settings.records.path).parent
     public = frozenset({"login", "login_post", "static"})
 
     # -- session and CSRF --------------------------------------------------------------------
@@ -386,7 +388,7 @@ def create_console(settings: Settings, *, authenticator: Authenticator, opa: Opa
         if not (_UUID.fullmatch(ident) or _TRACE.fullmatch(ident)):
             raise _Page(400, "Ongeldig kenmerk", "Geef een decision_id (uuid) of een trace-id.")
         require_l1()
-        lines, trace = _find_request(records_path, ident)
+        lines, trace = _find_request(records_dir, ident)
         texts = rule_texts.get()
         return render_template("decision.html", ident=ident, trace=trace, lines=lines, texts=texts)
 
@@ -403,8 +405,8 @@ def create_console(settings: Settings, *, authenticator: Authenticator, opa: Opa
         # the accesses before this one. The person under every active key version; the record
         # names them under the first (the current one, for a BSN typed in).
         wanted = frozenset(pseudonyms)
-        matches = [rec for _, rec, _ in iter_records(records_path)
-                   if rec is not None and rec.get("betrokkene") in wanted] if records_path.exists() else []
+        matches = [rec for path in _files(records_dir) for _, rec, _ in iter_records(path)
+                   if rec is not None and rec.get("betrokkene") in wanted]
         access = records_access(settings, pseudonym=pseudonyms[0], who=g.identity.sub, with_employees=with_employees,
                                 identity=g.identity, opa=opa, writer=writer)
         if not access.allowed:
@@ -464,7 +466,7 @@ def create_console(settings: Settings, *, authenticator: Authenticator, opa: Opa
     @app.get("/overzicht")
     def overview() -> str:
         access = require_l1()
-        days, by_phase, by_category, total = _overview(records_path, datetime.now(UTC).date())
+        days, by_phase, by_category, total = _overview(records_dir, datetime.now(UTC).date())
         revision = access.decision.revision if access.decision is not None else None
         return render_template("overview.html", days=days, by_phase=by_phase, by_category=by_category,
                                total=total, revision=revision, svg=_chart(days))
@@ -480,21 +482,42 @@ class _Page(Exception):
         self.status, self.title, self.message, self.decision_id = status, title, message, decision_id
 
 
-def _find_request(path: Path, ident: str) -> tuple[list[_Line], str | None]:
+def _files(folder: Path) -> list[Path]:
+    """Every records file of the records folder: each replica's file and every file the sidecar
+    rotated (records.rotate_*), so no page stops at the last rotation. Read-only."""
+    try:
+        return records_files(folder) if folder.is_dir() else []
+    except OSError:
+        return []
+
+
+def _find_request(folder: Path, ident: str) -> tuple[list[_Line], str | None]:
     """Every record of the request that ``ident`` (a decision id or trace id) belongs to, each
-    with what the hash chain says about it. Reads the file twice (find the trace, then verify and
-    collect), read-only."""
-    if not path.exists():
-        return [], None
+    with what its file's hash chain says about it. Reads the files twice (find the trace, then
+    verify and collect), read-only."""
+    files = _files(folder)
     trace = ident if _TRACE.fullmatch(ident) else None
     if trace is None:
         needle = ident.encode()
-        for _, rec, raw in iter_records(path):
-            if needle in raw and rec is not None and rec.get("decision_id") == ident:
-                trace = rec.get("trace_id") if isinstance(rec.get("trace_id"), str) else None
+        for path in files:
+            for _, rec, raw in iter_records(path):
+                if needle in raw and rec is not None and rec.get("decision_id") == ident:
+                    trace = rec.get("trace_id") if isinstance(rec.get("trace_id"), str) else None
+                    break
+            if trace is not None:
                 break
         if trace is None:
             return [], None
+    out: list[_Line] = []
+    for path in files:
+        out.extend(_lines_of(path, trace, len(files) > 1))
+    return out, trace
+
+
+def _lines_of(path: Path, trace: str, named: bool) -> list[_Line]:
+    """The lines of ``trace`` in one file, checked against that file's chain (each file is its own
+    chain; the first line of an anchored writer's file continues from the file rotated before it,
+    which only `records verify FOLDER` can check against the manifest)."""
     out: list[_Line] = []
     prev_hash, intact, last = GENESIS, True, None
     for n, rec, raw in iter_records(path):
@@ -502,6 +525,8 @@ def _find_request(path: Path, ident: str) -> tuple[list[_Line], str | None]:
             intact = False
             prev_hash = ""
             continue
+        if n == 1 and manifest_of(rec) is not None and isinstance(rec.get("prev_hash"), str):
+            prev_hash = rec["prev_hash"]
         own = rec.get("hash") == record_hash(rec)
         link = rec.get("prev_hash") == prev_hash
         intact = intact and own and link
@@ -509,21 +534,21 @@ def _find_request(path: Path, ident: str) -> tuple[list[_Line], str | None]:
             last.next_link_ok = rec.get("prev_hash") == last.record.get("hash")
             last = None
         if rec.get("trace_id") == trace:
-            last = _Line(n, rec, own, link, None, intact)
+            last = _Line(n, rec, own, link, None, intact, path.name if named else None)
             out.append(last)
         h = rec.get("hash")
         prev_hash = h if isinstance(h, str) else ""
-    return out, trace
+    return out
 
 
-def _overview(path: Path, today: Any) -> tuple[list[dict[str, Any]], Counter[tuple[str, str]],
+def _overview(folder: Path, today: Any) -> tuple[list[dict[str, Any]], Counter[tuple[str, str]],
                                                  Counter[tuple[str, str]], int]:
     first = today - timedelta(days=OVERVIEW_DAYS - 1)
     days = {(first + timedelta(days=i)).isoformat(): Counter[str]() for i in range(OVERVIEW_DAYS)}
     by_phase: Counter[tuple[str, str]] = Counter()
     by_category: Counter[tuple[str, str]] = Counter()
     total = 0
-    if path.exists():
+    for path in _files(folder):
         for _, rec, _ in iter_records(path):
             if rec is None:
                 continue
