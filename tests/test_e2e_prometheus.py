@@ -41,7 +41,7 @@ JOB = GRAFANA_VARIABLES["$job"]  # the dashboard's job is the one Prometheus scr
 
 
 class Prometheus:
-    def __init__(self, workdir: Path, target: str) -> None:
+    def __init__(self, workdir: Path, target: str, opa_target: str) -> None:
         exe = shutil.which("prometheus")
         assert exe, "prometheus not found: run 'make deps-prometheus' (installs Debian's prometheus package)"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -49,7 +49,10 @@ class Prometheus:
         config = {
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
             "rule_files": ["alerts.yaml"],
-            "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": [target]}]}],
+            # OPA's own metrics too (job wams-opa: WamsOpaMetricsDown); the demo's OPA serves them on
+            # its API address (deployments use its diagnostic port, 8282).
+            "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": [target]}]},
+                               {"job_name": "wams-opa", "static_configs": [{"targets": [opa_target]}]}],
         }
         (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
         self.port = free_ports(1)[0]
@@ -105,7 +108,7 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running
     assert main(["records", "verify", str(tmp / "stack" / "records"), "--metrics-file", str(status)]) == 0
     prom: Prometheus | None = None
     try:
-        prom = Prometheus(tmp / "prometheus", f"127.0.0.1:{stack.ports.admin}")
+        prom = Prometheus(tmp / "prometheus", f"127.0.0.1:{stack.ports.admin}", f"127.0.0.1:{stack.ports.opa}")
         yield Running(stack), prom
     finally:
         if prom is not None:
