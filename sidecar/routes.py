@@ -141,6 +141,13 @@ DEFAULT_ROUTES: tuple[RouteSpec, ...] = (
     _r("document_delete", ["DELETE"], f"{_D}/{{uuid}}", _EIO, "delete", "document_read"),
     _r("document_download", ["GET", "HEAD"], f"{_D}/{{uuid}}/download", _EIO, "download",
        "document_read"),
+    # A document's audit trail holds its old and new metadata (not its content): as sensitive as
+    # the document's metadata, so it is decided as a read of the document (labels, relation,
+    # category) before it is fetched, like a zaak's.
+    _r("document_audittrail", ["GET", "HEAD"], f"{_D}/{{uuid}}/audittrail", _EIO, "read", "document_read",
+       paginated=False),
+    _r("document_audittrail_entry", ["GET", "HEAD"], f"{_D}/{{uuid}}/audittrail/{{entry}}", _EIO, "read",
+       "document_read"),
     # Open Zaak's write flow for a document: lock, change (a create or update with inhoud null and
     # bestandsomvang gets bestandsdelen to upload), unlock. All of them are writes to the document,
     # decided like an update on its metadata, labels and the caller's relation.

@@ -149,3 +149,38 @@ def test_objectinformatieobjecten_are_read_like_zaakinformatieobjecten(knmg: Run
     r = knmg.proxy("GET", f"{OIO}?informatieobject={quote(f'{proxy_base}{DOCS}/{hidden}', safe='')}", h)
     assert r.status == 200 and r.json() == []
     assert knmg.upstream("GET", f"{OIO}?informatieobject={quote(f'{proxy_base}{DOCS}/{hidden}', safe='')}").json()
+
+
+def test_a_documents_audit_trail_is_read_as_the_document(knmg: Running) -> None:
+    h = knmg.headers("consulent", HULP)
+    proxy_base = f"http://127.0.0.1:{knmg.stack.ports.proxy}"
+    made = knmg.proxy("POST", DOCS, _json(h), document_body(
+        f"{catalogue_base(knmg)}/informatieobjecttypen/algemeen", "met geschiedenis"))
+    assert made.status == 201, made.body[:300]
+    path = urlsplit(made.json()["url"]).path
+    patched = knmg.proxy("PATCH", path, _json(h), json.dumps({"titel": "nieuwe titel"}).encode())
+    assert patched.status == 200, patched.body[:300]
+    trail = knmg.proxy("GET", f"{path}/audittrail", h)
+    assert trail.status == 200, trail.body[:300]
+    entries = trail.json()
+    assert [e["actie"] for e in entries] == ["create", "partial_update"]
+    assert entries[1]["wijzigingen"]["oud"]["titel"] == "met geschiedenis"
+    assert entries[1]["wijzigingen"]["nieuw"]["titel"] == "nieuwe titel"
+    assert all(e["hoofdObject"] == f"{proxy_base}{path}" and e["bron"] == "DRC" for e in entries)
+    (rec,) = [x for x in knmg.records_of(trail) if x["phase"] == "response"]
+    assert rec["resource"]["type"] == "enkelvoudiginformatieobject" and rec["decision"] == "allow"
+    assert rec["resource"]["id"] == path.rsplit("/", 1)[1]
+    entry = knmg.proxy("GET", f"{path}/audittrail/{entries[0]['uuid']}", h)
+    assert entry.status == 200 and entry.json()["uuid"] == entries[0]["uuid"], entry.body[:300]
+    # Someone with no relation to the document, and a consulent asking for a medical document's
+    # history: denied on the document before the trail is asked for.
+    med = knmg.doc_of("medisch")["url"]
+    for who, target in ((knmg.headers("consulent", HULP, sub=UNRELATED_SUB), f"{path}/audittrail"),
+                        (knmg.headers("consulent", HULP, sub=UNRELATED_SUB),
+                         f"{path}/audittrail/{entries[0]['uuid']}"),
+                        (h, f"{urlsplit(med).path}/audittrail")):
+        mark = knmg.mark_upstream()
+        denied = knmg.proxy("GET", target, who)
+        assert denied.status == 403, (target, denied.body[:300])
+        assert knmg.records_of(denied)[-1]["decision"] == "deny"
+        assert not [ln for ln in knmg.upstream_since(mark) if "audittrail" in ln]

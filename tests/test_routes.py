@@ -32,6 +32,8 @@ ROUTES = RouteMap(DEFAULT_ROUTES)
     ("DELETE", f"/zaken/api/v1/zaakobjecten/{U}", "zaakobject_delete", "delete", U),
     # An audit-trail entry is decided on its zaak: the id the route carries is the zaak's.
     ("GET", f"/zaken/api/v1/zaken/{U}/audittrail/{V}", "zaak_audittrail_entry", "read", U),
+    ("GET", f"{D}/{U}/audittrail", "document_audittrail", "read", U),
+    ("GET", f"{D}/{U}/audittrail/{V}", "document_audittrail_entry", "read", U),
     ("GET", D, "documenten_list", "list", None),
     ("POST", D, "document_create", "create", None),
     ("GET", f"{D}/{U}", "document_read", "read", U),

@@ -630,22 +630,40 @@ def create_app(
         filters = [(name, str(body[name])) for name in store.FILTERS["zaken"] if name in body]
         return listing("zaken", filters, zaken_rows, headers=crs)
 
-    def audit(data: dict[str, Any], zaak_uuid: str, actie: str, old: Mapping[str, Any] | None) -> None:
-        """An audit trail entry of a zaak write (Zaken API AuditTrail), kept with the zaak."""
-        url = f"{base_url()}{ZAKEN}/zaken/{zaak_uuid}"
+    def audit(data: dict[str, Any], zaak_uuid: str, actie: str, old: Mapping[str, Any] | None, *,
+              resource: str = "zaak") -> None:
+        """An audit trail entry of a write (the Zaken and Documenten APIs' AuditTrail), kept with
+        the object: a zaak's, or (``resource="enkelvoudiginformatieobject"``) a document's."""
+        document = resource == "enkelvoudiginformatieobject"
+        url = f"{base_url()}{EIO_PATH}/{zaak_uuid}" if document else f"{base_url()}{ZAKEN}/zaken/{zaak_uuid}"
 
         def public(d: Mapping[str, Any] | None) -> dict[str, Any] | None:
             return None if d is None else {k: v for k, v in d.items() if not k.startswith("_")}
 
         data.setdefault("_audit", []).append({
-            "uuid": str(uuid.uuid4()), "bron": "ZRC", "applicatieId": "", "applicatieWeergave": "",
-            "gebruikersId": "", "gebruikersWeergave": "", "actie": actie,
+            "uuid": str(uuid.uuid4()), "bron": "DRC" if document else "ZRC", "applicatieId": "",
+            "applicatieWeergave": "", "gebruikersId": "", "gebruikersWeergave": "", "actie": actie,
             "actieWeergave": {"create": "Object aangemaakt", "update": "Object bijgewerkt",
                               "partial_update": "Object deels bijgewerkt"}[actie],
-            "resultaat": 201 if actie == "create" else 200, "hoofdObject": url, "resource": "zaak",
+            "resultaat": 201 if actie == "create" else 200, "hoofdObject": url, "resource": resource,
             "resourceUrl": url, "toelichting": "", "resourceWeergave": data.get("identificatie", ""),
             "aanmaakdatum": _now(), "wijzigingen": {"oud": public(old), "nieuw": public(data)},
         })
+
+    @app.get(f"{EIO_PATH}/<uuid:doc_id>/audittrail")
+    def document_audittrail(doc_id: uuid.UUID) -> Response:
+        data = store.get(conn(), "documenten", str(doc_id))
+        if data is None:
+            raise NotFoundError("Niet gevonden.")
+        return json_response(data.get("_audit") or [])  # a plain array, as the spec says
+
+    @app.get(f"{EIO_PATH}/<uuid:doc_id>/audittrail/<uuid:audit_id>")
+    def document_audittrail_read(doc_id: uuid.UUID, audit_id: uuid.UUID) -> Response:
+        data = store.get(conn(), "documenten", str(doc_id)) or {}
+        for entry in data.get("_audit") or []:
+            if entry["uuid"] == str(audit_id):
+                return json_response(entry)
+        raise NotFoundError("Niet gevonden.")
 
     @app.get(f"{ZAKEN}/zaken/<uuid:zaak_id>/audittrail")
     def zaak_audittrail(zaak_id: uuid.UUID) -> Response:
@@ -1018,6 +1036,7 @@ def create_app(
         size = chunked(cleaned)
         data, content = document_data(cleaned, None, partial=False)
         doc_uuid = str(uuid.uuid4())
+        audit(data, doc_uuid, "create", None, resource="enkelvoudiginformatieobject")
         c = conn()
         with db.write(c):
             store.insert(c, "documenten", doc_uuid, data, inhoud=content)
@@ -1048,9 +1067,12 @@ def create_app(
             immutable_check("eio", existing, cleaned)
             size = chunked(cleaned) if existing.get("_lock") else None
             data, content = document_data(cleaned, existing, partial)
-            for kept in ("_lock", "_delen"):  # a PUT replaces the fields, not the lock or its parts
+            # A PUT replaces the fields, not the lock, its parts or the audit trail.
+            for kept in ("_lock", "_delen", "_audit"):
                 if kept in existing:
                     data[kept] = existing[kept]
+            audit(data, doc_uuid, "partial_update" if partial else "update", existing,
+                  resource="enkelvoudiginformatieobject")
             if size is not None:
                 start_upload(c, doc_uuid, data, size)
             store.update(c, "documenten", doc_uuid, data, inhoud=content)
