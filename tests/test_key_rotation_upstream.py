@@ -84,6 +84,14 @@ def zgw_stack(tmp_path: Path) -> Iterator[tuple[Running, Path, Path]]:
         stack.stop()
 
 
+def _replace(path: Path, text: str) -> None:
+    """Write ``path`` atomically: the upstream reads its credentials on every request, and a
+    truncate-then-write would let a request in between see none (a 403 the rotation did not cause)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def test_client_secret_rotation_with_sighup_loses_no_request_record_or_label(
         zgw_stack: tuple[Running, Path, Path]) -> None:
     run, upstream_secrets, sidecar_secret = zgw_stack
@@ -115,7 +123,7 @@ def test_client_secret_rotation_with_sighup_loses_no_request_record_or_label(
     try:
         wait_for("some traffic", lambda: len(statuses) >= 5)
         # 1. The new credential is added upstream (both valid now).
-        upstream_secrets.write_text(f"{OLD}\n{NEW}\n")
+        _replace(upstream_secrets, f"{OLD}\n{NEW}\n")
         # 2. The sidecar's secret file is replaced (atomically) and the master told to reload.
         tmp = sidecar_secret.with_suffix(".new")
         tmp.write_text(NEW + "\n")
@@ -129,7 +137,7 @@ def test_client_secret_rotation_with_sighup_loses_no_request_record_or_label(
                  lambda: (w := _workers(master)) and len(w) == 2 and not w & old_workers, timeout=60)
         wait_for("traffic after the reload", lambda: len(statuses) >= seen + 5)
         # 3. The old credential is removed upstream: the new workers sign with the new secret.
-        upstream_secrets.write_text(NEW + "\n")
+        _replace(upstream_secrets, NEW + "\n")
         seen = len(statuses)
         wait_for("traffic with only the new secret valid", lambda: len(statuses) >= seen + 10)
     finally:
