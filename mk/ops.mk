@@ -1,10 +1,14 @@
 # Operations: signed policy bundles, and the Debian tools the deploy/ tests need.
 #
 #   make bundle                          signed bundle build/bundle.tar.gz (dev key when none is given)
+#                                        and its signed Wasm twin build/bundle-wasm.tar.gz (same key, revision)
 #   make bundle BUNDLE_SIGNING_KEY=/secure/bundle-signing.key.pem   sign with the real key
 #   make deps-prometheus                 promtool + prometheus (Debian package), for the tests
 
 BUNDLE_OUT          ?= build/bundle.tar.gz
+# The signed Wasm bundle of the same policies (same key and revision), published beside it for the
+# sidecar's in-process engine (opa.wasm_bundle_url); file name bundle-wasm.tar.gz on the server.
+BUNDLE_WASM_OUT     ?= $(dir $(BUNDLE_OUT))bundle-wasm.tar.gz
 BUNDLE_SIGNING_ALG  ?= RS256
 # The dev key lives under .tools/ (git-ignored) so that a throw-away key is never committed.
 BUNDLE_DEV_KEY_DIR  := $(CURDIR)/.tools/bundle-signing
@@ -29,7 +33,7 @@ $(BUNDLE_DEV_KEY_DIR)/dev.key.pem:
 	@openssl pkey -in $@ -pubout -out $(BUNDLE_DEV_KEY_DIR)/dev.pub.pem
 
 .PHONY: bundle
-bundle: $(if $(filter $(TOOLS)/opa,$(OPA)),$(TOOLS)/opa) $(if $(filter $(BUNDLE_DEV_KEY_DIR)/dev.key.pem,$(BUNDLE_SIGNING_KEY)),$(BUNDLE_DEV_KEY_DIR)/dev.key.pem) ## signed policy bundle (build/bundle.tar.gz)
+bundle: $(if $(filter $(TOOLS)/opa,$(OPA)),$(TOOLS)/opa) $(if $(filter $(BUNDLE_DEV_KEY_DIR)/dev.key.pem,$(BUNDLE_SIGNING_KEY)),$(BUNDLE_DEV_KEY_DIR)/dev.key.pem) ## signed policy bundles for the bundle server (build/bundle.tar.gz, build/bundle-wasm.tar.gz)
 	@test -n "$(BUNDLE_REVISION)" || { echo "error: could not determine a bundle revision (set BUNDLE_REVISION=…)"; exit 1; }
 	@test -r "$(BUNDLE_SIGNING_KEY)" || { echo "error: BUNDLE_SIGNING_KEY=$(BUNDLE_SIGNING_KEY) is not a readable PEM file"; exit 1; }
 	@mkdir -p $(dir $(BUNDLE_OUT))
@@ -37,6 +41,8 @@ bundle: $(if $(filter $(TOOLS)/opa,$(OPA)),$(TOOLS)/opa) $(if $(filter $(BUNDLE_
 	  --revision $(BUNDLE_REVISION) --signing-alg $(BUNDLE_SIGNING_ALG) --signing-key $(BUNDLE_SIGNING_KEY) \
 	  -o $(BUNDLE_OUT)
 	@echo "    $(BUNDLE_OUT): revision $(BUNDLE_REVISION), signed ($(BUNDLE_SIGNING_ALG)) with $(BUNDLE_SIGNING_KEY)"
+	@$(MAKE) --no-print-directory wasm-bundle WASM_BUNDLE_OUT=$(abspath $(BUNDLE_WASM_OUT)) \
+	  WASM_REVISION=$(BUNDLE_REVISION) WASM_SIGNING_KEY=$(BUNDLE_SIGNING_KEY) WASM_SIGNING_ALG=$(BUNDLE_SIGNING_ALG)
 
 # Debian's prometheus package ships both promtool (rule checks and rule unit tests) and the
 # server (tests/test_e2e_prometheus.py). Its service is not started in containers, where

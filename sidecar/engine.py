@@ -31,5 +31,11 @@ def create_engine(settings: OpaSettings, rest: OpaClient) -> PolicyEngine:
         # Imported only when configured: the REST set-up never loads wasmtime's native library.
         from sidecar.wasm_engine import WasmEngine
 
-        return WasmEngine(settings)
+        engine = WasmEngine(settings)
+        if settings.wasm_bundle_url is not None:
+            from sidecar.wasm_download import BundleDownloader
+
+            # In every worker; only the one holding the download lock fetches (sidecar.wasm_download).
+            engine.downloader = BundleDownloader(settings, on_new=engine.refresh).start()
+        return engine
     return rest

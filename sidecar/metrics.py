@@ -106,6 +106,10 @@ relation_lookups_total = Counter(
 policy_reload_errors_total = Counter(
     "sidecar_policy_reload_errors_total",
     "Wasm policy bundles (opa.engine: wasm) that could not be loaded; the previous bundle stays in use.")
+policy_download_errors_total = Counter(
+    "sidecar_policy_download_errors_total",
+    "Downloads of opa.wasm_bundle_url that failed (download), did not verify or load (verify) or could "
+    "not be kept (write); the previous bundle stays in use.", ["reason"])
 opa_up = Gauge(
     "sidecar_opa_up", "1 when the last readiness check found OPA answering with the policy loaded.",
     multiprocess_mode="livemax")

@@ -206,6 +206,20 @@ class UpstreamSettings(_Strict):
         return self
 
 
+class BundlePolling(_Strict):
+    # As OPA's bundle polling (deploy/opa/config.yaml): a random delay spreads replicas' requests.
+    min_delay_seconds: float = Field(default=30.0, gt=0, le=86400)
+    """Shortest wait between two downloads of the bundle."""
+    max_delay_seconds: float = Field(default=120.0, gt=0, le=86400)
+    """Longest wait between two downloads of the bundle (also the longest back-off after a failure)."""
+
+    @model_validator(mode="after")
+    def _order(self) -> BundlePolling:
+        if self.max_delay_seconds < self.min_delay_seconds:
+            raise ValueError("max_delay_seconds is below min_delay_seconds")
+        return self
+
+
 class OpaSettings(_Strict):
     url: str = "http://127.0.0.1:8181"
     """OPA's address: http://HOST:PORT or unix:///PATH (a Unix socket)."""
@@ -220,7 +234,17 @@ class OpaSettings(_Strict):
     policies in this process. explain, the console and records queries always ask the OPA server
     at ``url``."""
     wasm_bundle: Path | None = None
-    """The Wasm bundle (output of opa build -t wasm; make wasm-bundle); required with engine wasm."""
+    """The Wasm bundle (output of opa build -t wasm; make wasm-bundle); with wasm_bundle_url, where
+    the last verified download is kept (it survives a restart while the bundle server is down)."""
+    wasm_bundle_url: str | None = None
+    """http(s) URL of the signed Wasm bundle on the bundle server (make bundle publishes it as
+    bundle-wasm.tar.gz), downloaded in the background; needs wasm_bundle and wasm_bundle_public_key."""
+    wasm_bundle_ca_file: Path | None = None
+    """PEM CA bundle that verifies an https wasm_bundle_url instead of the system's CAs."""
+    wasm_bundle_polling: BundlePolling = BundlePolling()
+    """How often wasm_bundle_url is asked for a new bundle (a random delay between the two)."""
+    wasm_bundle_timeout: Timeouts = Timeouts(connect=5.0, read=30.0)
+    """Timeouts of downloading wasm_bundle_url."""
     wasm_reload_seconds: float = Field(default=5.0, gt=0, le=3600)
     """How often the Wasm bundle file is checked for a new version."""
     wasm_bundle_public_key: Path | None = None
@@ -231,8 +255,22 @@ class OpaSettings(_Strict):
 
     @model_validator(mode="after")
     def _wasm(self) -> OpaSettings:
-        if self.engine == "wasm" and self.wasm_bundle is None:
-            raise ValueError("opa.engine wasm needs opa.wasm_bundle (the path of an opa build -t wasm bundle)")
+        if self.engine == "wasm" and self.wasm_bundle is None and self.wasm_bundle_url is None:
+            raise ValueError("opa.engine wasm needs opa.wasm_bundle (the path of an opa build -t wasm bundle) "
+                             "or opa.wasm_bundle_url (with opa.wasm_bundle), or set opa.engine: rest")
+        if self.wasm_bundle_url is not None:
+            if not re.fullmatch(r"https?://[^/?#\s]+(/\S*)?", self.wasm_bundle_url):
+                raise ValueError("opa.wasm_bundle_url: expected an http:// or https:// URL, "
+                                 f"got {self.wasm_bundle_url!r}")
+            if self.wasm_bundle is None:
+                raise ValueError("opa.wasm_bundle_url needs opa.wasm_bundle (the file that keeps the last "
+                                 "verified download)")
+            # Nothing fetched over the network is used unverified.
+            if self.wasm_bundle_public_key is None:
+                raise ValueError("opa.wasm_bundle_url needs opa.wasm_bundle_public_key (downloaded bundles "
+                                 "must be signed)")
+        if self.wasm_bundle_ca_file is not None and not (self.wasm_bundle_url or "").startswith("https://"):
+            raise ValueError("opa.wasm_bundle_ca_file is set but opa.wasm_bundle_url is not https://")
         return self
 
     @field_validator("url")
@@ -720,7 +758,8 @@ def _resolve_paths(s: Settings, base: Path, env: Mapping[str, str]) -> Settings:
             "zgw_jwt": upstream.zgw_jwt.model_copy(update={"secret_file": r(upstream.zgw_jwt.secret_file)})})
     metrics = s.metrics.model_copy(update={"multiproc_dir": r(s.metrics.multiproc_dir)})
     opa = s.opa.model_copy(update={"wasm_bundle": r(s.opa.wasm_bundle),
-                                   "wasm_bundle_public_key": r(s.opa.wasm_bundle_public_key)})
+                                   "wasm_bundle_public_key": r(s.opa.wasm_bundle_public_key),
+                                   "wasm_bundle_ca_file": r(s.opa.wasm_bundle_ca_file)})
     resolved = s.model_copy(update={"jwt": jwt, "records": records, "pseudonymisation": pseudo,
                                     "labels": labels, "upstream": upstream, "metrics": metrics, "opa": opa})
     resolved = _resolve_tls_paths(resolved, r)
@@ -754,6 +793,8 @@ def _check_tls_files(s: Settings) -> None:
             client_context(s.upstream.tls, "upstream.tls")
         if s.jwt.jwks_ca_file is not None:
             ca_context(s.jwt.jwks_ca_file, "jwt.jwks_ca_file")
+        if s.opa.wasm_bundle_ca_file is not None:
+            ca_context(s.opa.wasm_bundle_ca_file, "opa.wasm_bundle_ca_file")
     except TlsFileError as exc:
         raise ConfigError(str(exc)) from None
 

@@ -504,6 +504,8 @@ class WasmEngine:
         self._reload_lock = threading.Lock()
         self._local = threading.local()
         self._stop = threading.Event()
+        # opa.wasm_bundle_url: what keeps the file current (sidecar.wasm_download); closed with this.
+        self.downloader: Any = None
         self.refresh()
         if poll:
             threading.Thread(target=self._poll, name="wasm-bundle-reload", daemon=True).start()
@@ -556,6 +558,8 @@ class WasmEngine:
 
     def close(self) -> None:
         self._stop.set()
+        if self.downloader is not None:
+            self.downloader.close()
 
     @property
     def revision(self) -> str | None:
