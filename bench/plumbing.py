@@ -59,6 +59,7 @@ def _settings() -> Settings:
     return Settings.model_validate({
         "upstream": {"url": UPSTREAM}, "jwt": {"issuer": "i", "audience": "a", "jwks_url": "http://x/j"},
         "controlling_orgs": ["gemeente"], "pseudonymisation": {"key": "k" * 32},
+        "opa": {"engine": "rest"},  # no Wasm bundle here: OPA over REST
         "relations": {"cache_ttl_seconds": 3600}})
 
 

@@ -44,9 +44,11 @@ class Readiness:
     the record file and the label store are usable. Cached briefly so probes stay cheap."""
 
     def __init__(self, settings: Settings, opa: PolicyEngine, writer: RecordWriter, labels: LabelStore,
-                 inputs: InputBuilder) -> None:
+                 inputs: InputBuilder, server: OpaClient | None = None) -> None:
         self._s = settings
         self._opa = opa
+        # The OPA server, when the engine is another: only to say what is wrong with a profile.
+        self._server = server
         self._inputs = inputs
         self._writer = writer
         self._labels = labels
@@ -63,6 +65,18 @@ class Readiness:
             self._cached = (time.monotonic(), ok, problems)
             metrics.opa_up.set(1 if not any(p.startswith("opa") for p in problems) else 0)
             return ok, problems
+
+    def _profile_errors(self, profile: str) -> Any:
+        """wams/profile/errors of ``profile`` from the OPA server, or a pointer to the tool."""
+        if self._server is not None:
+            try:
+                all_errors = self._server.query("wams/profile/errors")
+                errors = all_errors.get(profile) if isinstance(all_errors, dict) else None
+                if errors:
+                    return errors
+            except OpaError:
+                pass
+        return "see 'sidecar profiles check'"
 
     def _problems(self) -> list[str]:
         out: list[str] = []
@@ -84,8 +98,9 @@ class Readiness:
             elif "PROFILE" in probe.reasons:
                 # The wasm module has no wams/profile/errors (its messages need sprintf, a builtin
                 # it lacks); the decision itself denies everything under an invalid profile
-                # (authz.profile_valid), and 'sidecar profiles check' says what is wrong.
-                out.append(f"opa: profile {profile!r} is invalid (see 'sidecar profiles check')")
+                # (authz.profile_valid), and 'sidecar profiles check' says what is wrong. The OPA
+                # server, when it answers, names the problem; not-ready does not depend on it.
+                out.append(f"opa: profile {profile!r} is invalid: {self._profile_errors(profile)}")
         except OpaError as exc:
             out.append(f"opa: {exc}")
         if not self._writer.writable():
@@ -185,7 +200,7 @@ def create_app(settings: Settings) -> PortDispatcher:
                   upstream=upstream, labels=labels, objects=objects, routes=routes)
     metrics.preinitialise([r.name for r in settings.routes])
     metrics.policy_info.labels(settings.policy.profile).set(1)
-    readiness = Readiness(settings, engine, writer, labels, inputs)
+    readiness = Readiness(settings, engine, writer, labels, inputs, server=opa if engine is not opa else None)
     admin = _admin_app(readiness, labels, settings.review.max_open_days, settings.records.verify_status_file)
     metrics.refresh_reviews(0, None, settings.review.max_open_days)
 

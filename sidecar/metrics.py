@@ -46,7 +46,8 @@ decisions_total = Counter(
     "sidecar_decisions_total", "Policy decisions, by outcome, phase, action and data category.",
     ["decision", "phase", "action", "category"])
 opa_request_duration = Histogram(
-    "sidecar_opa_request_duration_seconds", "Time for one OPA decision call (HTTP round trip).",
+    "sidecar_opa_request_duration_seconds",
+    "Time for one decision: the in-process evaluation (opa.engine wasm) or the HTTP round trip to OPA (rest).",
     buckets=_FAST_BUCKETS)
 request_duration = Histogram(
     "sidecar_request_duration_seconds", "Time from request received to response started, by route.",

@@ -229,10 +229,10 @@ class OpaSettings(_Strict):
     """Timeouts of calls to OPA."""
     pool_size: int = Field(default=16, ge=1, le=1024)
     """Pooled connections to OPA, per worker process."""
-    engine: Literal["rest", "wasm"] = "rest"
-    """Who decides for the proxy: OPA over its REST API, or OPA's Wasm compilation of the same
-    policies in this process. explain, the console and records queries always ask the OPA server
-    at ``url``."""
+    engine: Literal["rest", "wasm"] = "wasm"
+    """Who decides for the proxy: OPA's Wasm compilation of the policies in this process (needs
+    wasm_bundle or wasm_bundle_url), or OPA over its REST API at url (rest). explain, the decision
+    API and the console always ask the OPA server at ``url``."""
     wasm_bundle: Path | None = None
     """The Wasm bundle (output of opa build -t wasm; make wasm-bundle); with wasm_bundle_url, where
     the last verified download is kept (it survives a restart while the bundle server is down)."""
@@ -255,9 +255,8 @@ class OpaSettings(_Strict):
 
     @model_validator(mode="after")
     def _wasm(self) -> OpaSettings:
-        if self.engine == "wasm" and self.wasm_bundle is None and self.wasm_bundle_url is None:
-            raise ValueError("opa.engine wasm needs opa.wasm_bundle (the path of an opa build -t wasm bundle) "
-                             "or opa.wasm_bundle_url (with opa.wasm_bundle), or set opa.engine: rest")
+        # An engine wasm without a bundle is refused by Settings (_wasm_bundle), not here: an
+        # OpaSettings(url=...) alone also configures a client of the OPA server (explain, tools).
         if self.wasm_bundle_url is not None:
             if not re.fullmatch(r"https?://[^/?#\s]+(/\S*)?", self.wasm_bundle_url):
                 raise ValueError("opa.wasm_bundle_url: expected an http:// or https:// URL, "
@@ -601,6 +600,14 @@ class Settings(_Strict):
             out.append("catalogue.coordinator_roltypen is empty: the coordinator rules (K1, K2) would never "
                        "apply; list the roltype URL(s) of the Wams coordinator")
         return out
+
+    @model_validator(mode="after")
+    def _wasm_bundle(self) -> Settings:
+        o = self.opa
+        if o.engine == "wasm" and o.wasm_bundle is None and o.wasm_bundle_url is None:
+            raise ValueError("opa.engine wasm (the default) needs opa.wasm_bundle (the path of an opa build -t "
+                             "wasm bundle) or opa.wasm_bundle_url (with opa.wasm_bundle), or set opa.engine: rest")
+        return self
 
     @model_validator(mode="after")
     def _console_port(self) -> Settings:

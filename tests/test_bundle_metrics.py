@@ -132,7 +132,8 @@ def test_bundle_status_and_policy_revision_are_exported(tmp_path: Path, served: 
     priv, pub = rsa_keypair(tmp_path, "signer")
     served.publish(make_bundle(tmp_path / "r1.tar.gz", priv, "rev-m1"))
     opa = DiagOpa(tmp_path, served.url, pub)
-    stack = Stack(workdir=tmp_path / "stack", ports=new_ports(opa=opa.port), workers=2)
+    stack = Stack(workdir=tmp_path / "stack", ports=new_ports(opa=opa.port), workers=2,
+                  config_extra={"opa": {"engine": "rest"}})  # the revision OPA's bundle carries
     stack.prepare()
     run = Running(stack)
     try:

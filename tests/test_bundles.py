@@ -136,7 +136,8 @@ class _SidecarStack:
     def __init__(self, workdir: Path, opa_port: int) -> None:
         self.stack = Stack(workdir=workdir, ports=new_ports(opa=opa_port), workers=1)
         workdir.mkdir(parents=True, exist_ok=True)
-        write_config(workdir, self.stack.ports, profile="knmg", workers=1)
+        # OPA over REST: these tests are about the bundles OPA loads or refuses.
+        write_config(workdir, self.stack.ports, profile="knmg", workers=1, extra={"opa": {"engine": "rest"}})
         self.running = Running(self.stack)
 
     def start_upstream(self) -> None:

@@ -23,6 +23,7 @@ def config(tmp_path: Path) -> Path:
         "jwt": {"issuer": "https://idp", "audience": "sidecar", "keys": [{"kid": "k1", "file": "pub.pem"}]},
         "controlling_orgs": ["gemeente-demo"],
         "pseudonymisation": {"key_file": "pseudo.key"},
+        "opa": {"engine": "rest"},  # no Wasm bundle here: OPA over REST
     }))
     return p
 

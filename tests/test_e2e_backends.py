@@ -61,7 +61,7 @@ def test_sidecar_on_postgresql_labels(tmp_path: Path, pg_server: PgServer) -> No
 def test_opa_on_a_unix_socket(tmp_path: Path) -> None:
     sock = tmp_path / "opa.sock"
     stack = start_stack(tmp_path / "unix", "knmg", workers=1, opa_socket=sock,
-                        config_extra={"opa": {"url": f"unix://{sock}"}})
+                        config_extra={"opa": {"url": f"unix://{sock}", "engine": "rest"}})  # decisions over the socket
     run = Running(stack)
     try:
         assert run.admin("/-/readyz").status == 200

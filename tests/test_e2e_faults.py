@@ -2,39 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from sidecar.devtools.demo import Stack
 from tests.helpers import DOCS, HULP, ZAKEN, Running, new_ports, start_not_ready, start_stack
 
 
-def test_opa_stopped_fails_closed(fresh: Running) -> None:
-    assert fresh.proxy("GET", ZAKEN, fresh.headers("consulent", HULP)).status == 200
-    fresh.stack.stop_one("opa")
-    before_upstream = fresh.mark_upstream()
-    before_errors = fresh.metric("sidecar_opa_errors_total", kind="connect")
+@pytest.fixture
+def fresh_rest(tmp_path: Path) -> Iterator[Running]:
+    """A stack of its own that decides with OPA over REST (opa.engine: rest): stopping OPA must
+    then stop everything. (With the default wasm engine OPA is not asked: test_wasm_engine.py.)"""
+    stack = start_stack(tmp_path / "stack", "knmg", workers=1, config_extra={"opa": {"engine": "rest"}})
+    yield Running(stack)
+    stack.stop()
+
+
+def test_opa_stopped_fails_closed(fresh_rest: Running) -> None:
+    assert fresh_rest.proxy("GET", ZAKEN, fresh_rest.headers("consulent", HULP)).status == 200
+    fresh_rest.stack.stop_one("opa")
+    before_upstream = fresh_rest.mark_upstream()
+    before_errors = fresh_rest.metric("sidecar_opa_errors_total", kind="connect")
 
     for target in (ZAKEN, DOCS, ZAKEN):
-        r = fresh.proxy("GET", target, fresh.headers("consulent", HULP))
+        r = fresh_rest.proxy("GET", target, fresh_rest.headers("consulent", HULP))
         assert r.status == 503
         assert r.header("content-type") == "application/problem+json"
         assert "results" not in r.body.decode()
     # Nothing released. At most the first read reached the upstream: its request phase was decided
     # (and cached) before OPA stopped; the failed response phase dropped that cache, so no later
     # request is forwarded while OPA is away.
-    forwarded = fresh.upstream_since(before_upstream)
+    forwarded = fresh_rest.upstream_since(before_upstream)
     assert len(forwarded) <= 1 and all("/zaken/api/v1/zaken" in line for line in forwarded), forwarded
 
-    assert fresh.metric("sidecar_opa_errors_total", kind="connect") - before_errors == 3
-    last = fresh.records()[-1]
+    assert fresh_rest.metric("sidecar_opa_errors_total", kind="connect") - before_errors == 3
+    last = fresh_rest.records()[-1]
     assert last["decision"] == "deny" and last["reasons"] == ["OPA_CONNECT"]
-    ready = fresh.wait_readiness(503)
+    ready = fresh_rest.wait_readiness(503)
     assert ready.status == 503 and ready.json()["status"] == "not-ready"
-    assert fresh.admin("/-/healthz").status == 200  # alive, just not ready
+    assert fresh_rest.admin("/-/healthz").status == 200  # alive, just not ready
 
     # OPA back: the sidecar recovers on its own (no restart of the sidecar needed).
-    fresh.stack.start_opa()
-    assert fresh.proxy("GET", ZAKEN, fresh.headers("consulent", HULP)).status == 200
+    fresh_rest.stack.start_opa()
+    assert fresh_rest.proxy("GET", ZAKEN, fresh_rest.headers("consulent", HULP)).status == 200
 
 
 def _policy_dir(tmp_path: Path, decision_rego: str) -> Path:

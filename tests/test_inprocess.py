@@ -156,7 +156,7 @@ def test_list_is_filtered_by_category(peers: Peers, tmp_path: Path) -> None:
 
 def test_opa_outage_is_503_and_a_recorded_deny(peers: Peers, tmp_path: Path) -> None:
     closed = free_ports(1)[0]  # nothing listens there: connection refused
-    settings = app_settings(peers, tmp_path, url=f"http://127.0.0.1:{closed}")
+    settings = app_settings(peers, tmp_path, url=f"http://127.0.0.1:{closed}", engine="rest")
     sub, docs = seeded(peers)
     uid = docs["algemeen"]
     before = peers.run.mark_upstream()

@@ -78,7 +78,8 @@ def test_the_keyring_writes_under_the_current_version_and_finds_under_all() -> N
 def _config(tmp_path: Path, pseudo: dict[str, Any]) -> Path:
     (tmp_path / "jwt.pem").write_text("unused")
     cfg = {"jwt": {"issuer": "i", "audience": "a", "keys": [{"kid": "k", "file": "jwt.pem"}]},
-           "controlling_orgs": ["gemeente"], "pseudonymisation": pseudo}
+           "controlling_orgs": ["gemeente"], "pseudonymisation": pseudo,
+           "opa": {"engine": "rest"}}  # no Wasm bundle here: OPA over REST
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path

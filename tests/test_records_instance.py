@@ -28,6 +28,7 @@ def _config(tmp_path: Path, **records: Any) -> Path:
         "jwt": {"issuer": "https://idp", "audience": "sidecar", "keys": [{"kid": "k1", "file": "pub.pem"}]},
         "controlling_orgs": ["gemeente-demo"],
         "pseudonymisation": {"key_file": "key"}, "records": {"path": "records.jsonl", **records},
+        "opa": {"engine": "rest"},  # no Wasm bundle here: OPA over REST
     }))
     return cfg
 

@@ -71,6 +71,7 @@ def _relations(upstream: Upstream, tmp_path: Path, ttl: float = 60.0, max_items:
     settings = Settings.model_validate({
         "upstream": {"url": upstream.base}, "jwt": {"issuer": "i", "audience": "a", "jwks_url": "http://x/j"},
         "controlling_orgs": ["gemeente"], "pseudonymisation": {"key": "k" * 32},
+        "opa": {"engine": "rest"},  # no Wasm bundle here: OPA over REST
         "catalogue": {"zaaktypen": {f"{CAT}/zaaktypen/medisch": "medisch"},
                       "roltypen": {f"{CAT}/roltypen/behandelaar": "behandelaar"},
                       "coordinator_roltypen": [f"{CAT}/roltypen/zaakcoordinator"]},
@@ -138,7 +139,8 @@ def test_a_warm_read_costs_no_upstream_call_and_a_relation_write_drops_the_cache
 def _settings_of(upstream: Upstream) -> Settings:
     return Settings.model_validate({
         "upstream": {"url": upstream.base}, "jwt": {"issuer": "i", "audience": "a", "jwks_url": "http://x/j"},
-        "controlling_orgs": ["gemeente"], "pseudonymisation": {"key": "k" * 32}})
+        "controlling_orgs": ["gemeente"], "pseudonymisation": {"key": "k" * 32},
+        "opa": {"engine": "rest"}})  # no Wasm bundle here: OPA over REST
 
 
 def test_creator_and_writer_come_from_the_label_store(upstream: Upstream, tmp_path: Path) -> None:

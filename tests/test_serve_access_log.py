@@ -18,7 +18,8 @@ def _app() -> Any:
     settings = Settings.model_validate({
         "upstream": {"url": "http://upstream.invalid"},
         "jwt": {"issuer": "i", "audience": "a", "jwks_url": "http://x/j"},
-        "controlling_orgs": ["gemeente"], "pseudonymisation": {"key": "k" * 32}})
+        "controlling_orgs": ["gemeente"], "pseudonymisation": {"key": "k" * 32},
+        "opa": {"engine": "rest"}})  # no Wasm bundle here: OPA over REST
     return serve._Gunicorn(settings)  # configured only; nothing is started before run()
 
 

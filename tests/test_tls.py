@@ -155,6 +155,7 @@ def base(tmp_path: Path) -> dict[str, Any]:
         "jwt": {"issuer": "https://idp", "audience": "sidecar", "keys": [{"kid": "k1", "file": "pub.pem"}]},
         "controlling_orgs": ["gemeente-demo"],
         "pseudonymisation": {"key_file": "pseudo.key"},
+        "opa": {"engine": "rest"},  # no Wasm bundle here: OPA over REST
     }
 
 

@@ -260,8 +260,23 @@ def test_settings_for_the_url(tmp_path: Path, published: dict[str, Path]) -> Non
                     wasm_bundle_public_key=published["pub"], wasm_bundle_ca_file=tmp_path / "ca.pem")
     with pytest.raises(ValidationError, match="max_delay_seconds"):
         BundlePolling(min_delay_seconds=10, max_delay_seconds=5)
-    with pytest.raises(ValidationError, match=r"opa\.wasm_bundle .*opa\.wasm_bundle_url.*or set opa\.engine: rest"):
-        OpaSettings(engine="wasm")
+    assert OpaSettings(url="http://127.0.0.1:8181").engine == "wasm"  # a client of the OPA server alone
+
+
+def test_engine_wasm_without_a_bundle_is_a_config_error(tmp_path: Path) -> None:
+    import yaml
+
+    from sidecar.devtools.demo import Ports, write_config
+    from sidecar.settings import ConfigError, load_settings
+
+    path = write_config(tmp_path, Ports(), profile="knmg")
+    cfg = yaml.safe_load(path.read_text())
+    assert cfg["opa"]["engine"] == "wasm" and load_settings(path, env={}).opa.engine == "wasm"
+    del cfg["opa"]["engine"], cfg["opa"]["wasm_bundle"]  # the default engine, and no bundle
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError, match=r"opa\.wasm_bundle .*opa\.wasm_bundle_url.*or set opa\.engine: rest"):
+        load_settings(path, env={})
+    assert load_settings(path, env={"SIDECAR_OPA__ENGINE": "rest"}).opa.engine == "rest"
 
 
 # ---- the real sidecar ------------------------------------------------------------------------------
@@ -350,5 +365,41 @@ def test_no_bundle_ever_loaded_is_not_ready_and_fails_closed(
         rec = run.records_of(reply)[-1]
         assert rec["decision"] == "deny" and rec["reasons"] == ["OPA_ENGINE"]
         assert run.metric("sidecar_policy_download_errors_total", reason="download") >= 1
+    finally:
+        stack.stop()
+
+
+# ---- the demo ----------------------------------------------------------------------------------------
+
+def test_the_demo_stack_decides_with_the_signed_wasm_bundle(tmp_path: Path) -> None:
+    """``sidecar demo`` and every integration test's Stack: the default engine (wasm) on a bundle
+    built and signed at start with the workdir's demo key; OPA's bundle has the same revision.
+    Stopping OPA opens nothing and closes nothing: the proxy decides as before."""
+    import yaml
+
+    from sidecar.devtools.demo import policy_revision
+    from sidecar.settings import load_settings
+
+    stack = Stack(workdir=tmp_path / "stack", ports=new_ports(), workers=1)
+    stack.start()
+    run = Running(stack)
+    try:
+        cfg = yaml.safe_load(stack.config_path.read_text())["opa"]
+        settings = load_settings(stack.config_path, env={}).opa
+        assert cfg["engine"] == "wasm" and settings.wasm_bundle is not None
+        assert settings.wasm_bundle_public_key is not None and settings.wasm_bundle_public_key.is_file()
+        with tarfile.open(settings.wasm_bundle) as tf:
+            assert {m.name.lstrip("/") for m in tf.getmembers()} >= {"policy.wasm", ".signatures.json", ".manifest"}
+        revision = policy_revision(POLICIES)
+        assert revision_of(settings.wasm_bundle) == revision == revision_of(stack.workdir / "bundle.tar.gz")
+        allowed = run.proxy("GET", DOCS, run.headers("consulent", HULP))
+        denied = run.proxy("GET", DOCS, run.headers("handhaving", "handhaving"))
+        assert (allowed.status, denied.status) == (200, 403)
+        assert {r["policy"]["revision"] for r in run.records()} == {revision}
+        stack.stop_one("opa")
+        assert run.proxy("GET", DOCS, run.headers("consulent", HULP)).status == 200
+        again = run.proxy("GET", DOCS, run.headers("handhaving", "handhaving"))
+        assert again.status == 403 and "P1" in run.records_of(again)[-1]["reasons"]
+        assert run.wait_readiness(200).status == 200
     finally:
         stack.stop()

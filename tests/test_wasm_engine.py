@@ -424,7 +424,7 @@ def test_json_files_are_hashed_as_opa_does(signing: dict[str, Path], tmp_path: P
 # ---- settings ------------------------------------------------------------------------------------
 
 def test_settings_wasm_needs_a_bundle_and_a_readable_key(tmp_path: Path) -> None:
-    stack = Stack(workdir=tmp_path, ports=new_ports(), workers=1)
+    stack = Stack(workdir=tmp_path, ports=new_ports(), workers=1, config_extra={"opa": {"engine": "rest"}})
     stack.prepare()
     with pytest.raises(ConfigError, match="wasm_bundle"):
         load_settings(stack.config_path, env={"SIDECAR_OPA__ENGINE": "wasm"})
@@ -435,7 +435,7 @@ def test_settings_wasm_needs_a_bundle_and_a_readable_key(tmp_path: Path) -> None
     with pytest.raises(ConfigError, match="wasm_bundle_public_key"):
         load_settings(stack.config_path, env={"SIDECAR_OPA__ENGINE": "wasm", "SIDECAR_OPA__WASM_BUNDLE": "b.tar.gz",
                                               "SIDECAR_OPA__WASM_BUNDLE_PUBLIC_KEY": "nokey.pem"})
-    assert load_settings(stack.config_path, env={}).opa.engine == "rest"  # the default
+    assert load_settings(stack.config_path, env={}).opa.engine == "rest"  # as configured (wasm is the default)
 
 
 # ---- readiness -------------------------------------------------------------------------------------
@@ -447,7 +447,8 @@ def readyz(tmp_path: Path, bundle: Path) -> tuple[int, Any]:
 
     from sidecar.app import create_app
 
-    stack = Stack(workdir=tmp_path / "stack", ports=new_ports(), workers=1)
+    # engine rest in the file: no demo bundle or key, the bundle comes from the environment.
+    stack = Stack(workdir=tmp_path / "stack", ports=new_ports(), workers=1, config_extra={"opa": {"engine": "rest"}})
     stack.prepare()
     settings = load_settings(stack.config_path, env={"SIDECAR_OPA__ENGINE": "wasm",
                                                      "SIDECAR_OPA__WASM_BUNDLE": str(bundle)})
@@ -476,7 +477,8 @@ def test_readiness_refuses_an_invalid_profile_with_the_wasm_engine(tmp_path: Pat
     bundle = tmp_path / "bad-profile.tar.gz"
     build_wasm_bundle(find_opa(), policies, bundle, revision="bad-profile")
     status, body = readyz(tmp_path, bundle)
-    assert status == 503 and body["problems"] == ["opa: profile 'knmg' is invalid (see 'sidecar profiles check')"]
+    # No OPA server answers here to name the problem: the message points to the tool.
+    assert status == 503 and body["problems"] == ["opa: profile 'knmg' is invalid: see 'sidecar profiles check'"]
 
 
 # ---- end to end ------------------------------------------------------------------------------------
