@@ -37,7 +37,7 @@ LABEL org.opencontainers.image.title="wams-sidecar" \
 RUN groupadd --system --gid 10001 sidecar \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
             --shell /usr/sbin/nologin sidecar \
- && mkdir -p /etc/sidecar /var/lib/wams-sidecar/records /var/lib/wams-sidecar/labels /run/wams-sidecar/metrics \
+ && mkdir -p /etc/sidecar /var/lib/wams-sidecar/records /var/lib/wams-sidecar/labels /var/lib/wams-sidecar/policy /run/wams-sidecar/metrics \
  && chown -R 10001:10001 /var/lib/wams-sidecar /run/wams-sidecar
 COPY --from=builder /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \

@@ -256,6 +256,8 @@ def test_compose_sidecar_config_is_valid(tmp_path: Path) -> None:
                                                                serialization.PublicFormat.SubjectPublicKeyInfo))
     (secrets / "pseudonym.key").write_text("0123456789abcdef0123456789abcdef")
     (secrets / "zgw-client-secret").write_text("placeholder-secret")
+    (secrets / "bundle-signing.pub.pem").write_bytes(pub.public_bytes(serialization.Encoding.PEM,
+                                                                      serialization.PublicFormat.SubjectPublicKeyInfo))
     pattern = re.compile("|".join(re.escape(m) for m in sorted(mounts, key=len, reverse=True)
                                   if m != "/etc/sidecar/config.yaml"))
     text = (DEPLOY / "compose" / "config.yaml").read_text()
@@ -268,6 +270,16 @@ def test_compose_sidecar_config_is_valid(tmp_path: Path) -> None:
     assert settings.listen.admin_addr == ("0.0.0.0", 9180)
     assert settings.records.path.is_relative_to(mounts["/var/lib/wams-sidecar/records"])
     assert "${UPSTREAM_URL:?" in s["environment"]["SIDECAR_UPSTREAM__URL"]  # refuses to start without it
+    # The in-process engine: the Wasm bundle from the compose bundle server (what OPA's
+    # BUNDLE_SERVICE_URL names), verified with OPA's key, kept on a named volume.
+    o = settings.opa
+    svc = compose()["services"]
+    assert o.engine == "wasm"
+    assert o.wasm_bundle_url == svc["opa"]["environment"]["BUNDLE_SERVICE_URL"] + "/bundle-wasm.tar.gz"
+    assert o.wasm_bundle == mounts["/var/lib/wams-sidecar/policy"] / "bundle-wasm.tar.gz"
+    assert "policy" in compose()["volumes"]
+    assert o.wasm_bundle_public_key == secrets / "bundle-signing.pub.pem"
+    assert "./compose/secrets/bundle-signing.pub.pem:/etc/opa/keys/bundle-signing.pub.pem:ro" in svc["opa"]["volumes"]
 
 
 @pytest.mark.parametrize("path", ["compose/prometheus.yml", "prometheus/prometheus.yml"])

@@ -154,7 +154,7 @@ def _pod_filesystem(tmp: Path) -> tuple[dict[str, Path], re.Pattern[str]]:
         folder.mkdir(parents=True, exist_ok=True)
         mounts[m["mountPath"]] = folder
         vol = volumes[m["name"]]
-        for item in vol.get("secret", {}).get("items", []):
+        for item in vol.get("secret", vol.get("configMap", {})).get("items", []):
             # Placeholders: a real EC public key where a PEM is expected, 32 random-ish bytes else.
             if item["path"].endswith(".pem"):
                 from cryptography.hazmat.primitives import serialization
@@ -205,6 +205,20 @@ def test_sidecar_configmap_is_valid_for_load_settings(tmp_path: Path) -> None:
     assert all(k.file.is_relative_to(secrets) for k in settings.jwt.keys)
     assert set(settings.catalogue.informatieobjecttypen.values()) == {
         "medisch", "wvggz_wzd", "coordinatiedossier", "algemeen"}
+    # The in-process engine: the Wasm bundle from OPA's bundle server, verified with OPA's public
+    # key (the same ConfigMap, mounted read-only), kept on a writable volume of the pod.
+    o = settings.opa
+    assert o.engine == "wasm" and o.wasm_bundle is not None and o.wasm_bundle_public_key is not None
+    opa_env = {e["name"]: e["value"] for e in container("opa")["env"]}
+    assert o.wasm_bundle_url == opa_env["BUNDLE_SERVICE_URL"] + "/bundle-wasm.tar.gz"
+    assert any(o.wasm_bundle.parent.is_relative_to(w) for w in writable), "wasm_bundle not on a writable volume"
+    key_mount = next(m for m in side["volumeMounts"] if m["name"] == "opa-bundle-key")
+    assert key_mount.get("readOnly") is True
+    assert o.wasm_bundle_public_key == mounts[key_mount["mountPath"]] / "bundle-signing.pub.pem"
+    assert any(m["name"] == "opa-bundle-key" for m in container("opa")["volumeMounts"])
+    assert "--set-file=keys.wams-bundle.key=/etc/opa/keys/bundle-signing.pub.pem" in container("opa")["args"]
+    assert o.wasm_bundle_signing_alg == yaml.safe_load(
+        one("ConfigMap", "wams-opa-config")["data"]["config.yaml"])["keys"]["wams-bundle"]["algorithm"]
 
 
 def test_sidecar_serve_check_accepts_the_config(tmp_path: Path) -> None:
@@ -235,6 +249,8 @@ def test_opa_container_args_work_with_the_real_opa(tmp_path: Path) -> None:
     srv_dir.mkdir()
     server = BundleServer(srv_dir)
     server.publish(make_bundle(tmp_path / "b.tar.gz", priv, "rev-k8s"))
+    # make bundle writes the Wasm twin beside it; the operator publishes both.
+    shutil.copy(tmp_path / "bundle-wasm.tar.gz", srv_dir / "bundle-wasm.tar.gz")
     (tmp_path / "etc/opa/config").mkdir(parents=True)
     (tmp_path / "etc/opa/keys").mkdir(parents=True)
     (tmp_path / "etc/opa/config/config.yaml").write_text(one("ConfigMap", "wams-opa-config")["data"]["config.yaml"])
@@ -265,6 +281,27 @@ def test_opa_container_args_work_with_the_real_opa(tmp_path: Path) -> None:
             body = r.read().decode()
         assert 'last_success_bundle_activation{active_revision="rev-k8s",name="wams"}' in body
         assert re.search(r'^bundle_loaded_counter\{name="wams"\} [1-9]', body, re.M), body[:2000]
+
+        # The sidecar container's opa settings (URL on this bundle server, this key) download and
+        # verify the Wasm bundle of the same revision as OPA's.
+        from sidecar.wasm_download import BundleDownloader
+        from sidecar.wasm_engine import WasmEngine
+
+        config, side_env, _ = _sidecar_config(tmp_path / "pod")
+        o = load_settings(config, env=side_env).opa
+        assert o.wasm_bundle_public_key is not None and o.wasm_bundle is not None
+        shutil.copy(pub, o.wasm_bundle_public_key)
+        o = o.model_copy(update={"wasm_bundle_url": o.wasm_bundle_url.replace(  # type: ignore[union-attr]
+            env["BUNDLE_SERVICE_URL"], server.url)})
+        engine = WasmEngine(o, poll=False)
+        assert not engine.healthy()
+        downloader = BundleDownloader(o, on_new=engine.refresh)
+        try:
+            assert downloader.download_once() == "updated"
+            assert engine.healthy() and engine.revision == "rev-k8s"
+        finally:
+            downloader.close()
+            engine.close()
     finally:
         proc.terminate()
         proc.wait(timeout=10)
