@@ -105,7 +105,9 @@ class BenchStack(Stack):
         shutil.copytree(self.workdir / "keys", cold / "keys", dirs_exist_ok=True)
         self.cold_ports = Ports(proxy=proxy, admin=admin, opa=self.ports.opa, upstream=self.ports.upstream)
         extra = {**(self.config_extra or {}), "relations": {"cache_ttl_seconds": 0}}
-        write_config(cold, self.cold_ports, profile=self.profile, workers=self.workers, extra=extra)
+        # The same policies (and, with the default wasm engine, a Wasm bundle of them of its own).
+        write_config(cold, self.cold_ports, profile=self.profile, workers=self.workers, extra=extra,
+                     policies=self.policies)
         log = self._spawn("sidecar_cold", [sys.executable, "-m", "sidecar", "serve", "--config",
                                            str(cold / "config.yaml")])
         _wait_http(f"http://127.0.0.1:{admin}/-/readyz", 60, self.procs["sidecar_cold"],
