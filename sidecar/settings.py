@@ -245,6 +245,9 @@ class OpaSettings(_Strict):
     """How often wasm_bundle_url is asked for a new bundle (a random delay between the two)."""
     wasm_bundle_timeout: Timeouts = Timeouts(connect=5.0, read=30.0)
     """Timeouts of downloading wasm_bundle_url."""
+    wasm_instances: int = Field(default=2, ge=1, le=64)
+    """Wasm instances per worker process, shared by its threads (each holds a copy of the policy data;
+    more than the cores buys nothing); a decision that finds none free within timeout.read fails closed."""
     wasm_reload_seconds: float = Field(default=5.0, gt=0, le=3600)
     """How often the Wasm bundle file is checked for a new version."""
     wasm_bundle_public_key: Path | None = None

@@ -16,9 +16,11 @@ decision (:func:`sidecar.opa.parse_decision`). Everything that is not a well-for
 * no bundle loaded, a trap, an ``opa_abort``, a builtin call: kind ``engine``;
 * the decision undefined: ``undefined``; malformed or an unknown obligation: as over HTTP.
 
-Threads: a wasmtime ``Store`` is not thread-safe, so each thread (gunicorn gthread worker
-threads) gets its own store and instance; the compiled ``Module`` is shared by all of them and
-compiled once per process and bundle.
+Threads: a wasmtime ``Store`` is not thread-safe, so an instance (its store, memory and data) serves
+one evaluation at a time; a pool of at most ``opa.wasm_instances`` of them is shared by the
+worker's threads (the evaluation itself runs outside the GIL, so more instances than cores only
+cost memory). The compiled ``Module`` is shared by all of them and compiled once per process and
+bundle.
 
 Reload: the bundle file is checked at most every ``opa.wasm_reload_seconds`` (by a background
 thread, so no request waits for a compilation). A new file (other mtime, size or inode) is read,
@@ -43,6 +45,7 @@ import io
 import json
 import logging
 import os
+import queue
 import tarfile
 import threading
 import time
@@ -502,7 +505,13 @@ class WasmEngine:
         self._bundle: LoadedBundle | None = None
         self._seen: tuple[int, ...] | None = None  # the file version last loaded or refused
         self._reload_lock = threading.Lock()
-        self._local = threading.local()
+        # Instances are pooled, not one per thread: evaluation runs outside the GIL (ctypes), so more
+        # instances than cores buy nothing, and each holds its own copy of the data (≈ 4 MB here).
+        self._pool: queue.LifoQueue[_Instance] = queue.LifoQueue()
+        self._pool_size = settings.wasm_instances
+        self._made = 0
+        self._made_lock = threading.Lock()
+        self._wait = settings.timeout.read
         self._stop = threading.Event()
         # opa.wasm_bundle_url: what keeps the file current (sidecar.wasm_download); closed with this.
         self.downloader: Any = None
@@ -573,20 +582,49 @@ class WasmEngine:
         bundle = self._bundle
         if bundle is None:
             raise OpaError("engine", f"no wasm policy bundle loaded from {self._path}")
-        inst: _Instance | None = getattr(self._local, "inst", None)
+        inst = self._borrow(bundle)
         try:
-            if inst is None or inst.bundle is not bundle:
-                inst = self._local.inst = _Instance(bundle)
             # No input: length 0, so that input is undefined (as over REST), not null.
             raw = inst.evaluate(bundle.entrypoints[entrypoint],
                                 orjson.dumps(opa_input) if opa_input is not None else b"")
         except Exception as exc:  # a trap, an abort, memory: this instance may be broken, drop it
-            self._local.inst = None
+            self._discard()
             raise OpaError("engine", f"wasm evaluation failed: {type(exc).__name__}: {exc}") from None
+        self._pool.put(inst)
         try:
             return bundle, orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise OpaError("malformed", "the wasm module answered with invalid JSON") from None
+
+    def _borrow(self, bundle: LoadedBundle) -> _Instance:
+        """An instance of ``bundle`` for this evaluation alone: an idle one, a new one while fewer
+        than ``opa.wasm_instances`` exist, else the next one given back. Waiting longer than
+        ``opa.timeout.read`` fails closed like a slow OPA (``timeout``)."""
+        deadline = time.monotonic() + self._wait
+        while True:
+            try:
+                inst = self._pool.get_nowait()
+            except queue.Empty:
+                with self._made_lock:
+                    if self._made < self._pool_size:
+                        self._made += 1
+                        break
+                try:
+                    inst = self._pool.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    raise OpaError("timeout", f"no wasm instance free within {self._wait} s") from None
+            if inst.bundle is bundle:
+                return inst
+            self._discard()  # made for a bundle no longer in use
+        try:
+            return _Instance(bundle)
+        except Exception as exc:
+            self._discard()
+            raise OpaError("engine", f"wasm instance not made: {type(exc).__name__}: {exc}") from None
+
+    def _discard(self) -> None:
+        with self._made_lock:
+            self._made -= 1
 
     def evaluate(self, opa_input: dict[str, Any]) -> Any:
         """The raw decision document (as OPA's REST API's ``result``), or ``None`` when undefined."""

@@ -336,6 +336,47 @@ def test_a_trap_is_an_engine_error_and_the_next_decision_works(tmp_path: Path) -
     assert exc.value.kind == "undefined"
 
 
+def test_instances_are_pooled_up_to_the_setting_and_a_wait_fails_closed(bundles: dict[str, Path],
+                                                                          tmp_path: Path) -> None:
+    """opa.wasm_instances bounds the instances a worker makes (each holds the policy data), however
+    many threads decide; with every instance busy past opa.timeout.read a decision fails closed."""
+    import threading
+
+    path = tmp_path / "bundle.tar.gz"
+    publish(bundles["rev-a"], path)
+    settings = wasm_settings(path).model_copy(update={"wasm_instances": 2})
+    engine = WasmEngine(settings, poll=False)
+    doc = case_input(CASES[0])
+    expected = engine.decide(doc).allow
+    answers: list[bool] = []
+
+    def decide_many() -> None:
+        for _ in range(20):
+            answers.append(engine.decide(doc).allow)
+
+    threads = [threading.Thread(target=decide_many) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [expected] * 120
+    assert engine._made <= 2 and engine._pool.qsize() == engine._made
+    # A new bundle: instances of the old one are dropped as they come back, not reused.
+    publish(bundles["rev-b"], path)
+    assert engine.refresh() is True
+    assert engine.decide(doc).revision == "rev-b" and engine._made <= 2
+    # Every instance taken: the next decision waits opa.timeout.read and fails closed.
+    short = settings.model_copy(update={"wasm_instances": 1,
+                                        "timeout": settings.timeout.model_copy(update={"read": 0.2})})
+    one = WasmEngine(short, poll=False)
+    held = one._borrow(one._bundle)  # type: ignore[arg-type]
+    with pytest.raises(OpaError) as exc:
+        one.decide(doc)
+    assert exc.value.kind == "timeout"
+    one._pool.put(held)
+    assert one.decide(doc).allow is expected
+
+
 # ---- signed bundles ------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
