@@ -394,8 +394,11 @@ def render(doc: dict[str, Any], results_path: Path | None = None) -> str:
         f"commit `{m['git_commit'][:12]}`"
         f"{' with uncommitted changes' if m.get('git_dirty') else ''}. "
         f"Sidecar: {m['sidecar_workers']} gthread workers {TIMES} {m['sidecar_threads']} threads, profile knmg; "
-        f"upstream: {m['upstream']}; OPA {m['opa_pinned']} as a server on loopback; load generator in its own "
-        "process, all on the same machine.",
+        f"upstream: {m['upstream']}; decisions "
+        + ("in the sidecar by OPA's Wasm compilation of the policies (opa.engine: wasm; OPA "
+           f"{m['opa_pinned']} runs beside it as a server on loopback, for the OPA-on-its-own rows)"
+           if m.get("engine") == "wasm" else f"by OPA {m['opa_pinned']} as a server on loopback (opa.engine: rest)")
+        + "; load generator in its own process, all on the same machine.",
         "",
         "## Results",
         "",

@@ -32,6 +32,7 @@ from bench.stack import BenchStack, children, pss_kb, status_kb, tree_cpu
 from sidecar.devtools.demo import OPA_VERSION, Ports, find_opa, free_ports
 from sidecar.devtools.keys import DEMO_ORG, mint
 from sidecar.devtools.upstream import BENCHMARK_DOCUMENT_UUID, BSN_DE_VRIES, DEMO_USERS, relations, seed_uuid
+from sidecar.settings import OpaSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -537,6 +538,9 @@ def machine(stack: BenchStack) -> dict[str, Any]:
         "sidecar_workers": stack.workers,
         "sidecar_threads": stack.sidecar_threads,
         "upstream": f"gunicorn gthread {stack.upstream_workers}x{stack.upstream_threads} (demo upstream app)",
+        # Who decided for the sidecar: its configured opa.engine, else the settings' default.
+        "engine": ((stack.config_extra or {}).get("opa") or {}).get(
+            "engine", OpaSettings.model_fields["engine"].default),
     }
 
 
