@@ -807,3 +807,25 @@ def decision_record(i: int, at: str = "2026-11-30T10:00:00.000Z") -> dict[str, A
                         resource={"type": "zaak", "id": f"z-{i}", "properties": {"category": "medisch"}},
                         resource_type="zaak", betrokkene=None, decision=None, reasons=["R1"], profile="knmg",
                         duration_s=0.001)
+
+
+def minimal_config(folder: Path) -> dict[str, Any]:
+    """The least a config file needs to load (key files written into ``folder``), with OPA over
+    REST so that no Wasm bundle is needed: the base that settings tests add their keys to."""
+    (folder / "pub.pem").write_text("-----BEGIN PUBLIC KEY-----\n")
+    (folder / "pseudo.key").write_text("x" * 32)
+    return {
+        "jwt": {"issuer": "https://idp", "audience": "sidecar", "keys": [{"kid": "k1", "file": "pub.pem"}]},
+        "controlling_orgs": ["gemeente-demo"],
+        "pseudonymisation": {"key_file": "pseudo.key"},
+        "opa": {"engine": "rest"},  # no Wasm bundle here: OPA over REST
+    }
+
+
+def write_yaml_config(folder: Path, cfg: dict[str, Any]) -> Path:
+    """``cfg`` as ``folder/config.yaml`` (relative paths in it are relative to ``folder``)."""
+    import yaml
+
+    p = folder / "config.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    return p

@@ -6,29 +6,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from sidecar.routes import DEFAULT_ROUTES
 from sidecar.settings import ConfigError, Settings, load_settings
-from tests.helpers import DOCS, HULP, Running, start_stack, uuid_of
+from tests.helpers import DOCS, HULP, Running, minimal_config, start_stack, uuid_of, write_yaml_config
 
 
 @pytest.fixture
 def base(tmp_path: Path) -> dict[str, Any]:
-    (tmp_path / "pub.pem").write_text("-----BEGIN PUBLIC KEY-----\n")
-    (tmp_path / "pseudo.key").write_text("x" * 32)
-    return {
-        "jwt": {"issuer": "https://idp", "audience": "sidecar", "keys": [{"kid": "k1", "file": "pub.pem"}]},
-        "controlling_orgs": ["gemeente-demo"],
-        "pseudonymisation": {"key_file": "pseudo.key"},
-        "opa": {"engine": "rest"},  # no Wasm bundle here: OPA over REST
-    }
+    return minimal_config(tmp_path)
 
 
 def _load(tmp_path: Path, cfg: dict[str, Any], env: dict[str, str] | None = None) -> Settings:
-    p = tmp_path / "config.yaml"
-    p.write_text(yaml.safe_dump(cfg))
-    return load_settings(p, env=env or {})
+    return load_settings(write_yaml_config(tmp_path, cfg), env=env or {})
 
 
 def test_one_route_in_shadow_mode_keeps_the_others(tmp_path: Path, base: dict[str, Any]) -> None:

@@ -7,27 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from sidecar.settings import ConfigError, load_settings
+from tests.helpers import minimal_config, write_yaml_config
 
 
 @pytest.fixture
 def base(tmp_path: Path) -> dict[str, Any]:
-    (tmp_path / "pub.pem").write_text("-----BEGIN PUBLIC KEY-----\n")
-    (tmp_path / "pseudo.key").write_text("x" * 32)
-    return {
-        "jwt": {"issuer": "https://idp", "audience": "sidecar", "keys": [{"kid": "k1", "file": "pub.pem"}]},
-        "controlling_orgs": ["gemeente-demo"],
-        "pseudonymisation": {"key_file": "pseudo.key"},
-        "opa": {"engine": "rest"},  # no Wasm bundle here: OPA over REST
-    }
+    return minimal_config(tmp_path)
 
 
 def _write(tmp_path: Path, cfg: dict[str, Any]) -> Path:
-    p = tmp_path / "config.yaml"
-    p.write_text(yaml.safe_dump(cfg))
-    return p
+    return write_yaml_config(tmp_path, cfg)
 
 
 def test_minimal_config_loads_with_defaults(tmp_path: Path, base: dict[str, Any]) -> None:

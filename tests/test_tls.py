@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -34,7 +33,17 @@ from werkzeug.serving import make_server
 from sidecar.devtools.demo import Ports, Stack, free_ports
 from sidecar.devtools.upstream.app import create_app as create_upstream
 from sidecar.settings import ConfigError, load_settings
-from tests.helpers import DOCS, HULP, Reply, Running, read_records, start_stack_before, wait_for
+from tests.helpers import (
+    DOCS,
+    HULP,
+    Reply,
+    Running,
+    minimal_config,
+    read_records,
+    start_stack_before,
+    wait_for,
+    write_yaml_config,
+)
 
 # ---- a throw-away PKI ------------------------------------------------------------------------
 
@@ -149,20 +158,11 @@ def served_serial(port: int, pki: Pki) -> int:
 
 @pytest.fixture
 def base(tmp_path: Path) -> dict[str, Any]:
-    (tmp_path / "pub.pem").write_text("-----BEGIN PUBLIC KEY-----\n")
-    (tmp_path / "pseudo.key").write_text("x" * 32)
-    return {
-        "jwt": {"issuer": "https://idp", "audience": "sidecar", "keys": [{"kid": "k1", "file": "pub.pem"}]},
-        "controlling_orgs": ["gemeente-demo"],
-        "pseudonymisation": {"key_file": "pseudo.key"},
-        "opa": {"engine": "rest"},  # no Wasm bundle here: OPA over REST
-    }
+    return minimal_config(tmp_path)
 
 
 def _write(tmp_path: Path, cfg: dict[str, Any]) -> Path:
-    p = tmp_path / "config.yaml"
-    p.write_text(yaml.safe_dump(cfg))
-    return p
+    return write_yaml_config(tmp_path, cfg)
 
 
 def test_tls_settings_load_with_paths_relative_to_the_config(tmp_path: Path, base: dict[str, Any],

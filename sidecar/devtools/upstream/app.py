@@ -650,35 +650,24 @@ def create_app(
             "aanmaakdatum": _now(), "wijzigingen": {"oud": public(old), "nieuw": public(data)},
         })
 
-    @app.get(f"{EIO_PATH}/<uuid:doc_id>/audittrail")
-    def document_audittrail(doc_id: uuid.UUID) -> Response:
-        data = store.get(conn(), "documenten", str(doc_id))
+    def audittrail(table: str, obj_id: uuid.UUID, audit_id: uuid.UUID | None = None) -> Response:
+        """An object's audit trail (a plain array, as the specs say), or one entry of it: an entry
+        is found only under its own object."""
+        data = store.get(conn(), table, str(obj_id))
         if data is None:
             raise NotFoundError("Niet gevonden.")
-        return json_response(data.get("_audit") or [])  # a plain array, as the spec says
-
-    @app.get(f"{EIO_PATH}/<uuid:doc_id>/audittrail/<uuid:audit_id>")
-    def document_audittrail_read(doc_id: uuid.UUID, audit_id: uuid.UUID) -> Response:
-        data = store.get(conn(), "documenten", str(doc_id)) or {}
+        if audit_id is None:
+            return json_response(data.get("_audit") or [])
         for entry in data.get("_audit") or []:
             if entry["uuid"] == str(audit_id):
                 return json_response(entry)
         raise NotFoundError("Niet gevonden.")
 
-    @app.get(f"{ZAKEN}/zaken/<uuid:zaak_id>/audittrail")
-    def zaak_audittrail(zaak_id: uuid.UUID) -> Response:
-        data = store.get(conn(), "zaken", str(zaak_id))
-        if data is None:
-            raise NotFoundError("Niet gevonden.")
-        return json_response(data.get("_audit") or [])  # a plain array, as the spec says
-
-    @app.get(f"{ZAKEN}/zaken/<uuid:zaak_id>/audittrail/<uuid:audit_id>")
-    def zaak_audittrail_read(zaak_id: uuid.UUID, audit_id: uuid.UUID) -> Response:
-        data = store.get(conn(), "zaken", str(zaak_id)) or {}
-        for entry in data.get("_audit") or []:
-            if entry["uuid"] == str(audit_id):
-                return json_response(entry)
-        raise NotFoundError("Niet gevonden.")
+    for _table, _path in (("zaken", f"{ZAKEN}/zaken/<uuid:obj_id>"), ("documenten", f"{EIO_PATH}/<uuid:obj_id>")):
+        app.add_url_rule(f"{_path}/audittrail", f"{_table}_audittrail",
+                         lambda obj_id, table=_table: audittrail(table, obj_id))
+        app.add_url_rule(f"{_path}/audittrail/<uuid:audit_id>", f"{_table}_audittrail_read",
+                         lambda obj_id, audit_id, table=_table: audittrail(table, obj_id, audit_id))
 
     # --- statussen, resultaten, zaakobjecten: objects of one zaak (create, list by zaak, detail; resultaten
     # and zaakobjecten also PUT/PATCH/DELETE, as the Zaken API has them) ---
