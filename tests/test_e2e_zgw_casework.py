@@ -60,8 +60,11 @@ def _denied_n1(run: Running, reply: Reply) -> None:
 @pytest.mark.parametrize("kind", sorted(BODIES))
 def test_a_related_case_worker_creates_and_an_unrelated_one_cannot(knmg: Running, kind: str) -> None:
     body = {"zaak": f"{_proxy_base(knmg)}{ZAKEN}/{MINE}", **BODIES[kind](knmg)}
+    mark = knmg.mark_upstream()
     r = knmg.proxy("POST", f"{Z}/{kind}", _json(knmg), json.dumps(body).encode())
     assert r.status == 201, r.body[:300]
+    # The filter the denials below rely on sees a write that did reach the upstream.
+    assert len(_writes_since(knmg, mark, kind)) == 1
     made = r.json()
     # The upstream's answer, its links leading back through the sidecar (Location too).
     assert made["url"] == f"{_proxy_base(knmg)}{Z}/{kind}/{made['uuid']}" == r.header("Location")
