@@ -32,8 +32,10 @@ from tests.helpers import (
     PgServer,
     Running,
     ingest,
+    minimal_config,
     new_ports,
     uuid_of,
+    write_yaml_config,
     zaak_of,
 )
 
@@ -76,13 +78,7 @@ def test_the_keyring_writes_under_the_current_version_and_finds_under_all() -> N
 
 
 def _config(tmp_path: Path, pseudo: dict[str, Any]) -> Path:
-    (tmp_path / "jwt.pem").write_text("unused")
-    cfg = {"jwt": {"issuer": "i", "audience": "a", "keys": [{"kid": "k", "file": "jwt.pem"}]},
-           "controlling_orgs": ["gemeente"], "pseudonymisation": pseudo,
-           "opa": {"engine": "rest"}}  # no Wasm bundle here: OPA over REST
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    return write_yaml_config(tmp_path, {**minimal_config(tmp_path), "pseudonymisation": pseudo})
 
 
 def test_settings_single_key_is_version_1_and_keys_list_current_first(tmp_path: Path) -> None:
