@@ -349,7 +349,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def _verify(path: Path) -> tuple[int, int, int, int]:
     """Check ``path`` and print what was found; returns (exit code, records, files, problems)."""
-    from sidecar.records import VerifyResult, verify
+    from sidecar.records import GENESIS, VerifyResult, verify
     from sidecar.records_manifest import MANIFEST_SUFFIX, FolderReport, verify_folder
 
     anchored = path.is_dir() and any(p.suffix in (MANIFEST_SUFFIX, ".jsonl") for p in _listdir(path))
@@ -378,7 +378,7 @@ def _verify(path: Path) -> tuple[int, int, int, int]:
             unreadable += 1
         elif res.ok:
             # A folder's files are named; one file keeps the one-line answer scripts already parse.
-            note = "" if res.first_prev == "0" * 64 else f", continues from {res.first_prev}"
+            note = "" if res.first_prev == GENESIS else f", continues from {res.first_prev}"
             print(f"ok: {f'{file}: ' if path.is_dir() else ''}{res.lines} records, chain intact, head {res.head}{note}")
         else:
             broken += 1

@@ -35,11 +35,12 @@ from typing import Any
 
 from sidecar import jcs
 from sidecar import records as _records
+from sidecar.fsutil import fsync_dir
 from sidecar.instance import instance_name
 
 MANIFEST_SUFFIX = ".manifest"
 MANIFEST_VERSION = 1
-GENESIS = "0" * 64
+GENESIS = _records.GENESIS  # the chain starts where the records' does
 # The keys each event carries besides manifest, time, instance, event, file, prev_hash, hash.
 EVENT_KEYS: dict[str, tuple[str, ...]] = {
     "open": ("prev_file", "prev_head"),
@@ -62,14 +63,6 @@ def _now() -> str:
 
 def _hash(entry: dict[str, Any]) -> str:
     return hashlib.sha256(jcs.canonicalize({k: v for k, v in entry.items() if k != "hash"})).hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Manifest:
@@ -131,7 +124,7 @@ class Manifest:
                 raise OSError(errno.ENOSPC, f"short write ({written} of {len(data)} bytes)")
             os.fsync(self._fd)
             if size == 0:
-                _fsync_dir(self.path.parent)  # a new manifest's name is durable too
+                fsync_dir(self.path.parent)  # a new manifest's name is durable too
         except OSError:
             try:
                 os.ftruncate(self._fd, size)
@@ -171,7 +164,7 @@ class Manifest:
         with self._locked():
             self._append("rotate", live.name, to=rotated.name, size=size, head=head)
             os.rename(live, rotated)
-            _fsync_dir(live.parent)
+            fsync_dir(live.parent)
             self._append("open", live.name, prev_file=rotated.name, prev_head=head)
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import time
 from pathlib import Path
+
+from sidecar.fsutil import write_atomically
 
 log = logging.getLogger("sidecar.records")
 
@@ -80,24 +81,8 @@ def write_metrics_file(path: Path, *, ok: bool, records: int, files: int, proble
         last = before.get("sidecar_records_verify_last_success_timestamp_seconds")
         if last is not None:
             values["sidecar_records_verify_last_success_timestamp_seconds"] = last
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        # Readable by node_exporter (another user) whatever the job's umask.
-        os.fchmod(fd, 0o644)
-        os.write(fd, render(values).encode("ascii"))
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    # Readable by node_exporter (another user) whatever the job's umask.
+    write_atomically(path, render(values).encode("ascii"), mode=0o644)
 
 
 def exported(path: Path | None) -> bytes:

@@ -32,17 +32,16 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
-import os
 import random
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import IO
 
 import urllib3
 
+from sidecar.fsutil import write_atomically
 from sidecar.settings import OpaSettings
-from sidecar.tls import ca_context
+from sidecar.tls import ca_context, inherited
 from sidecar.wasm_engine import MAX_BUNDLE_BYTES, BundleError, load_bundle, load_public_key
 
 log = logging.getLogger("sidecar.wasm_download")
@@ -64,27 +63,6 @@ def retry_delay(failures: int, max_delay: float) -> float:
     return float(min(max_delay, base * random.uniform(0.8, 1.2)))  # noqa: S311 (jitter, not secrecy)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a reader sees the old file or the new one, whole,
-    also after a crash (written, fsynced, renamed, folder fsynced)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.chmod(0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 class BundleDownloader:
     """Downloads ``opa.wasm_bundle_url`` into ``opa.wasm_bundle`` (see the module's docstring)."""
 
@@ -100,7 +78,9 @@ class BundleDownloader:
         self._pending_etag: str | None = None  # the ETag of the download being checked
         self._http = urllib3.PoolManager(
             num_pools=1, maxsize=1, retries=False,  # no redirects either: the URL is the bundle
-            ssl_context=ca_context(settings.wasm_bundle_ca_file, "opa.wasm_bundle_ca_file")
+            # The master's context when under gunicorn (sidecar.tls: a worker reads no certificate file).
+            ssl_context=(inherited("opa.wasm_bundle_ca_file")
+                         or ca_context(settings.wasm_bundle_ca_file, "opa.wasm_bundle_ca_file"))
             if self.url.startswith("https://") else None,
             timeout=urllib3.Timeout(connect=settings.wasm_bundle_timeout.connect,
                                     read=settings.wasm_bundle_timeout.read))
