@@ -138,6 +138,9 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
                 clients["upstream.tls"] = tls.client_context(s.upstream.tls, "upstream.tls")
             if s.jwt.jwks_ca_file is not None:
                 clients["jwt.jwks_ca_file"] = tls.ca_context(s.jwt.jwks_ca_file, "jwt.jwks_ca_file")
+            if s.opa.wasm_bundle_ca_file is not None and (s.opa.wasm_bundle_url or "").startswith("https://"):
+                clients["opa.wasm_bundle_ca_file"] = tls.ca_context(s.opa.wasm_bundle_ca_file,
+                                                                    "opa.wasm_bundle_ca_file")
         except tls.TlsFileError as exc:
             if first:
                 raise
