@@ -50,11 +50,6 @@ def version_of(value: str) -> int | None:
     return int(m.group(1)) if m.group(1) else 1
 
 
-def version_prefix(version: int) -> str:
-    """What every pseudonym of ``version`` starts with (its hex digest follows)."""
-    return PREFIX if version == 1 else f"{PREFIX}v{version}:"
-
-
 @dataclass(frozen=True)
 class Keyring:
     """The active pseudonymisation keys as ``(version, key)``, the current (writing) one first."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import hashlib
-import hmac
 import json
 import logging
 import os
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from sidecar import jcs
 from sidecar.instance import writer_identity
 from sidecar.opa import Decision
+from sidecar.pseudonyms import pseudonym
 
 if TYPE_CHECKING:
     from sidecar.records_manifest import Manifest
@@ -140,8 +140,8 @@ def record_hash(record: dict[str, Any]) -> str:
 
 
 def pseudonymise(key: bytes, bsn: str) -> str:
-    """Keyed pseudonym of a BSN (HMAC-SHA-256); without the key it cannot be reversed or linked."""
-    return "hmac-sha256:" + hmac.new(key, bsn.encode("ascii"), hashlib.sha256).hexdigest()
+    """Keyed pseudonym of a BSN under key version 1 (:func:`sidecar.pseudonyms.pseudonym`)."""
+    return pseudonym(key, bsn)
 
 
 def _last_line(fd: int, size: int) -> bytes:

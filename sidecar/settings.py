@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sidecar.pseudonyms import Keyring
+from sidecar.pseudonyms import MAX_VERSION, Keyring
 from sidecar.routes import DEFAULT_ROUTES, RouteSpec
 from sidecar.vocab import MAPPED_CATEGORIES as CATEGORIES
 
@@ -442,7 +442,7 @@ def _read_pseudonym_key(key: str | None, key_file: Path | None) -> bytes:
 class PseudonymKey(_Strict):
     """One version of the pseudonymisation key (docs/key-rotation.md)."""
 
-    version: int = Field(ge=1, le=9999)
+    version: int = Field(ge=1, le=MAX_VERSION)
     """The key's version: pseudonyms under version 1 look as before versions existed
     (hmac-sha256:HEX), later ones name it (hmac-sha256:vN:HEX)."""
     key: str | None = None

@@ -162,7 +162,7 @@ def rows(model: type[BaseModel] = Settings, prefix: tuple[str, ...] = (), instan
             default = info.get_default(call_default_factory=True)
         shown = "required" if default is PydanticUndefined else literal(default)
         type_text = TYPE_NAMES.get(key) or type_name(t)
-        if t is list[RouteSpec] or (typing.get_origin(t) is list and _args(t)[0] is RouteSpec):
+        if typing.get_origin(t) is list and _args(t)[0] is RouteSpec:
             shown = "the default routes (below)" if default is not PydanticUndefined else shown
             out.append(Row(key, type_text, shown, _constraints(key, info), env, _description(info)))
             continue
