@@ -82,10 +82,24 @@ _DIGESTS: dict[str, Callable[[], Any]] = {
 
 _ENGINE = wasmtime.Engine()  # one per process: modules compiled with it are shared by all stores
 
-_libc = ctypes.CDLL(None)
-_memchr = _libc.memchr
-_memchr.restype = ctypes.c_void_p
-_memchr.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+# opa_eval is called through wasmtime's C API directly (see _OpaEval); these are the pieces of
+# wasmtime-py that call uses. Pinned by the lock file; a wasmtime-py without them fails at import,
+# not at the first decision.
+from wasmtime import _ffi as _wffi  # noqa: E402
+from wasmtime import _func as _wfunc  # noqa: E402
+
+_OPA_EVAL_PARAMS = 7  # opa_eval(reserved, entrypoint, data, input, input_len, heap_ptr, format) -> i32
+
+# The memory's address and size, through a handle on the same library that keeps the GIL: wasmtime-py
+# calls them through ctypes.CDLL, which lets go of the GIL and takes it back around every call, and
+# under load each take-back waits for another thread (twice per look-up, for a few ns of work).
+_wlib_gil = ctypes.PyDLL(_wffi.dll._name)
+_MEMORY_DATA = _wlib_gil.wasmtime_memory_data
+_MEMORY_DATA.restype = ctypes.c_void_p
+_MEMORY_DATA.argtypes = [ctypes.POINTER(_wffi.wasmtime_context_t), ctypes.POINTER(_wffi.wasmtime_memory_t)]
+_MEMORY_SIZE = _wlib_gil.wasmtime_memory_data_size
+_MEMORY_SIZE.restype = ctypes.c_size_t
+_MEMORY_SIZE.argtypes = [ctypes.POINTER(_wffi.wasmtime_context_t), ctypes.POINTER(_wffi.wasmtime_memory_t)]
 
 
 class BundleError(Exception):
@@ -325,6 +339,43 @@ class _Abort(Exception):
     """Raised from a host import: opa_abort, or a builtin the host does not provide."""
 
 
+class _OpaEval:
+    """``opa_eval`` with one foreign call per decision.
+
+    ``wasmtime.Func.__call__`` looks the function's type up and converts every argument on every
+    call: some sixty ctypes calls, and each one lets go of the GIL and takes it back. With a
+    worker's threads busy, every take-back waits for another thread: under load that handing over
+    of the GIL cost more CPU than the evaluation. The type is checked once here (seven i32 in,
+    one i32 out), so ``wasmtime_func_call_unchecked`` may be used; traps and exceptions raised by
+    the host imports (``opa_abort``) come out as ``Func.__call__`` raises them."""
+
+    def __init__(self, store: wasmtime.Store, func: wasmtime.Func) -> None:
+        ty = func.type(store)
+        i32 = wasmtime.ValType.i32()
+        if len(ty.params) != _OPA_EVAL_PARAMS or any(p != i32 for p in ty.params) or ty.results != [i32]:
+            raise BundleError(f"policy.wasm: opa_eval has type {ty.params} -> {ty.results}, "
+                              f"not OPA's ABI (7 i32 -> i32)")
+        self._context = store._context()
+        self._func = ctypes.byref(func._func)
+        self._vals = (_wffi.wasmtime_val_raw_t * _OPA_EVAL_PARAMS)()
+
+    def __call__(self, *args: int) -> int:
+        vals = self._vals
+        for i, a in enumerate(args):
+            vals[i].i32 = a
+        trap = ctypes.POINTER(_wffi.wasm_trap_t)()
+        error = _wffi.wasmtime_func_call_unchecked(self._context, self._func, vals, _OPA_EVAL_PARAMS,
+                                                   ctypes.byref(trap))
+        if error:
+            _wfunc.maybe_raise_last_exn()
+            raise wasmtime.WasmtimeError._from_ptr(error)
+        if trap:
+            trapped = wasmtime.Trap._from_ptr(trap)
+            _wfunc.maybe_raise_last_exn()  # an exception a host import raised, as Func.__call__ does
+            raise trapped
+        return int(vals[0].i32) & 0xFFFFFFFF  # an address: unsigned
+
+
 class _Instance:
     """One store, memory and instance of a bundle's module, with the data loaded. One thread only."""
 
@@ -338,6 +389,10 @@ class _Instance:
             raise BundleError("policy.wasm does not import env.memory (not an OPA Wasm module)")
         pages = max(mem_type.limits.min, bundle.data_pages)
         self._memory = wasmtime.Memory(store, wasmtime.MemoryType(wasmtime.Limits(pages, MAX_MEMORY_PAGES)))
+        self._ctx = store._context()
+        self._mem_ref = ctypes.byref(self._memory._memory)
+        self._cached_view: memoryview | None = None
+        self._view_at = (0, 0)
         imports: list[wasmtime.Func | wasmtime.Memory] = []
         for imp in bundle.module.imports:
             if imp.module == "env" and imp.name == "memory":
@@ -360,7 +415,7 @@ class _Instance:
         major, minor = glob("opa_wasm_abi_version"), glob("opa_wasm_abi_minor_version")
         if major != 1 or minor < 2:
             raise BundleError(f"policy.wasm has OPA Wasm ABI {major}.{minor}; 1.2 or later (opa_eval) is needed")
-        self._eval_fn = self._func("opa_eval")
+        self._eval_fn = _OpaEval(store, self._func("opa_eval"))
         builtins = self._dump(self._func("builtins")(store))
         if builtins:
             # The policies need none; a host implementation could differ from OPA's, so a module
@@ -400,37 +455,50 @@ class _Instance:
             raise _Abort(f"{name}: builtin {args[0] if args else '?'} called, but the sidecar provides none")
         return builtin
 
-    def _base(self) -> tuple[int, int]:
-        return ctypes.addressof(self._memory.data_ptr(self._store).contents), self._memory.data_len(self._store)
+    def _view(self) -> memoryview:
+        """The linear memory, as bytes. Its address and size change only when the memory grows (an
+        evaluation may grow it), so they are looked up on every use; the look-ups keep the GIL
+        (see _MEMORY_DATA), and reading or writing the view is a plain copy."""
+        ctx, mem = self._ctx, self._mem_ref
+        at = (_MEMORY_DATA(ctx, mem), _MEMORY_SIZE(ctx, mem))
+        if at != self._view_at or self._cached_view is None:
+            self._cached_view = memoryview((ctypes.c_ubyte * at[1]).from_address(at[0])).cast("B")
+            self._view_at = at
+        return self._cached_view
 
     def _string_at(self, addr: int) -> bytes:
-        base, size = self._base()
+        view = self._view()
+        size = len(view)
         if not 0 < addr < size:
             raise _Abort(f"string address {addr} outside memory")
-        end = _memchr(base + addr, 0, size - addr)
-        if end is None:
-            raise _Abort("string not terminated within memory")
-        return ctypes.string_at(base + addr, end - (base + addr))
+        start, chunk = addr, 1024
+        while start < size:  # the results are small: read on in chunks until the terminating NUL
+            end = min(size, start + chunk)
+            nul = view[start:end].tobytes().find(b"\0")
+            if nul >= 0:
+                return view[addr:start + nul].tobytes()
+            start, chunk = end, chunk * 4
+        raise _Abort("string not terminated within memory")
 
     def _dump(self, value_addr: int) -> Any:
         return orjson.loads(self._string_at(int(self._func("opa_json_dump")(self._store, value_addr))))
 
     def _ensure(self, end: int) -> None:
-        size = self._memory.data_len(self._store)
+        size = _MEMORY_SIZE(self._ctx, self._mem_ref)
         if end > size:
             self._memory.grow(self._store, (end - size + _PAGE - 1) // _PAGE)
 
     def _write_new(self, data: bytes) -> int:
         addr = int(self._func("opa_malloc")(self._store, len(data)))
         self._ensure(addr + len(data))
-        ctypes.memmove(self._base()[0] + addr, data, len(data))
+        self._view()[addr:addr + len(data)] = data
         return addr
 
     def evaluate(self, entrypoint: int, input_json: bytes) -> bytes:
         """The result set (JSON) of one evaluation. Raises anything wasmtime or the host raises."""
         self._ensure(self._heap + len(input_json))
-        ctypes.memmove(self._base()[0] + self._heap, input_json, len(input_json))
-        out = self._eval_fn(self._store, 0, entrypoint, self._data_addr, self._heap, len(input_json),
+        self._view()[self._heap:self._heap + len(input_json)] = input_json
+        out = self._eval_fn(0, entrypoint, self._data_addr, self._heap, len(input_json),
                             self._heap + len(input_json), 0)
         return self._string_at(int(out))
 
