@@ -487,10 +487,21 @@ def _opa_bench_text(doc: dict[str, Any]) -> str:
         if b and "us_per_op" in b:
             parts.append(f"{label}: {b['us_per_op']:.0f} µs per evaluation (median {b['eval_median_us']:.0f} µs, "
                          f"p99 {b['eval_p99_us']:.0f} µs; {b['allocs_per_op']} allocations)")
-    if not parts:
-        return ""
-    return ("The policy itself, without HTTP (`opa bench` on the same bundle, same inputs): "
-            + "; ".join(parts) + ". That is the floor of every OPA round trip above.")
+    text = ""
+    if parts:
+        text = ("The policy itself, without HTTP (`opa bench` on the same bundle, same inputs): "
+                + "; ".join(parts) + ". That is the floor of every OPA round trip above.")
+    we = doc.get("wasm_eval") or {}
+    wparts = [f"{label}: p50 {w['p50_ms']:.3f} ms, p99 {w['p99_ms']:.3f} ms, {w['cpu_ms']:.3f} ms CPU per decision "
+              f"({w['n']} decisions)"
+              for name, label in (("single", "one input"), ("batch_50", "a 50-item batch"))
+              if (w := we.get(name))]
+    if wparts:
+        text += ((" " if text else "") + "The sidecar's in-process engine on the same inputs (its Wasm bundle "
+                 "loaded by `sidecar.wasm_engine` in the benchmark process, `decide` one at a time: input encoded, "
+                 "evaluated, decision checked): " + "; ".join(wparts) + ". The list-of-50 target is against "
+                 "this batch evaluation.")
+    return text
 
 
 def _tool(doc: dict[str, Any]) -> str:

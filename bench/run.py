@@ -513,6 +513,41 @@ def opa_bench(stack: BenchStack, tmp: Path) -> dict[str, Any]:
     return out
 
 
+def wasm_eval(stack: BenchStack, n_single: int, n_batch: int) -> dict[str, Any]:
+    """The in-process engine's own cost, as the sidecar pays it: the sidecar's Wasm bundle (its
+    configuration, same key) loaded by :class:`sidecar.wasm_engine.WasmEngine` in this process, and
+    ``decide`` (input encoded, evaluated, the decision parsed and checked) called one at a time on
+    the same inputs as ``opa bench``. Wall time per evaluation (p50, p99) and CPU per evaluation.
+    Empty when the sidecar does not use the Wasm engine."""
+    from sidecar.settings import load_settings
+    from sidecar.wasm_engine import WasmEngine
+
+    settings = load_settings(stack.config_path)
+    if settings.opa.engine != "wasm":
+        return {}
+    engine = WasmEngine(settings.opa, poll=False)
+    single, batch = opa_inputs()
+    out: dict[str, Any] = {}
+    try:
+        for name, inp, n in (("single", single, n_single), ("batch_50", batch, n_batch)):
+            for _ in range(min(50, n)):
+                engine.decide(inp)
+            walls = []
+            cpu0 = time.process_time()
+            for _ in range(n):
+                t0 = time.perf_counter()
+                engine.decide(inp)
+                walls.append(time.perf_counter() - t0)
+            cpu = time.process_time() - cpu0
+            walls.sort()
+            out[name] = {"n": n, "p50_ms": round(1000 * walls[n // 2], 4),
+                         "p99_ms": round(1000 * walls[min(n - 1, int(n * 0.99))], 4),
+                         "cpu_ms": round(1000 * cpu / n, 4)}
+    finally:
+        engine.close()
+    return out
+
+
 def machine(stack: BenchStack) -> dict[str, Any]:
     def cmd(*a: str) -> str:
         try:
@@ -579,6 +614,8 @@ def main(argv: list[str] | None = None) -> int:
         orgs = seed_lists(stack)
         log("opa bench: the policy's evaluation cost without HTTP")
         policy_cost = opa_bench(stack, tmp)
+        log("the in-process engine: the sidecar's Wasm bundle evaluated in this process, one at a time")
+        engine_cost = wasm_eval(stack, 500 if args.quick else 3000, 100 if args.quick else 500)
         scenarios = build_scenarios(stack, orgs, args.quick)
         only = {s for s in args.only.split(",") if s}
         if only:
@@ -609,7 +646,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stack.stop()
     doc = {"date": dt.date.today().isoformat(), "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-           "quick": args.quick, "machine": facts, "opa_bench": policy_cost, "rss_per_worker": rss,
+           "quick": args.quick, "machine": facts, "opa_bench": policy_cost, "wasm_eval": engine_cost,
+           "rss_per_worker": rss,
            "fsync_floor": disk, "scenarios": results, "sequential": sequential,
            "duration_s": round(time.monotonic() - started, 1)}
     out = args.out or RESULTS / f"{doc['date']}.json"

@@ -123,9 +123,29 @@ def test_each_target_misses_with_the_cost_in_the_way() -> None:
         "(sidecar + OPA) CPU per single-object read, against the pass-through floor's"].in_the_way
     # (floor 1.5 + upstream 1.5) / (sidecar 4 + OPA 2 + upstream 1.5)
     assert "caps the ratio near 40 %" in by["max throughput through the sidecar, single-object read"].in_the_way
-    assert "the batch OPA call" in by["list of 50: what the response phase adds"].in_the_way
+    assert "the batch decision" in by["list of 50: what the response phase adds"].in_the_way
     assert "the OPA call" in by["added latency p50, single-object read at 50/s"].in_the_way
     assert by["RSS per sidecar worker (VmRSS at the end of the run)"].in_the_way == "10 MB over"
+
+
+def test_list_target_with_the_wasm_engine_is_against_its_in_process_batch_evaluation() -> None:
+    """With opa.engine: wasm the sidecar pays no OPA round trip, so the bound is the engine's own
+    batch evaluation measured in the same run (wasm_eval), not the REST call's 4 ms."""
+    name = "list of 50: what the response phase adds"
+    doc = good_doc()
+    doc["machine"]["engine"] = "wasm"
+    doc["wasm_eval"] = {"batch_50": {"n": 500, "p50_ms": 2.0, "p99_ms": 3.0, "cpu_ms": 2.0}}
+    t = _verdicts(doc)[name]  # 5 ms response phase against a 2 ms evaluation
+    assert t.met is False and "in-process" in t.bound
+    assert t.measured.startswith("5.00 ms = 2.50 \u00d7 the in-process batch evaluation's 2.00 ms")
+    assert "the batch decision" in t.in_the_way and "opa bench" not in t.in_the_way
+    assert "a 50-item batch: p50 2.000 ms, p99 3.000 ms, 2.000 ms CPU per decision (500 decisions)" \
+        in report._opa_bench_text(doc)
+    doc["wasm_eval"]["batch_50"]["p50_ms"] = 4.0
+    assert _verdicts(doc)[name].met is True
+    del doc["wasm_eval"]
+    t = _verdicts(doc)[name]
+    assert t.met is None and "wasm_eval" in t.measured
 
 
 def test_steady_state_slack_is_only_the_request_phase_refills() -> None:
