@@ -171,16 +171,29 @@ CREATE TABLE IF NOT EXISTS relation_generation (
     generation BIGINT NOT NULL
 )"""
 _LINK_INSERT = "INSERT INTO subject_links(subject, key, kind) VALUES ({p}, {p}, {p}) ON CONFLICT DO NOTHING"
-_GEN_SELECT = "SELECT generation FROM relation_generation WHERE id = 1"
 _GEN_BUMP = ("INSERT INTO relation_generation(id, generation) VALUES (1, 1) "
              "ON CONFLICT (id) DO UPDATE SET generation = relation_generation.generation + 1")
-_LINKS_SELECT = "SELECT key, kind FROM subject_links WHERE subject = {p}"
+# The generation and a subject's links in one statement, so one read (one snapshot, one round trip
+# with PostgreSQL) per request: the generation's row is the one whose key is NULL.
+_STATE_SELECT = ("SELECT NULL, NULL, generation FROM relation_generation WHERE id = 1 "
+                 "UNION ALL SELECT key, kind, NULL FROM subject_links WHERE subject = {p}")
 
 
 # The labels per pseudonym prefix (every pseudonym ends in a 64-digit HMAC; what comes before
 # names the key version). {b} is the backend's expression for the label's betrokkene.
 _PREFIXES = ("SELECT substr(b, 1, length(b) - 64), count(*) FROM (SELECT {b} AS b FROM labels) AS t "
              "WHERE b IS NOT NULL GROUP BY 1")
+
+
+def _state(rows: Any) -> tuple[int, dict[str, set[str]]]:
+    """(generation, links) from the rows of _STATE_SELECT (no generation row: 0)."""
+    generation, links = 0, []
+    for key, kind, gen in rows:
+        if key is None:
+            generation = int(gen)
+        else:
+            links.append((key, kind))
+    return generation, _links(links)
 
 
 def _links(rows: Any) -> dict[str, set[str]]:
@@ -262,9 +275,7 @@ class SqliteLabelStore:
 
     def relation_state(self, subject: str) -> tuple[int, dict[str, set[str]]]:
         try:
-            conn = self._conn()
-            row = conn.execute(_GEN_SELECT).fetchone()
-            return (int(row[0]) if row else 0), _links(conn.execute(_LINKS_SELECT.format(p="?"), (subject,)))
+            return _state(self._conn().execute(_STATE_SELECT.format(p="?"), (subject,)))
         except sqlite3.Error as exc:
             raise LabelStoreError(f"label store read failed: {exc}") from None
 
@@ -634,9 +645,7 @@ class PostgresLabelStore:
 
     def relation_state(self, subject: str) -> tuple[int, dict[str, set[str]]]:
         def select(conn: psycopg.Connection[Any]) -> tuple[int, dict[str, set[str]]]:
-            row = conn.execute(_GEN_SELECT).fetchone()
-            links = _links(conn.execute(_LINKS_SELECT.format(p="%s"), (subject,)).fetchall())
-            return (int(row[0]) if row else 0), links
+            return _state(conn.execute(_STATE_SELECT.format(p="%s"), (subject,)).fetchall())
 
         return self._run("read", select)
 
