@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import socket
@@ -22,7 +23,15 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 def instance_name(env: Mapping[str, str] | None = None) -> str:
     """``SIDECAR_INSTANCE``, else the host name (unchecked: see :func:`check_instance_name`)."""
     env = os.environ if env is None else env
-    return env.get(INSTANCE_ENV) or socket.gethostname() or "unknown"
+    return env.get(INSTANCE_ENV) or _hostname()
+
+
+@functools.cache
+def _hostname() -> str:
+    """Asked once per process: every record names its writer, and the host name is a system call
+    (uname) each time; a host renamed under a running sidecar keeps its old name until restart,
+    as its records file does."""
+    return socket.gethostname() or "unknown"
 
 
 def check_instance_name(name: str) -> str:
