@@ -17,6 +17,7 @@ MAX_TARGET_BYTES = 4096
 # RFC 3986 unreserved characters plus "/" : enough for every ZGW path (words and UUIDs).
 _PATH_OK = re.compile(r"/[A-Za-z0-9\-._~/]*")
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
+_NOT_VISIBLE_ASCII = re.compile(r"[^\x21-\x7e]")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # Query parameters that make a ZGW API embed *other* objects in the response (``expand`` puts
 # related objects under ``_expand``). Only the exact lower-case spelling passes (``%65xpand``
@@ -100,7 +101,7 @@ def split_target(raw_target: str) -> tuple[str, str]:
         raise BadTarget("het verzoekadres is te lang", status=414)
     if not raw_target.startswith("/"):
         raise BadTarget("alleen origin-form verzoekadressen (/pad?query) worden geaccepteerd")
-    if any(not 0x21 <= ord(c) <= 0x7E for c in raw_target):
+    if _NOT_VISIBLE_ASCII.search(raw_target):
         # gunicorn hands the raw target over as latin-1; anything outside visible ASCII
         # (spaces, control bytes, non-UTF-8 or raw UTF-8 bytes) has no single meaning.
         raise BadTarget("het verzoekadres bevat niet-ASCII- of stuurtekens")
