@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-import orjson
 from flask import Request
 from werkzeug.wrappers import Response
 
@@ -66,7 +65,7 @@ class Reads:
 
     def _release(self, call: Call, doc: Any, headers: list[tuple[str, str]]) -> Response:
         """An answer the policy allowed, with its links on the sidecar's base (HEAD: headers only)."""
-        out_body = orjson.dumps(self._urls.to_public(doc, call.public_base))
+        out_body = self._urls.public_json(doc, call.public_base)
         out = json_response(b"" if call.method == "HEAD" else out_body, 200, headers)
         if call.method == "HEAD":
             out.headers["Content-Length"] = str(len(out_body))

@@ -15,9 +15,12 @@ would also move its catalogue's type URLs to the sidecar's host.
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import orjson
 from flask import Request
 
 from sidecar.routes import RouteSpec
@@ -31,6 +34,22 @@ def _api_prefixes(routes: list[RouteSpec] | tuple[RouteSpec, ...]) -> tuple[str,
         parts = r.path.strip("/").split("/")
         out.add("/" + "/".join(parts[:3]) + "/")
     return tuple(sorted(out))
+
+
+@lru_cache(maxsize=16)
+def _public_url_rx(bases: tuple[str, ...], prefixes: tuple[str, ...]) -> re.Pattern[bytes] | None:
+    """A quote, one of ``bases``, one of ``prefixes`` and the rest of that JSON string (group 1,
+    closing quote included), not followed by ``:`` (so not a key). The pattern starts with literal
+    text, which the regex engine searches for directly. None when a base or prefix would not
+    appear in JSON as its own text (it would need escaping): then the walk is used."""
+    texts = (*bases, *prefixes)
+    if any(orjson.dumps(x)[1:-1] != x.encode() for x in texts):
+        return None
+
+    def alt(xs: tuple[str, ...]) -> bytes:
+        return b"|".join(re.escape(x.encode()) for x in sorted(xs, key=len, reverse=True))
+
+    return re.compile(rb'"(?:' + alt(bases) + rb")((?:" + alt(prefixes) + rb')[^"\\]*(?:\\.[^"\\]*)*")(?!:)')
 
 
 class UrlRewriter:
@@ -74,6 +93,27 @@ class UrlRewriter:
     def to_public(self, doc: Any, public_base: str) -> Any:
         """An upstream answer with its proxied URLs on the sidecar's base."""
         return self._walk(doc, self._upstream_bases, public_base)
+
+    def public_json(self, doc: Any, public_base: str) -> bytes:
+        """``orjson.dumps(self.to_public(doc, public_base))``, the same bytes, made by one regex
+        pass over the encoded answer instead of a Python walk over every value (a list page has
+        hundreds). orjson writes compact JSON in which a string value opens right after ``:``,
+        ``[`` or ``,`` and a key's closing quote is followed by ``:``; inside a string every ``"``
+        is escaped. So a match of :func:`_public_url_rx` after one of those three is exactly a
+        string value (not a key) that starts with an upstream base and one of the proxied API
+        paths, as _swap requires."""
+        rx = _public_url_rx(self._upstream_bases, self._prefixes)
+        if rx is None or not isinstance(doc, (dict, list)):  # a bare string has no ':', '[' or ',' before it
+            return orjson.dumps(self.to_public(doc, public_base))
+        body = orjson.dumps(doc)
+        new = b'"' + orjson.dumps(public_base)[1:-1]
+
+        def swap(m: re.Match[bytes]) -> bytes:
+            # A value opens after ':', '[' or ','; a quote after anything else is an escaped one
+            # inside a string (preceded by a backslash), whose text stays as it is.
+            return new + m.group(1) if body[m.start() - 1] in b"[:," else m.group(0)
+
+        return rx.sub(swap, body)
 
     def to_upstream(self, doc: Any, public_base: str) -> Any:
         """A request body with the sidecar's URLs of proxied resources on the upstream's base."""

@@ -77,7 +77,7 @@ class Writes:
         """The upstream's answer to a write, its links (and Location) pointing back through the sidecar."""
         headers = [(k, self._urls.header_to_public(v, call.public_base) if k.lower() == "location" else v)
                    for k, v in filter_response_headers(resp.headers, keep_length=False)]
-        return json_response(orjson.dumps(self._urls.to_public(doc, call.public_base)), resp.status, headers)
+        return json_response(self._urls.public_json(doc, call.public_base), resp.status, headers)
 
     def create(self, request: Request, call: Call, body: bytes | None) -> Response:
         assert call.route is not None
