@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Request, request
+from werkzeug.routing import MapAdapter
 from werkzeug.wrappers import Response
 
 from sidecar import metrics, records_status
@@ -143,11 +144,19 @@ def _admin_app(readiness: Readiness, labels: LabelStore, review_max_days: int,
     return admin
 
 
+class _ProxyFlask(Flask):
+    """Routing is the route map's job (on the raw, canonicalised target): Flask's own URL
+    matching and its slash-merging redirects must never see a proxied request. So no URL adapter
+    is made for a request at all. Matching against an empty map only raised NotFound, whose
+    traceback and frames were garbage the cycle collector had to find on every request."""
+
+    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
+        return None if request is not None else super().create_url_adapter(request)
+
+
 def _proxy_app(proxy: Proxy) -> Flask:
-    app = Flask("sidecar.proxy")
-    # Routing is the route map's job (on the raw, canonicalised target); Flask's own URL
-    # matching and its slash-merging redirects must never see a proxied request.
-    app.url_map.merge_slashes = False
+    app = _ProxyFlask("sidecar.proxy")
+    app.url_map.merge_slashes = False  # (not consulted: no adapter; kept should one ever be made)
 
     @app.before_request
     def _all() -> Response:
