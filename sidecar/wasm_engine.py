@@ -89,6 +89,11 @@ from wasmtime import _ffi as _wffi  # noqa: E402
 from wasmtime import _func as _wfunc  # noqa: E402
 
 _OPA_EVAL_PARAMS = 7  # opa_eval(reserved, entrypoint, data, input, input_len, heap_ptr, format) -> i32
+for _owner, _names in ((_wffi, ("dll", "wasmtime_func_call_unchecked", "wasmtime_val_raw_t", "wasm_trap_t",
+                                "wasmtime_context_t", "wasmtime_memory_t")),
+                       (_wfunc, ("maybe_raise_last_exn",))):
+    for _name in _names:
+        getattr(_owner, _name)  # AttributeError now, at import, with another wasmtime-py
 
 # The memory's address and size, through a handle on the same library that keeps the GIL: wasmtime-py
 # calls them through ctypes.CDLL, which lets go of the GIL and takes it back around every call, and
