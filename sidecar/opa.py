@@ -108,7 +108,19 @@ def parse_decision(result: Any, opa_input: dict[str, Any], revision: str | None,
         items = result.get("evaluations")
         if not isinstance(items, list) or len(items) != len(opa_input["evaluations"]):
             raise OpaError("malformed", "decision.evaluations does not match the batch")
-        decision.evaluations.extend(_parse_one(item, revision, 0.0) for item in items)
+        # A page's items mostly decide alike: each distinct item document is checked once, and
+        # alike items share its (frozen) Decision. Nothing changes a Decision or its lists later.
+        seen: dict[bytes, Decision] = {}
+        for item in items:
+            try:
+                key = orjson.dumps(item)
+            except (orjson.JSONEncodeError, TypeError):
+                decision.evaluations.append(_parse_one(item, revision, 0.0))
+                continue
+            one = seen.get(key)
+            if one is None:
+                one = seen[key] = _parse_one(item, revision, 0.0)
+            decision.evaluations.append(one)
     return decision
 
 
