@@ -579,7 +579,7 @@ class WasmEngine:
         self._seen: tuple[int, ...] | None = None  # the file version last loaded or refused
         self._reload_lock = threading.Lock()
         # Instances are pooled, not one per thread: evaluation runs outside the GIL (ctypes), so more
-        # instances than cores buy nothing, and each holds its own copy of the data (≈ 4 MB here).
+        # instances than cores buy nothing, and each costs ≈ 4 MB (its store, memory and copy of the data).
         self._pool: queue.LifoQueue[_Instance] = queue.LifoQueue()
         self._pool_size = settings.wasm_instances
         self._made = 0
