@@ -418,7 +418,8 @@ def render(doc: dict[str, Any], results_path: Path | None = None) -> str:
         "",
         "Each bound is relative to something measured in the same run: the pass-through floor (a proxy "
         "built like the sidecar that decides nothing, next sections), the policy's own 50-item batch "
-        "call, the sidecar's own counters. The steady-state counts are deltas of the sidecar's metrics "
+        "evaluation by the sidecar's engine (in-process with Wasm, OPA's round trip with REST), the sidecar's own "
+        "counters. The steady-state counts are deltas of the sidecar's metrics "
         "(`sidecar_opa_request_duration_seconds_count`, `sidecar_record_write_duration_seconds_count`, "
         "`sidecar_request_phase_cache_total{result}`) over the single-read scenarios, divided by the "
         "reads (`sidecar_requests_total`); CPU per read is measured one read at a time (`bench/cpu.py`, "

@@ -1,7 +1,7 @@
 """The speed issue's targets and the need-to-know costs, from one results file of ``make bench``.
 
 Every target here is a ratio against something measured in the same run on the same machine: the
-pass-through floor (``bench/passthrough.py``), the policy's own batch call, the sidecar's own
+pass-through floor (``bench/passthrough.py``), the policy's own batch evaluation, the sidecar's own
 metrics. So a busy machine moves both sides of a ratio alike, and the verdict does not depend on
 how fast this particular machine is. Where a target is missed, the row names the cost that stands
 in the way, with its measured figure from the same run.

@@ -1,7 +1,7 @@
 # Benchmark (issue 7). Not part of `make test`: it takes minutes and wants a quiet machine.
 #   make bench          stack + open-loop load + one request at a time, writes bench/results/<date>.json,
 #                       docs/benchmarks.md + PNG: the speed targets (ratios to the pass-through floor and the
-#                       policy's batch call) and need-to-know costs (relation caches warm and cold)
+#                       policy's batch evaluation) and need-to-know costs (relation caches warm and cold)
 #   make bench-quick    the same with short rounds, to try the harness (rough figures)
 #   make bench-report   regenerate docs/benchmarks.md from the newest results file
 #   make bench-profile  pyinstrument profile of the hot path (in-process sidecar, real OPA + upstream)
