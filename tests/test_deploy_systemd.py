@@ -118,32 +118,39 @@ def _analyze() -> str:
     return exe
 
 
-def test_systemd_analyze_verify(tmp_path: Path) -> None:
-    exe = _analyze()
-    res = subprocess.run([exe, "verify", *map(str, _installed_copies(tmp_path))], capture_output=True, text=True,
-                         timeout=60, cwd=tmp_path)
+def _systemd_analyze(cwd: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([_analyze(), *map(str, args)], capture_output=True, text=True, timeout=60, cwd=cwd)
+
+
+def _assert_verifies_clean(cwd: Path, units: list[Path]) -> None:
+    res = _systemd_analyze(cwd, "verify", *units)
     assert res.returncode == 0, res.stdout + res.stderr
     assert not res.stderr.strip(), f"systemd-analyze verify warned:\n{res.stderr}"
 
 
+def _assert_exposure_is_low(cwd: Path, unit: Path) -> None:
+    res = _systemd_analyze(cwd, "security", "--offline=true", unit)
+    m = re.search(r"Overall exposure level for \S+: ([\d.]+)", res.stdout + res.stderr)
+    assert m, res.stdout[-2000:] + res.stderr
+    # 0 = fully locked down, 10 = unprotected; systemd calls < 2 "OK".
+    assert float(m.group(1)) < 2.0, res.stdout[-3000:]
+
+
+def test_systemd_analyze_verify(tmp_path: Path) -> None:
+    _assert_verifies_clean(tmp_path, _installed_copies(tmp_path))
+
+
 def test_systemd_analyze_verify_catches_a_misspelt_key(tmp_path: Path) -> None:
-    exe = _analyze()
     sidecar, _ = _installed_copies(tmp_path)
     sidecar.write_text(sidecar.read_text().replace("NoNewPrivileges=yes", "NoNewPrivilege=yes"))
-    res = subprocess.run([exe, "verify", str(sidecar)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    res = _systemd_analyze(tmp_path, "verify", sidecar)
     assert "Unknown key" in res.stderr and "NoNewPrivilege" in res.stderr
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_systemd_analyze_security_exposure_is_low(name: str, tmp_path: Path) -> None:
-    exe = _analyze()
     copies = {p.name: p for p in _installed_copies(tmp_path)}
-    res = subprocess.run([exe, "security", "--offline=true", str(copies[name])], capture_output=True, text=True,
-                         timeout=60, cwd=tmp_path)
-    m = re.search(r"Overall exposure level for \S+: ([\d.]+)", res.stdout + res.stderr)
-    assert m, res.stdout[-2000:] + res.stderr
-    # 0 = fully locked down, 10 = unprotected; systemd calls < 2 "OK".
-    assert float(m.group(1)) < 2.0, res.stdout[-3000:]
+    _assert_exposure_is_low(tmp_path, copies[name])
 
 
 # ---- the nightly records verify (wams-records-verify.service + .timer) ------------------------
@@ -210,23 +217,13 @@ def test_records_verify_command_runs(tmp_path: Path) -> None:
 
 
 def test_systemd_analyze_verify_records_verify_units(tmp_path: Path) -> None:
-    exe = _analyze()
-    res = subprocess.run([exe, "verify", *map(str, _verify_copies(tmp_path))], capture_output=True, text=True,
-                         timeout=60, cwd=tmp_path)
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert not res.stderr.strip(), f"systemd-analyze verify warned:\n{res.stderr}"
+    _assert_verifies_clean(tmp_path, _verify_copies(tmp_path))
     # Not vacuous: a misspelt key in the timer is reported.
     timer = tmp_path / "wams-records-verify.timer"
     timer.write_text(timer.read_text().replace("Persistent=yes", "Persistant=yes"))
-    res = subprocess.run([exe, "verify", str(timer)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    res = _systemd_analyze(tmp_path, "verify", timer)
     assert "Unknown key" in res.stderr and "Persistant" in res.stderr
 
 
 def test_systemd_analyze_security_records_verify(tmp_path: Path) -> None:
-    exe = _analyze()
-    service = _verify_copies(tmp_path)[0]
-    res = subprocess.run([exe, "security", "--offline=true", str(service)], capture_output=True, text=True,
-                         timeout=60, cwd=tmp_path)
-    m = re.search(r"Overall exposure level for \S+: ([\d.]+)", res.stdout + res.stderr)
-    assert m, res.stdout[-2000:] + res.stderr
-    assert float(m.group(1)) < 2.0, res.stdout[-3000:]
+    _assert_exposure_is_low(tmp_path, _verify_copies(tmp_path)[0])
