@@ -156,7 +156,6 @@ class _ProxyFlask(Flask):
 
 def _proxy_app(proxy: Proxy) -> Flask:
     app = _ProxyFlask("sidecar.proxy")
-    app.url_map.merge_slashes = False  # (not consulted: no adapter; kept should one ever be made)
 
     @app.before_request
     def _all() -> Response:

@@ -112,11 +112,7 @@ def parse_decision(result: Any, opa_input: dict[str, Any], revision: str | None,
         # alike items share its (frozen) Decision. Nothing changes a Decision or its lists later.
         seen: dict[bytes, Decision] = {}
         for item in items:
-            try:
-                key = orjson.dumps(item)
-            except (orjson.JSONEncodeError, TypeError):
-                decision.evaluations.append(_parse_one(item, revision, 0.0))
-                continue
+            key = orjson.dumps(item)  # a decoded JSON value: always encodes
             one = seen.get(key)
             if one is None:
                 one = seen[key] = _parse_one(item, revision, 0.0)
