@@ -1,5 +1,5 @@
 """Decide and record: ask OPA on the input :mod:`sidecar.opa_input` builds, write one record per
-decision (:func:`sidecar.records.build_record`), count it.
+decision (:func:`sidecar.records.record_base` and :func:`~sidecar.records.item_record`), count it.
 
 Nothing here forwards or releases data; the proxy does that only after :meth:`Enforcer.decide`
 returned an allow whose records are durable on disk (or :meth:`Enforcer.require` did not raise).
@@ -17,17 +17,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sidecar import metrics
+from sidecar import ids, metrics
 from sidecar.call import Call
 from sidecar.engine import PolicyEngine
 from sidecar.failures import FailClosed
 from sidecar.opa import Decision, OpaError
 from sidecar.opa_input import InputBuilder, now_rfc3339, resource
-from sidecar.records import RecordWriteError, RecordWriter, build_record
+from sidecar.records import RecordWriteError, RecordWriter, item_record, record_base
 
 log = logging.getLogger("sidecar.enforce")
 
@@ -57,23 +56,34 @@ class Enforcer:
 
     # -- records -----------------------------------------------------------------------------
 
-    def _records(self, call: Call, *, betrokkenen: list[str] | None = None, now: str | None = None,
-                 phase: str, decision_id: str, allow: bool, enforced: bool, resource: dict[str, Any] | None,
-                 decision: Decision | None, reasons: list[str], status: int | None,
-                 duration_s: float) -> list[dict[str, Any]]:
-        """One line per data subject of the decision (Logboek Dataverwerkingen), at least one."""
-        subjects = list(dict.fromkeys([*(betrokkenen or []), *([call.betrokkene] if call.betrokkene else [])]))
+    def _base(self, call: Call, *, phase: str, enforced: bool, status: int | None,
+              duration_s: float) -> dict[str, Any]:
+        """What all records of one decision share (:func:`sidecar.records.record_base`)."""
         ident = call.identity
-        subject = {"id": ident.sub, "role": ident.role, "org": ident.org} if ident else None
-        at = now or now_rfc3339()
-        per_subject: list[str | None] = [*subjects] or [None]
-        return [build_record(time=at, decision_id=decision_id, trace_id=call.trace.trace_id,
-                             span_id=call.trace.span_id, phase=phase, allow=allow, enforced=enforced,
-                             status=status, subject=subject, purpose=call.purpose, action=call.action,
-                             resource=resource, resource_type=call.route.resource if call.route else None,
-                             betrokkene=b, decision=decision, reasons=reasons, profile=self.inputs.profile,
-                             duration_s=duration_s, herkomst=call.herkomst)
-                for b in per_subject]
+        return record_base(time=now_rfc3339(), trace_id=call.trace.trace_id, span_id=call.trace.span_id,
+                           phase=phase, enforced=enforced, status=status,
+                           subject={"id": ident.sub, "role": ident.role, "org": ident.org} if ident else None,
+                           purpose=call.purpose, action=call.action, profile=self.inputs.profile,
+                           duration_s=duration_s, herkomst=call.herkomst)
+
+    def _item_records(self, call: Call, base: dict[str, Any], *, betrokkenen: list[str] | None, decision_id: str,
+                      allow: bool, resource: dict[str, Any] | None, decision: Decision | None,
+                      reasons: list[str]) -> list[dict[str, Any]]:
+        """One line per data subject of the decision (Logboek Dataverwerkingen), at least one."""
+        subjects: list[str | None] = list(dict.fromkeys([*(betrokkenen or []),
+                                                         *([call.betrokkene] if call.betrokkene else [])]))
+        rtype = call.route.resource if call.route else None
+        return [item_record(base, decision_id=decision_id, allow=allow, resource=resource, resource_type=rtype,
+                            betrokkene=b, decision=decision, reasons=reasons)
+                for b in subjects or [None]]
+
+    def _records(self, call: Call, *, betrokkenen: list[str] | None = None, phase: str, decision_id: str,
+                 allow: bool, enforced: bool, resource: dict[str, Any] | None, decision: Decision | None,
+                 reasons: list[str], status: int | None, duration_s: float) -> list[dict[str, Any]]:
+        """The records of one decision on one object."""
+        base = self._base(call, phase=phase, enforced=enforced, status=status, duration_s=duration_s)
+        return self._item_records(call, base, betrokkenen=betrokkenen, decision_id=decision_id, allow=allow,
+                                  resource=resource, decision=decision, reasons=reasons)
 
     def _write(self, call: Call, *recs: dict[str, Any]) -> None:
         """Make ``recs`` durable, with the call's pending request-phase records before them."""
@@ -100,7 +110,7 @@ class Enforcer:
     def record_sidecar_deny(self, call: Call, reason: str, status: int) -> str:
         """A deny the sidecar decides itself (bad request, unknown route, no valid token, a failed
         look-up). A record that cannot be written is counted and logged; the request is refused anyway."""
-        decision_id = str(uuid.uuid4())
+        decision_id = ids.decision_id()
         recs = self._records(call, phase="request", decision_id=decision_id, allow=False, enforced=True,
                              resource=None, decision=None, reasons=[reason], status=status, duration_s=0.0)
         try:
@@ -114,7 +124,7 @@ class Enforcer:
     def record_upstream_refusal(self, call: Call, status: int) -> None:
         """The upstream did not carry out an allowed request (it answered ``status``, 4xx or 5xx):
         recorded with that status, so the records do not claim it took effect."""
-        self._write(call, *self._records(call, phase="response", decision_id=str(uuid.uuid4()), allow=False,
+        self._write(call, *self._records(call, phase="response", decision_id=ids.decision_id(), allow=False,
                                          enforced=True, resource=None, decision=None,
                                          reasons=["UPSTREAM_REJECTED"], status=status, duration_s=0.0))
 
@@ -131,7 +141,7 @@ class Enforcer:
         ``item_betrokkenen`` those of each evaluation item."""
         assert call.route is not None
         opa_input = self.inputs.build(call, phase, resource, evaluations)
-        decision_id = str(uuid.uuid4())
+        decision_id = ids.decision_id()
         try:
             decision = self._opa.decide(opa_input)
         except OpaError as exc:
@@ -168,12 +178,12 @@ class Enforcer:
         items: list[tuple[bool, str]] = []
         recs = []
         per_item = item_betrokkenen or [[] for _ in evaluations]
-        now = now_rfc3339()  # one decision, one moment: every item's record carries the same time
-        for res, ev, subjects in zip(evaluations, decision.evaluations, per_item, strict=True):
-            item_id = str(uuid.uuid4())
-            recs.extend(self._records(call, betrokkenen=subjects, now=now, phase=phase, decision_id=item_id,
-                                      allow=ev.allow, enforced=enforce, resource=res, decision=ev,
-                                      reasons=ev.reasons, status=None, duration_s=decision.duration_s))
+        # One decision, one moment and one caller: what the items' records share is made once.
+        base = self._base(call, phase=phase, enforced=enforce, status=None, duration_s=decision.duration_s)
+        for res, ev, subjects, item_id in zip(evaluations, decision.evaluations, per_item,
+                                              ids.decision_ids(len(evaluations)), strict=True):
+            recs.extend(self._item_records(call, base, betrokkenen=subjects, decision_id=item_id, allow=ev.allow,
+                                           resource=res, decision=ev, reasons=ev.reasons))
             items.append((ev.allow or not enforce, item_id))
         if recs:
             self._write(call, *recs)
@@ -215,7 +225,7 @@ class Enforcer:
                     self._cache.clear()
                 self._cache[key] = (now + REQUEST_PHASE_TTL, outcome.decision)
         else:
-            decision_id = str(uuid.uuid4())
+            decision_id = ids.decision_id()
             enforce = call.route.enforce
             recs = self._records(call, phase="request", decision_id=decision_id, allow=decision.allow,
                                  enforced=enforce, resource=res, decision=decision, reasons=decision.reasons,

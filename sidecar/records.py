@@ -82,36 +82,59 @@ def build_record(*, time: str, decision_id: str, trace_id: str, span_id: str | N
     """The one place a decision record is made (the proxy's decisions, the sidecar's own denies,
     ``records query``). ``subject`` is ``{id, role, org}``; ``resource`` the OPA resource decided
     on (or None: then ``resource_type`` names what was asked for)."""
-    obligations = decision.obligations if decision else []
-    props = (resource or {}).get("properties") or {}
+    base = record_base(time=time, trace_id=trace_id, span_id=span_id, phase=phase, enforced=enforced,
+                       status=status, subject=subject, purpose=purpose, action=action, profile=profile,
+                       duration_s=duration_s, herkomst=herkomst)
+    return item_record(base, decision_id=decision_id, allow=allow, resource=resource, resource_type=resource_type,
+                       betrokkene=betrokkene, decision=decision, reasons=reasons)
+
+
+def record_base(*, time: str, trace_id: str, span_id: str | None, phase: str, enforced: bool, status: int | None,
+                subject: dict[str, Any] | None, purpose: str | None, action: str | None, profile: str,
+                duration_s: float, herkomst: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the records of one decision share (who asked, when, in which phase): made once for a
+    page of 50 items, and completed per item and data subject by :func:`item_record`."""
     return {
         "format": FORMAT_VERSION,
         "time": time,
-        "decision_id": decision_id,
         "trace_id": trace_id,
         "span_id": span_id,
         "phase": phase,
-        "decision": "allow" if allow else "deny",
         "enforced": enforced,
         "status": status,
         "subject": subject,
         "purpose": purpose,
         "action": action,
-        "resource": {"type": (resource or {}).get("type") or resource_type,
-                     "id": (resource or {}).get("id"),
-                     "category": props.get("category")},
-        "betrokkene": betrokkene,
-        "grondslag": decision.grondslag if decision else None,
         "herkomst": ({k: v for k, v in herkomst.items() if k != "betrokkene_present"}
                      if herkomst is not None else None),
-        "reasons": reasons,
-        "obligations": obligations,
-        "processing_activity": decision.processing_activity if decision else None,
-        "policy": {"profile": profile, "revision": decision.revision if decision else None},
-        "recipient": recipient_of(allow, obligations, (subject or {}).get("org")),
+        "policy": {"profile": profile},
         "duration_ms": round(duration_s * 1000, 3),
         "writer": writer_identity(),
     }
+
+
+def item_record(base: dict[str, Any], *, decision_id: str, allow: bool, resource: dict[str, Any] | None,
+                resource_type: str | None, betrokkene: str | None, decision: Decision | None,
+                reasons: list[str]) -> dict[str, Any]:
+    """A new record: ``base`` (:func:`record_base`) with what one decided object and data subject
+    add. ``base`` itself is left as it was."""
+    obligations = decision.obligations if decision else []
+    props = (resource or {}).get("properties") or {}
+    subject = base["subject"]
+    record = base.copy()
+    record["decision_id"] = decision_id
+    record["decision"] = "allow" if allow else "deny"
+    record["resource"] = {"type": (resource or {}).get("type") or resource_type,
+                          "id": (resource or {}).get("id"),
+                          "category": props.get("category")}
+    record["betrokkene"] = betrokkene
+    record["grondslag"] = decision.grondslag if decision else None
+    record["reasons"] = reasons
+    record["obligations"] = obligations
+    record["processing_activity"] = decision.processing_activity if decision else None
+    record["policy"] = {"profile": base["policy"]["profile"], "revision": decision.revision if decision else None}
+    record["recipient"] = recipient_of(allow, obligations, (subject or {}).get("org"))
+    return record
 
 
 class RecordWriteError(Exception):

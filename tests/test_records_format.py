@@ -14,6 +14,8 @@ from sidecar.records import (
     REQUIRED_KEYS,
     RecordWriter,
     build_record,
+    item_record,
+    record_base,
     record_hash,
     verify,
 )
@@ -105,3 +107,47 @@ def test_recipient_is_recorded_only_for_an_allow_with_the_obligation() -> None:
     assert _built(decision=plain)["recipient"] == "gemeente-demo"
     assert _built(decision=dec, allow=False)["recipient"] is None
     assert _built(decision=None)["recipient"] is None
+
+
+def test_a_batchs_records_share_one_base_and_each_is_what_build_record_makes(tmp_path: Path) -> None:
+    """A page's records are made from one :func:`record_base` (the caller, moment and phase they
+    share) and completed per item; each must be exactly the record :func:`build_record` makes for
+    that item, stay independent of the others when written, and leave the base as it was."""
+    common: dict[str, Any] = {
+        "time": "2026-11-30T10:00:00.000Z", "trace_id": "t" * 32, "span_id": "s" * 16, "phase": "response",
+        "enforced": True, "status": None, "subject": {"id": "u", "role": "consulent", "org": "gemeente-demo"},
+        "purpose": "onderzoek_hulpvraag", "action": "list", "profile": "knmg", "duration_s": 0.0012345,
+        "herkomst": {"grondslag": "toestemming", "betrokkene_present": True}}
+    allowed = Decision(True, ["N1"], "", [{"type": "record_recipient", "recipient": "zvh-1"}], "Wmo art. 5.1.1",
+                       "va-1", "rev-2", 0.0)
+    denied = Decision(False, ["M1"], "Nee.", [], None, None, "rev-2", 0.0, deny_reason="M1")
+    items: list[dict[str, Any]] = [
+        {"decision_id": "i-1", "allow": True, "decision": allowed, "reasons": allowed.reasons, "betrokkene": "p1:aa",
+         "resource": {"type": "enkelvoudiginformatieobject", "id": "d-1", "properties": {"category": "algemeen"}}},
+        {"decision_id": "i-2", "allow": False, "decision": denied, "reasons": denied.reasons, "betrokkene": None,
+         "resource": {"type": "enkelvoudiginformatieobject", "id": "d-2", "properties": {"category": "medisch"}}},
+        {"decision_id": "i-3", "allow": True, "decision": None, "reasons": [], "betrokkene": "p1:bb",
+         "resource": None},
+    ]
+    base = record_base(**common)
+    base_before = json.loads(json.dumps(base))
+    batch = [item_record(base, resource_type="zaak", **item) for item in items]
+    for rec, item in zip(batch, items, strict=True):
+        assert rec == build_record(resource_type="zaak", **common, **item)
+    assert [r["recipient"] for r in batch] == ["zvh-1", None, None]
+    assert [r["policy"] for r in batch] == [{"profile": "knmg", "revision": "rev-2"}] * 2 + [
+        {"profile": "knmg", "revision": None}]
+    assert batch[0]["herkomst"] == {"grondslag": "toestemming"}
+    assert base == base_before and "decision_id" not in base
+    # Written by an anchored writer (which names its manifest in each record's writer), every
+    # line keeps its own item and the chain verifies.
+    path = tmp_path / "records.jsonl"
+    writer = RecordWriter(path, anchored=True)
+    try:
+        writer.write_many(batch)
+    finally:
+        writer.close()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [x["decision_id"] for x in lines] == ["i-1", "i-2", "i-3"]
+    assert all(x["writer"].get("manifest") for x in lines) and "manifest" not in base["writer"]
+    assert verify(path).ok
