@@ -40,9 +40,6 @@ class Objects:
         self._pseudonyms = pseudonyms
         self.relations = relations
 
-    def labels_for(self, urls: list[str]) -> dict[str, dict[str, Any]]:
-        return self.labels_for_keys([key_for_url(u) for u in urls])
-
     def labels_for_keys(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         try:
             return self._labels.get_many(keys)
@@ -53,16 +50,16 @@ class Objects:
     def resources(self, call: Call, rtypes: list[str], objs: list[Any]) -> list[tuple[dict[str, Any], list[str]]]:
         """The OPA resources for upstream objects (of types ``rtypes``) and their data subjects:
         category, labels (read in one look-up) and, for zaak-bound types, the caller's relation."""
-        labels = self.labels_for([u for u in map(url_of, objs) if u is not None])
+        urls = [url_of(o) for o in objs]
+        keys = [key_for_url(u) if u else None for u in urls]  # each object's URL parsed once
+        labels = self.labels_for_keys([k for k in keys if k is not None])
         out = []
-        for rtype, obj in zip(rtypes, objs, strict=True):
-            url = url_of(obj)
-            label = labels.get(key_for_url(url)) if url is not None else None
+        for rtype, obj, url, key in zip(rtypes, objs, urls, keys, strict=True):
+            label = labels.get(key) if key is not None else None
             props = self.catalogue.classify(rtype, obj)
             if rtype in ZAAK_BOUND:
-                zaak_keys = self._zaken_of(call, rtype, obj, url)
-                caller = self.caller(call)
-                props["relation"] = caller.relation(zaak_keys, key_for_url(url) if url else None)
+                zaak_keys = self._zaken_of(call, rtype, obj, key)
+                props["relation"] = self.caller(call).relation(zaak_keys, key)
                 if rtype in ZAAK_PARTS:
                     # As sensitive as its zaak; one that names no zaak of this upstream is onbekend.
                     props["category"] = self.zaak_category(call, zaak_keys[0]) if zaak_keys else "onbekend"
@@ -90,11 +87,12 @@ class Objects:
             return "onbekend"
         return self.relations.zaak_category(zaak_key, call.trace.traceparent)
 
-    def _zaken_of(self, call: Call, rtype: str, obj: Any, url: str | None) -> list[str]:
+    def _zaken_of(self, call: Call, rtype: str, obj: Any, key: str | None) -> list[str]:
+        """The zaken (keys) an object belongs to; ``key`` is the object's own."""
         if rtype == "zaak":
-            return [key_for_url(url)] if url else []
+            return [key] if key is not None else []
         if rtype == "enkelvoudiginformatieobject":
-            return self.document_zaken(call, key_for_url(url)) if url else []
+            return self.document_zaken(call, key) if key is not None else []
         if not isinstance(obj, dict):
             raise FailClosed("unclassifiable")
         if rtype == "objectinformatieobject":
