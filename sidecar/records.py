@@ -151,7 +151,7 @@ def hashed_form(record: dict[str, Any]) -> bytes:
     """The bytes a record's ``hash`` covers (the record without ``hash``), by the rule of the
     record's own ``format``: JCS from format 3 on, Python's JSON encoding before. Raises
     ValueError for a value that has no canonical form (NaN, a huge integer, a lone surrogate)."""
-    body = {k: v for k, v in record.items() if k != "hash"}
+    body = {k: v for k, v in record.items() if k != "hash"} if "hash" in record else record
     fmt = record.get("format", 1)
     if isinstance(fmt, int) and fmt in _LEGACY_HASH_FORMATS:
         return canonical_json(body)
