@@ -56,7 +56,8 @@ class OpaTimeouts(Timeouts):
     connect: float = Field(default=0.25, gt=0, le=60)
     """Seconds to wait for a connection to OPA."""
     read: float = Field(default=1.0, gt=0, le=600)
-    """Seconds to wait for OPA's decision."""
+    """Seconds to wait for OPA's decision. With engine wasm: how long one evaluation may run before
+    it is interrupted, and how long a decision waits for a free instance (either fails closed)."""
 
 
 class JwksTimeouts(Timeouts):

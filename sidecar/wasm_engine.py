@@ -14,6 +14,8 @@ decision (:func:`sidecar.opa.parse_decision`). Everything that is not a well-for
 :class:`OpaError`, so the caller fails closed exactly as with OPA over HTTP:
 
 * no bundle loaded, a trap, an ``opa_abort``, a builtin call: kind ``engine``;
+* an evaluation still running after ``opa.timeout.read`` (it is interrupted: wasmtime's epoch
+  deadline), or no instance free within that time: ``timeout``, as a slow OPA over HTTP;
 * the decision undefined: ``undefined``; malformed or an unknown obligation: as over HTTP.
 
 Threads: a wasmtime ``Store`` is not thread-safe, so an instance (its store, memory and data) serves
@@ -44,6 +46,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
 import queue
 import tarfile
@@ -80,7 +83,55 @@ _DIGESTS: dict[str, Callable[[], Any]] = {
     "SHA-512-256": lambda: hashlib.new("sha512_256"),
 }
 
-_ENGINE = wasmtime.Engine()  # one per process: modules compiled with it are shared by all stores
+
+
+def _new_engine() -> wasmtime.Engine:
+    config = wasmtime.Config()
+    # An evaluation is bounded in time, as a decision over REST is by its read timeout: compiled
+    # code checks the engine's epoch (advanced by _EpochClock) at loops and calls, and traps
+    # (TrapCode.INTERRUPT) once its store's deadline has passed.
+    config.epoch_interruption = True
+    return wasmtime.Engine(config)
+
+
+_ENGINE = _new_engine()  # one per process: modules compiled with it are shared by all stores
+EPOCH_TICK = 0.05  # seconds per epoch: a deadline is kept to within one tick
+_SETUP_SECONDS = 60.0  # a new instance's set-up (parsing the data document) runs under this deadline
+
+
+class _EpochClock:
+    """Advances the engine's epoch every :data:`EPOCH_TICK` seconds: one daemon thread per
+    process, started with the first instance (and again in a forked child, where it is gone)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = False
+
+    def ensure(self) -> None:
+        if self._running:
+            return
+        with self._lock:
+            if not self._running:
+                threading.Thread(target=self._run, name="wasm-epoch", daemon=True).start()
+                self._running = True
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(EPOCH_TICK)
+            _ENGINE.increment_epoch()
+
+    def forked(self) -> None:
+        self._lock = threading.Lock()
+        self._running = False
+
+
+_CLOCK = _EpochClock()
+os.register_at_fork(after_in_child=_CLOCK.forked)
+
+
+def deadline_ticks(seconds: float) -> int:
+    """Epochs from now until ``seconds`` have passed for certain (the current tick may be nearly over)."""
+    return math.ceil(seconds / EPOCH_TICK) + 1
 
 # opa_eval is called through wasmtime's C API directly (see _OpaEval); these are the pieces of
 # wasmtime-py that call uses. Pinned by the lock file; a wasmtime-py without them fails at import,
@@ -105,6 +156,9 @@ _MEMORY_DATA.argtypes = [ctypes.POINTER(_wffi.wasmtime_context_t), ctypes.POINTE
 _MEMORY_SIZE = _wlib_gil.wasmtime_memory_data_size
 _MEMORY_SIZE.restype = ctypes.c_size_t
 _MEMORY_SIZE.argtypes = [ctypes.POINTER(_wffi.wasmtime_context_t), ctypes.POINTER(_wffi.wasmtime_memory_t)]
+_SET_DEADLINE = _wlib_gil.wasmtime_context_set_epoch_deadline
+_SET_DEADLINE.restype = None
+_SET_DEADLINE.argtypes = [ctypes.POINTER(_wffi.wasmtime_context_t), ctypes.c_uint64]
 
 
 class BundleError(Exception):
@@ -388,13 +442,16 @@ class _Instance:
         self.bundle = bundle
         store = wasmtime.Store(_ENGINE)
         self._store = store
+        self._ctx = store._context()
+        # Setting up (the data document parsed into memory) may take longer than one decision.
+        _CLOCK.ensure()
+        _SET_DEADLINE(self._ctx, deadline_ticks(_SETUP_SECONDS))
         mem_type = next((i.type for i in bundle.module.imports
                          if i.module == "env" and i.name == "memory" and isinstance(i.type, wasmtime.MemoryType)), None)
         if mem_type is None:
             raise BundleError("policy.wasm does not import env.memory (not an OPA Wasm module)")
         pages = max(mem_type.limits.min, bundle.data_pages)
         self._memory = wasmtime.Memory(store, wasmtime.MemoryType(wasmtime.Limits(pages, MAX_MEMORY_PAGES)))
-        self._ctx = store._context()
         self._mem_ref = ctypes.byref(self._memory._memory)
         self._cached_view: memoryview | None = None
         self._view_at = (0, 0)
@@ -499,10 +556,13 @@ class _Instance:
         self._view()[addr:addr + len(data)] = data
         return addr
 
-    def evaluate(self, entrypoint: int, input_json: bytes) -> bytes:
-        """The result set (JSON) of one evaluation. Raises anything wasmtime or the host raises."""
+    def evaluate(self, entrypoint: int, input_json: bytes, deadline: int) -> bytes:
+        """The result set (JSON) of one evaluation, interrupted after ``deadline`` epochs (a
+        :class:`wasmtime.Trap` with :attr:`wasmtime.TrapCode.INTERRUPT`). Raises anything wasmtime
+        or the host raises."""
         self._ensure(self._heap + len(input_json))
         self._view()[self._heap:self._heap + len(input_json)] = input_json
+        _SET_DEADLINE(self._ctx, deadline)
         out = self._eval_fn(0, entrypoint, self._data_addr, self._heap, len(input_json),
                             self._heap + len(input_json), 0)
         return self._string_at(int(out))
@@ -585,6 +645,7 @@ class WasmEngine:
         self._made = 0
         self._made_lock = threading.Lock()
         self._wait = settings.timeout.read
+        self._deadline = deadline_ticks(settings.timeout.read)
         self._stop = threading.Event()
         # opa.wasm_bundle_url: what keeps the file current (sidecar.wasm_download); closed with this.
         self.downloader: Any = None
@@ -659,9 +720,11 @@ class WasmEngine:
         try:
             # No input: length 0, so that input is undefined (as over REST), not null.
             raw = inst.evaluate(bundle.entrypoints[entrypoint],
-                                orjson.dumps(opa_input) if opa_input is not None else b"")
+                                orjson.dumps(opa_input) if opa_input is not None else b"", self._deadline)
         except Exception as exc:  # a trap, an abort, memory: this instance may be broken, drop it
             self._discard()
+            if isinstance(exc, wasmtime.Trap) and exc.trap_code == wasmtime.TrapCode.INTERRUPT:
+                raise OpaError("timeout", f"wasm evaluation still running after {self._wait} s") from None
             raise OpaError("engine", f"wasm evaluation failed: {type(exc).__name__}: {exc}") from None
         self._pool.put(inst)
         try:

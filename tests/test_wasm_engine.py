@@ -336,6 +336,40 @@ def test_a_trap_is_an_engine_error_and_the_next_decision_works(tmp_path: Path) -
     assert exc.value.kind == "undefined"
 
 
+def test_an_evaluation_past_the_read_timeout_is_interrupted_and_fails_closed(tmp_path: Path) -> None:
+    """As a decision over REST is bounded by opa.timeout.read, so is an evaluation in process: a
+    policy that would run for hours on its input (2000³ iterations) is interrupted, the decision
+    fails closed as ``timeout``, and the instance is replaced, so the next decision works."""
+    import threading
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "p.rego").write_text("package t\n\ndecision := {\"decision\": count({1 | some a in input.xs; "
+                                "some b in input.xs; some c in input.xs}) == 1}\n")
+    out = opa_build(src, tmp_path / "t.tar.gz", "t/decision")
+    settings = wasm_settings(out, decision_path="t/decision")
+    settings = settings.model_copy(update={"wasm_instances": 1,
+                                           "timeout": settings.timeout.model_copy(update={"read": 0.3})})
+    engine = WasmEngine(settings, poll=False)
+    assert engine.decide({"xs": [1, 2]}).allow is True
+    outcome: list[BaseException | Decision] = []
+
+    def slow() -> None:
+        try:
+            outcome.append(engine.decide({"xs": list(range(2000))}))
+        except BaseException as exc:  # the test inspects whatever came out
+            outcome.append(exc)
+
+    worker = threading.Thread(target=slow, daemon=True)
+    worker.start()
+    worker.join(120)  # a liveness guard, not a measurement: uninterrupted, this runs for hours
+    assert not worker.is_alive(), "the evaluation was not interrupted"
+    (exc,) = outcome
+    assert isinstance(exc, OpaError) and exc.kind == "timeout", exc
+    assert "0.3 s" in str(exc)
+    assert engine.decide({"xs": [1]}).allow is True  # the one instance was replaced
+
+
 def test_instances_are_pooled_up_to_the_setting_and_a_wait_fails_closed(bundles: dict[str, Path],
                                                                           tmp_path: Path) -> None:
     """opa.wasm_instances bounds the instances a worker makes (each holds the policy data), however
