@@ -16,9 +16,24 @@ from sidecar.call import Call
 from sidecar.routes import RouteSpec
 from sidecar.tracing import from_header
 
+# The current second's text, made once per second: a read asks for the time three times (its OPA
+# input and its two records), and a datetime formatted each time cost ≈ 13 µs a call in a running
+# sidecar (instrumented), where this costs ≈ 1 µs.
+_second: tuple[int, str] = (-1, "")
+
 
 def now_rfc3339() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Now, in UTC to the millisecond (truncated): ``2026-11-30T16:30:42.123Z``."""
+    global _second
+    t = time.time()
+    whole = int(t)
+    micro = round((t - whole) * 1e6)  # rounded to the microsecond first, as datetime.fromtimestamp does
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    cached = _second
+    if cached[0] != whole:
+        cached = _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{cached[1]}.{micro // 1000:03d}Z"
 
 
 def resource(rtype: str, rid: str | None, props: dict[str, Any] | None = None,
