@@ -24,6 +24,7 @@ from sidecar import ids, metrics
 from sidecar.call import Call
 from sidecar.engine import PolicyEngine
 from sidecar.failures import FailClosed
+from sidecar.instance import writer_identity
 from sidecar.opa import Decision, OpaError
 from sidecar.opa_input import InputBuilder, now_rfc3339, resource
 from sidecar.records import RecordWriteError, RecordWriter, item_record, record_base
@@ -53,6 +54,8 @@ class Enforcer:
         self._cache: dict[tuple[Any, ...], tuple[float, Decision]] = {}
         self._cache_lock = threading.Lock()
         self._revision: str | None = None
+        # Which sidecar writes the records: fixed for the process, as the records file's name is.
+        self._writer_identity = writer_identity()
 
     # -- records -----------------------------------------------------------------------------
 
@@ -64,7 +67,7 @@ class Enforcer:
                            phase=phase, enforced=enforced, status=status,
                            subject={"id": ident.sub, "role": ident.role, "org": ident.org} if ident else None,
                            purpose=call.purpose, action=call.action, profile=self.inputs.profile,
-                           duration_s=duration_s, herkomst=call.herkomst)
+                           duration_s=duration_s, herkomst=call.herkomst, writer=self._writer_identity)
 
     def _item_records(self, call: Call, base: dict[str, Any], *, betrokkenen: list[str] | None, decision_id: str,
                       allow: bool, resource: dict[str, Any] | None, decision: Decision | None,

@@ -91,9 +91,12 @@ def build_record(*, time: str, decision_id: str, trace_id: str, span_id: str | N
 
 def record_base(*, time: str, trace_id: str, span_id: str | None, phase: str, enforced: bool, status: int | None,
                 subject: dict[str, Any] | None, purpose: str | None, action: str | None, profile: str,
-                duration_s: float, herkomst: dict[str, Any] | None = None) -> dict[str, Any]:
+                duration_s: float, herkomst: dict[str, Any] | None = None,
+                writer: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the records of one decision share (who asked, when, in which phase): made once for a
-    page of 50 items, and completed per item and data subject by :func:`item_record`."""
+    page of 50 items, and completed per item and data subject by :func:`item_record`. ``writer``
+    is :func:`sidecar.instance.writer_identity` (asked here when not given); records share it, and
+    nothing may change it."""
     return {
         "format": FORMAT_VERSION,
         "time": time,
@@ -109,7 +112,7 @@ def record_base(*, time: str, trace_id: str, span_id: str | None, phase: str, en
                      if herkomst is not None else None),
         "policy": {"profile": profile},
         "duration_ms": round(duration_s * 1000, 3),
-        "writer": writer_identity(),
+        "writer": writer if writer is not None else writer_identity(),
     }
 
 
