@@ -84,7 +84,6 @@ _DIGESTS: dict[str, Callable[[], Any]] = {
 }
 
 
-
 def _new_engine() -> wasmtime.Engine:
     config = wasmtime.Config()
     # An evaluation is bounded in time, as a decision over REST is by its read timeout: compiled
