@@ -242,6 +242,10 @@ class OpaSettings(_Strict):
     bundle-wasm.tar.gz), downloaded in the background; needs wasm_bundle and wasm_bundle_public_key."""
     wasm_bundle_ca_file: Path | None = None
     """PEM CA bundle that verifies an https wasm_bundle_url instead of the system's CAs."""
+    wasm_bundle_token_file: Path | None = None
+    """File holding a bearer token sent with every download of wasm_bundle_url (Authorization:
+    Bearer), for a bundle server that needs one, as OPA's credentials.bearer; read at each download,
+    so a rotated token needs no restart. Needs wasm_bundle_url."""
     wasm_bundle_polling: BundlePolling = BundlePolling()
     """How often wasm_bundle_url is asked for a new bundle (a random delay between the two)."""
     wasm_bundle_timeout: Timeouts = Timeouts(connect=5.0, read=30.0)
@@ -274,7 +278,20 @@ class OpaSettings(_Strict):
                                  "must be signed)")
         if self.wasm_bundle_ca_file is not None and not (self.wasm_bundle_url or "").startswith("https://"):
             raise ValueError("opa.wasm_bundle_ca_file is set but opa.wasm_bundle_url is not https://")
+        if self.wasm_bundle_token_file is not None and self.wasm_bundle_url is None:
+            raise ValueError("opa.wasm_bundle_token_file is set but opa.wasm_bundle_url is not")
         return self
+
+    def wasm_bundle_token(self) -> str | None:
+        """The bearer token for wasm_bundle_url, read now (None without a token file). Raises
+        OSError when the file cannot be read, ValueError when it holds no usable token."""
+        if self.wasm_bundle_token_file is None:
+            return None
+        token = self.wasm_bundle_token_file.read_text(encoding="utf-8").strip()
+        if not token or any(c.isspace() or not c.isprintable() for c in token):
+            raise ValueError(f"{self.wasm_bundle_token_file} does not hold one token (empty, or with spaces or "
+                             f"control characters)")
+        return token
 
     @field_validator("url")
     @classmethod
@@ -770,7 +787,8 @@ def _resolve_paths(s: Settings, base: Path, env: Mapping[str, str]) -> Settings:
     metrics = s.metrics.model_copy(update={"multiproc_dir": r(s.metrics.multiproc_dir)})
     opa = s.opa.model_copy(update={"wasm_bundle": r(s.opa.wasm_bundle),
                                    "wasm_bundle_public_key": r(s.opa.wasm_bundle_public_key),
-                                   "wasm_bundle_ca_file": r(s.opa.wasm_bundle_ca_file)})
+                                   "wasm_bundle_ca_file": r(s.opa.wasm_bundle_ca_file),
+                                   "wasm_bundle_token_file": r(s.opa.wasm_bundle_token_file)})
     resolved = s.model_copy(update={"jwt": jwt, "records": records, "pseudonymisation": pseudo,
                                     "labels": labels, "upstream": upstream, "metrics": metrics, "opa": opa})
     resolved = _resolve_tls_paths(resolved, r)
@@ -829,6 +847,12 @@ def _check_files(s: Settings) -> None:
             s.upstream.zgw_jwt.secret_bytes()
         except OSError as exc:
             raise ConfigError(f"upstream.zgw_jwt.secret_file: cannot read: {exc.strerror}") from None
+    try:
+        s.opa.wasm_bundle_token()
+    except OSError as exc:
+        raise ConfigError(f"opa.wasm_bundle_token_file: cannot read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ConfigError(f"opa.wasm_bundle_token_file: {exc}") from None
     key = s.opa.wasm_bundle_public_key
     if key is not None:
         # The bundle itself may be missing at start-up (the sidecar is then not ready); its key may not.

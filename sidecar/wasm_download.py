@@ -8,7 +8,11 @@ the same way OPA does:
   after each answer; after a failure an exponential back-off from 0.1 s up to the maximum (OPA's
   ``DefaultBackoff``), so a sidecar that starts before the bundle server gets its bundle quickly;
 * ``If-None-Match`` with the last ETag: a ``304`` costs nothing;
-* timeouts (``opa.wasm_bundle_timeout``), an optional CA for https (``opa.wasm_bundle_ca_file``).
+* timeouts (``opa.wasm_bundle_timeout``), an optional CA for https (``opa.wasm_bundle_ca_file``);
+* for a bundle server that needs one, a bearer token (``opa.wasm_bundle_token_file``, OPA's
+  ``credentials.bearer``), read from its file at each download so that a rotated token is used
+  without a restart; a file that cannot be read fails that download (``download``), never sends
+  the request without it.
 
 Nothing unverified is ever used or kept: a download is read, its signature checked against
 ``opa.wasm_bundle_public_key`` and the module compiled and tried (:func:`load_bundle`, the same
@@ -104,6 +108,12 @@ class BundleDownloader:
         headers = {"Accept": "application/gzip, application/octet-stream;q=0.9"}
         if self._etag is not None:
             headers["If-None-Match"] = self._etag
+        try:
+            token = self._settings.wasm_bundle_token()
+        except (OSError, ValueError) as exc:
+            raise DownloadError("download", f"opa.wasm_bundle_token_file: {exc}") from None
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
         try:
             resp = self._http.request("GET", self.url, headers=headers, preload_content=False, redirect=False)
         except urllib3.exceptions.HTTPError as exc:

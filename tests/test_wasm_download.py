@@ -36,15 +36,21 @@ class EtagServer:
     """Serves ``/bundle-wasm.tar.gz`` from memory with a strong ETag (its SHA-256) and answers
     ``If-None-Match`` with 304, as object stores and nginx do. Counts requests and 304s."""
 
-    def __init__(self) -> None:
+    def __init__(self, token: str | None = None) -> None:
         self.body: bytes | None = None
         self.requests: list[dict[str, str]] = []
         self.not_modified = 0
+        self.token = token  # when set, a request without "Authorization: Bearer <token>" gets 401
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 owner.requests.append(dict(self.headers.items()))
+                if owner.token is not None and self.headers.get("Authorization") != f"Bearer {owner.token}":
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 body = owner.body
                 if self.path != "/bundle-wasm.tar.gz" or body is None:
                     self.send_response(404)
@@ -236,6 +242,70 @@ def test_only_one_downloader_per_file(published: dict[str, Path], server: EtagSe
     finally:
         first.close()
         second.close()
+
+
+def test_a_bundle_server_that_needs_a_token_gets_it_from_its_file_at_each_download(
+        published: dict[str, Path], tmp_path: Path) -> None:
+    """opa.wasm_bundle_token_file: the token goes with every request (OPA's credentials.bearer), a
+    rotated token is used at the next download without a restart, and a token file that cannot be
+    read fails the download without sending the request bare; the kept bundle stays."""
+    server = EtagServer(token="s3cr3t-one")
+    server.publish(published["one"])
+    token = tmp_path / "bundle-token"
+    token.write_text("s3cr3t-one\n")
+    bare = BundleDownloader(settings_for(tmp_path / "bare", server.url, published["pub"]))
+    dl = BundleDownloader(settings_for(tmp_path, server.url, published["pub"], wasm_bundle_token_file=token))
+    dl.path.parent.mkdir()
+    try:
+        with pytest.raises(DownloadError, match="HTTP 401"):
+            bare.download_once()
+        assert "Authorization" not in server.requests[-1]
+        assert dl.download_once() == "updated" and revision_of(dl.path) == "rev-one"
+        assert server.requests[-1]["Authorization"] == "Bearer s3cr3t-one"
+        server.token = "s3cr3t-two"  # rotated on the server first: refused until the file has it too
+        server.publish(published["two"])
+        with pytest.raises(DownloadError, match="HTTP 401"):
+            dl.download_once()
+        token.write_text("s3cr3t-two")
+        assert dl.download_once() == "updated" and revision_of(dl.path) == "rev-two"
+        for broken in ("", "two tokens\n"):
+            token.write_text(broken)
+            asked = len(server.requests)
+            with pytest.raises(DownloadError, match=r"wasm_bundle_token_file.*one token") as exc:
+                dl.download_once()
+            assert exc.value.reason == "download" and len(server.requests) == asked
+        token.unlink()
+        with pytest.raises(DownloadError, match=r"wasm_bundle_token_file.*No such file"):
+            dl.download_once()
+        assert len(server.requests) == asked and revision_of(dl.path) == "rev-two"
+    finally:
+        bare.close()
+        dl.close()
+        server.close()
+
+
+def test_the_token_file_is_checked_at_start(tmp_path: Path, published: dict[str, Path]) -> None:
+    import yaml
+    from pydantic import ValidationError
+
+    from sidecar.devtools.demo import Ports, write_config
+    from sidecar.settings import ConfigError, load_settings
+
+    with pytest.raises(ValidationError, match=r"wasm_bundle_token_file is set but opa\.wasm_bundle_url is not"):
+        OpaSettings(engine="wasm", wasm_bundle=tmp_path / "b", wasm_bundle_token_file=tmp_path / "t")
+    path = write_config(tmp_path, Ports(), profile="knmg")
+    cfg = yaml.safe_load(path.read_text())
+    cfg["opa"].update({"wasm_bundle_url": "https://bundles.example/bundle-wasm.tar.gz",
+                       "wasm_bundle_public_key": str(published["pub"]), "wasm_bundle_token_file": "bundle-token"})
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError, match=r"opa\.wasm_bundle_token_file: cannot read"):
+        load_settings(path, env={})
+    (path.parent / "bundle-token").write_text("\n")
+    with pytest.raises(ConfigError, match=r"opa\.wasm_bundle_token_file: .*does not hold one token"):
+        load_settings(path, env={})
+    (path.parent / "bundle-token").write_text("t0ken\n")  # relative to the configuration file
+    s = load_settings(path, env={})
+    assert s.opa.wasm_bundle_token_file == path.parent / "bundle-token" and s.opa.wasm_bundle_token() == "t0ken"
 
 
 def test_retry_delay_backs_off_to_the_maximum() -> None:
