@@ -287,7 +287,10 @@ class OpaSettings(_Strict):
         OSError when the file cannot be read, ValueError when it holds no usable token."""
         if self.wasm_bundle_token_file is None:
             return None
-        token = self.wasm_bundle_token_file.read_text(encoding="utf-8").strip()
+        try:
+            token = self.wasm_bundle_token_file.read_bytes().decode("utf-8").strip()
+        except UnicodeDecodeError:  # its message would quote a byte of the secret
+            raise ValueError(f"{self.wasm_bundle_token_file} is not UTF-8 text") from None
         if not token or any(c.isspace() or not c.isprintable() for c in token):
             raise ValueError(f"{self.wasm_bundle_token_file} does not hold one token (empty, or with spaces or "
                              f"control characters)")

@@ -268,12 +268,13 @@ def test_a_bundle_server_that_needs_a_token_gets_it_from_its_file_at_each_downlo
             dl.download_once()
         token.write_text("s3cr3t-two")
         assert dl.download_once() == "updated" and revision_of(dl.path) == "rev-two"
-        for broken in ("", "two tokens\n"):
-            token.write_text(broken)
+        for broken, why in ((b"", "one token"), (b"two tokens\n", "one token"), (b"s3cr\xe9t", "not UTF-8")):
+            token.write_bytes(broken)
             asked = len(server.requests)
-            with pytest.raises(DownloadError, match=r"wasm_bundle_token_file.*one token") as exc:
+            with pytest.raises(DownloadError, match=rf"wasm_bundle_token_file.*{why}") as exc:
                 dl.download_once()
             assert exc.value.reason == "download" and len(server.requests) == asked
+            assert "xe9" not in str(exc.value)  # no byte of the secret in the message
         token.unlink()
         with pytest.raises(DownloadError, match=r"wasm_bundle_token_file.*No such file"):
             dl.download_once()
