@@ -338,7 +338,7 @@ def test_a_trap_is_an_engine_error_and_the_next_decision_works(tmp_path: Path) -
 
 def test_an_evaluation_past_the_read_timeout_is_interrupted_and_fails_closed(tmp_path: Path) -> None:
     """As a decision over REST is bounded by opa.timeout.read, so is an evaluation in process: a
-    policy that would run for hours on its input (2000³ iterations) is interrupted, the decision
+    policy that would run for about twenty minutes on its input (2000³ iterations) is interrupted, the decision
     fails closed as ``timeout``, and the instance is replaced, so the next decision works."""
     import threading
 
@@ -362,7 +362,7 @@ def test_an_evaluation_past_the_read_timeout_is_interrupted_and_fails_closed(tmp
 
     worker = threading.Thread(target=slow, daemon=True)
     worker.start()
-    worker.join(120)  # a liveness guard, not a measurement: uninterrupted, this runs for hours
+    worker.join(120)  # a liveness guard, not a measurement: uninterrupted, this runs for minutes on end
     assert not worker.is_alive(), "the evaluation was not interrupted"
     (exc,) = outcome
     assert isinstance(exc, OpaError) and exc.kind == "timeout", exc
