@@ -17,8 +17,8 @@ from sidecar.routes import RouteSpec
 from sidecar.tracing import from_header
 
 # The current second's text, made once per second: a read asks for the time three times (its OPA
-# input and its two records), and a datetime formatted each time cost ≈ 13 µs a call in a running
-# sidecar (instrumented), where this costs ≈ 1 µs.
+# input and its two records). A datetime formatted each time cost ≈ 13 µs a call in a running
+# sidecar, this ≈ 7 µs (both instrumented; 3.7 and 1.3 µs in a tight loop).
 _second: tuple[int, str] = (-1, "")
 
 
